@@ -1,0 +1,257 @@
+"""The `lab` command line. The only place that prints tracebacks or picks exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lab import lifecycle
+from lab.errors import LabError, UserError
+from lab.progress import Progress
+from lab.state import list_labs, load_state, resolve_lab
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _strip_dashes(argv: Sequence[str]) -> list[str]:
+    argv = list(argv)
+    return argv[1:] if argv[:1] == ["--"] else argv
+
+
+def _state(name: str | None):
+    lab = resolve_lab(name)
+    state = load_state(lab)
+    if state is None:  # raced with `lab down`
+        raise UserError(f"lab '{lab}' is gone")
+    return state
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from lab.plan.planner import make_plan
+    from lab.plan.render import render_plan
+    from lab.topology import load_topology
+
+    path = Path(args.topology)
+    topo = load_topology(path, name=args.name)
+    if args.provider:
+        topo.provider = args.provider
+    plan = make_plan(topo)
+    if args.dry_run:
+        sys.stdout.write(render_plan(plan))
+        return 0
+    start = time.monotonic()
+    progress = Progress()
+    lifecycle.up(
+        plan,
+        str(path.resolve()),
+        path.read_text(),
+        provider=topo.provider,
+        progress=progress,
+        keep_on_error=args.keep_on_error,
+    )
+    took = time.monotonic() - start
+    err.print(
+        f"lab [bold]{plan.lab}[/bold] is up: {len(plan.nodes)} nodes, {len(plan.vms)} VMs, "
+        f"every port up, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
+        f"`lab down {plan.lab}`."
+    )
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    if args.all:
+        names = list_labs()
+    else:
+        names = [args.name] if args.name else [resolve_lab(None)] if list_labs() else []
+    if not names:
+        err.print("no lab is up; nothing to do")
+        return 0
+    for name in names:
+        start = time.monotonic()
+        pids = lifecycle.down(name)
+        err.print(
+            f"lab {name} is down: {len(pids)} processes stopped, namespaces and state removed "
+            f"in {time.monotonic() - start:.2f} s"
+        )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lab.status import lab_status
+
+    names = [resolve_lab(args.name)] if args.name or len(list_labs()) <= 1 else list_labs()
+    if not list_labs():
+        if args.json:
+            print(json.dumps({"labs": []}))
+        else:
+            err.print("no lab is up")
+        return 0
+    statuses = [lab_status(_state(n)) for n in names]
+    if args.json:
+        print(json.dumps({"labs": [s.to_dict() for s in statuses]}, indent=1))
+    else:
+        for st in statuses:
+            _print_status(st)
+    return 0 if all(s.healthy for s in statuses) else 1
+
+
+def _print_status(st) -> None:
+    nodes = Table(title=f"lab {st.name} ({st.phase})", title_justify="left")
+    for col in ("node", "role", "namespace", "daemons", "chassis in SB"):
+        nodes.add_column(col)
+    for n in st.nodes:
+        daemons = (
+            " ".join(
+                f"[green]{d}[/green]" if ok else f"[red]{d} DEAD[/red]"
+                for d, ok in n.daemons.items()
+            )
+            or "-"
+        )
+        reg = (
+            "-"
+            if n.chassis_registered is None
+            else ("yes" if n.chassis_registered else "[red]NO[/red]")
+        )
+        nodes.add_row(n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg)
+    out.print(nodes)
+    if st.ports:
+        ports = Table(title="port bindings", title_justify="left")
+        for col in ("port", "vm", "chassis", "up"):
+            ports.add_column(col)
+        for p in st.ports:
+            where = p.bound_chassis or "[red]unbound[/red]"
+            if p.bound_chassis and p.bound_chassis != p.expected_chassis:
+                where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
+            ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
+        out.print(ports)
+    for problem in st.problems:
+        out.print(f"[red]problem:[/red] {problem}")
+
+
+def _target_netns_env(state, target: str) -> tuple[str, dict[str, str]]:
+    from lab.ovn.daemons import node_env
+
+    info = state.info
+    central_dir = lifecycle.node_dir(state, info["central"])
+    if target in info.get("nodes", {}):
+        node = info["nodes"][target]
+        env = node_env(lifecycle.node_dir(state, target), central_dir)
+        return node["netns"], env if node["role"] != "host" else {}
+    if target in info.get("vms", {}):
+        return info["vms"][target]["netns"], {}
+    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
+    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    state = _state(args.lab)
+    command = _strip_dashes(args.command)
+    if not command:
+        raise UserError("nothing to run: lab exec TARGET -- COMMAND [ARGS...]")
+    netns, env = _target_netns_env(state, args.target)
+    os.execvpe("ip", ["ip", "netns", "exec", netns, *command], {**os.environ, **env})
+    return 0  # not reached
+
+
+def _ctl(args: argparse.Namespace, tool: str, sock: str) -> int:
+    state = _state(args.lab)
+    central_dir = lifecycle.node_dir(state, state.info["central"])
+    argv = [tool, f"--db=unix:{central_dir / sock}", *_strip_dashes(args.args)]
+    os.execvp(tool, argv)
+    return 0  # not reached
+
+
+def cmd_nbctl(args: argparse.Namespace) -> int:
+    return _ctl(args, "ovn-nbctl", "ovnnb_db.sock")
+
+
+def cmd_sbctl(args: argparse.Namespace) -> int:
+    return _ctl(args, "ovn-sbctl", "ovnsb_db.sock")
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lab", description="Multi-node OVS/OVN labs from one YAML topology file."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="build a lab from a topology file")
+    p.add_argument("topology", help="topology YAML file")
+    p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
+    p.add_argument("--name", help="override the lab name (run one file twice side by side)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
+    p.add_argument(
+        "--keep-on-error",
+        action="store_true",
+        help="leave a failed lab in place for debugging instead of rolling back",
+    )
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("plan", help="print what `lab up` would do (same as up --dry-run)")
+    p.add_argument("topology")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_up, dry_run=True, provider=None, keep_on_error=False)
+
+    p = sub.add_parser("down", help="remove everything a lab created")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--all", action="store_true", help="every lab on this machine")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", help="nodes, daemons, chassis and port bindings")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("exec", help="run a command in a node or VM")
+    p.add_argument("--lab")
+    p.add_argument("target", help="node or VM name")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    p.set_defaults(func=cmd_exec)
+
+    for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
+        p = sub.add_parser(name, help=f"{tool} against the lab's database")
+        p.add_argument("--lab")
+        p.add_argument("args", nargs=argparse.REMAINDER, help=f"-- {tool} ARGS")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except LabError as exc:
+        if args.debug:
+            raise
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # a bug: say so, briefly, unless --debug
+        if args.debug:
+            raise
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)")
+        return 3

@@ -1,0 +1,51 @@
+"""Error types. Only lab.cli turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LabError(Exception):
+    """Base class: a failure the user should see as one clear message."""
+
+    exit_code = 3
+
+
+class UserError(LabError):
+    """Something the user can fix: bad input, unmet preflight, name already taken."""
+
+    exit_code = 2
+
+
+class RuntimeFailure(LabError):
+    """A provider or daemon misbehaved while the lab was being built or queried."""
+
+    exit_code = 3
+
+
+class ChecksFailed(LabError):
+    """At least one `lab check` / `lab test` check failed."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error found in a topology file, with where it is."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class TopologyError(UserError):
+    """All problems found in one topology file (collected, not first-only)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

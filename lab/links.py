@@ -1,0 +1,148 @@
+"""Link plumbing with pyroute2, always inside a named namespace (never the host's)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pr_netns
+from pyroute2.ethtool import Ethtool
+
+from lab.errors import RuntimeFailure
+
+# Checksum offload makes veths hand half-checksummed TCP to the OVS userspace
+# datapath, which sends it on as is: TCP stalls. Turn it off on every lab veth.
+TX_CSUM_FEATURES = (
+    "tx-checksum-ip-generic",
+    "tx-checksum-ipv4",
+    "tx-checksum-ipv6",
+    "tx-checksum-sctp",
+)
+
+_netns_lock = threading.Lock()
+
+
+@contextmanager
+def ipr(netns: str) -> Iterator[IPRoute]:
+    with IPRoute(netns=netns) as handle:
+        yield handle
+
+
+def index(handle: IPRoute, ifname: str) -> int:
+    found = handle.link_lookup(ifname=ifname)
+    if not found:
+        raise RuntimeFailure(f"interface '{ifname}' not found")
+    return int(found[0])
+
+
+def add_bridge(handle: IPRoute, name: str, vlans: bool, mtu: int | None = None) -> None:
+    kwargs: dict[str, object] = {"ifname": name, "kind": "bridge"}
+    if vlans:
+        kwargs["br_vlan_filtering"] = 1
+    if mtu:
+        kwargs["mtu"] = mtu
+    handle.link("add", **kwargs)
+    handle.link("set", index=index(handle, name), state="up")
+
+
+def add_veth_to_bridge(
+    handle: IPRoute, fabric_if: str, bridge: str, peer: str, peer_netns: str, mtu: int | None
+) -> None:
+    """A veth whose one end is a bridge port here and whose other end is born in peer_netns."""
+    kwargs: dict[str, object] = {
+        "ifname": fabric_if,
+        "kind": "veth",
+        "peer": {"ifname": peer, "net_ns_fd": peer_netns, **({"mtu": mtu} if mtu else {})},
+    }
+    if mtu:
+        kwargs["mtu"] = mtu
+    handle.link("add", **kwargs)
+    handle.link("set", index=index(handle, fabric_if), master=index(handle, bridge), state="up")
+
+
+def bridge_vlan_trunk(handle: IPRoute, ifname: str) -> None:
+    """Make a bridge port a trunk for VLANs 2-4094 (1 stays the untagged default)."""
+    idx = index(handle, ifname)
+    # BRIDGE_VLAN_INFO_RANGE_BEGIN = 0x8, RANGE_END = 0x10
+    handle.vlan_filter("add", index=idx, vlan_info={"vid": 2, "flags": 0x8})
+    handle.vlan_filter("add", index=idx, vlan_info={"vid": 4094, "flags": 0x10})
+
+
+def up(handle: IPRoute, ifname: str, mtu: int | None = None) -> None:
+    kwargs: dict[str, object] = {"index": index(handle, ifname), "state": "up"}
+    if mtu:
+        kwargs["mtu"] = mtu
+    handle.link("set", **kwargs)
+
+
+def add_address(handle: IPRoute, ifname: str, address: IPv4Interface) -> None:
+    try:
+        handle.addr(
+            "add",
+            index=index(handle, ifname),
+            address=str(address.ip),
+            prefixlen=address.network.prefixlen,
+        )
+    except Exception as exc:  # NetlinkError: EEXIST on a re-run is fine
+        if getattr(exc, "code", None) != errno.EEXIST:
+            raise
+
+
+def add_route(handle: IPRoute, prefix: IPv4Network | None, gateway: IPv4Address) -> None:
+    dst = "default" if prefix is None or prefix.prefixlen == 0 else str(prefix)
+    try:
+        handle.route("add", dst=dst, gateway=str(gateway))
+    except Exception as exc:
+        if getattr(exc, "code", None) != errno.EEXIST:
+            raise
+
+
+def set_mac(handle: IPRoute, ifname: str, mac: str) -> None:
+    handle.link("set", index=index(handle, ifname), address=mac)
+
+
+def move_to_netns(handle: IPRoute, ifname: str, netns: str) -> None:
+    handle.link("set", index=index(handle, ifname), net_ns_fd=netns)
+
+
+@contextmanager
+def in_netns(netns: str) -> Iterator[None]:
+    """Run the block with this thread inside a namespace (for ioctl and socket calls that
+    pyroute2's IPRoute(netns=) does not cover). setns() switches only the calling thread;
+    the lock keeps pyroute2's per-process namespace stack consistent across threads."""
+    with _netns_lock:
+        pr_netns.pushns(netns)
+        try:
+            yield
+        finally:
+            pr_netns.popns()
+
+
+def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
+    """ethtool -K IF tx off, in a namespace."""
+    with in_netns(netns):
+        tool = Ethtool()
+        try:
+            for ifname in ifnames:
+                features = tool.get_features(ifname)
+                for name in TX_CSUM_FEATURES:
+                    if name in features.features:
+                        features.features[name].enable = False
+                tool.set_features(ifname, features)
+        finally:
+            tool.close()
+
+
+def poke(netns: str, addresses: list[str]) -> None:
+    """Send one empty UDP datagram (discard port) to each address from a namespace, so the
+    kernel resolves their MACs. Stays inside the lab: the addresses are lab fabric ones."""
+    with in_netns(netns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for address in addresses:
+            with contextlib.suppress(OSError):
+                sock.sendto(b"", (address, 9))

@@ -1,0 +1,79 @@
+"""Names: what a topology may call things, and how lab resources are named from them.
+
+Every resource a lab creates carries the lab's name, so two labs never collide
+and teardown can tell what is its own. Linux interface names are at most 15
+characters; longer derived names are mapped deterministically (truncated, plus
+a short hash of the full name) rather than rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+IFNAMSIZ = 15
+
+LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+# Nodes and VMs become namespace and interface names.
+NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+# Fabric names become bridge names "br-<fabric>" and node interface names.
+FABRIC_NAME = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+# OVN object names (switches, routers, ports): OVN accepts more, we accept what
+# is safe on a command line and readable in `ovn-nbctl show`.
+OVN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+RESERVED_NODE_NAMES = frozenset({"fabric"})
+
+LAB_NAME_RULE = "start with a letter, then up to 11 lowercase letters, digits or '-'"
+NODE_NAME_RULE = "start with a lowercase letter, then up to 14 lowercase letters, digits or '-'"
+FABRIC_NAME_RULE = "start with a lowercase letter, then up to 9 lowercase letters or digits"
+OVN_NAME_RULE = "letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+
+
+def short_hash(text: str, length: int = 4) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:length]
+
+
+def ifname(base: str, suffix: str = "") -> str:
+    """`base + suffix` if it fits in IFNAMSIZ, else a truncated base with a hash of the whole."""
+    full = base + suffix
+    if len(full) <= IFNAMSIZ:
+        return full
+    keep = IFNAMSIZ - len(suffix) - 4
+    return base[:keep] + short_hash(full) + suffix
+
+
+def netns_name(lab: str, member: str) -> str:
+    """Namespace of a node or VM: `<lab>-<member>`."""
+    return f"{lab}-{member}"
+
+
+def fabric_netns(lab: str) -> str:
+    """The per-lab namespace holding the fabric bridges (the ToR)."""
+    return f"{lab}-fabric"
+
+
+def fabric_bridge(fabric: str) -> str:
+    """Bridge for a fabric inside the fabric namespace, and OVS bridge on a chassis."""
+    return f"br-{fabric}"
+
+
+def fabric_port(node: str, fabric: str) -> str:
+    """Fabric-side veth end of a node's link (shown in the ToR CAM table)."""
+    return ifname(f"{node}-{fabric}")
+
+
+def node_port(fabric: str) -> str:
+    """Node-side veth end of its link to a fabric: named after the fabric (e.g. `overlay`)."""
+    return fabric
+
+
+def vm_chassis_port(vm: str, attach: str) -> str:
+    """The VM's port on the chassis br-int: the VM name for internal ports (as in the
+    OVN tutorials), a `-p` suffixed name for the chassis end of a veth."""
+    return vm if attach == "internal" else ifname(vm, "-p")
+
+
+def vm_ifname(vm: str) -> str:
+    """The VM's interface name inside its namespace."""
+    return vm

@@ -1,0 +1,119 @@
+"""Chassis and gateway nodes: ovsdb-server, ovs-vswitchd (userspace datapath), ovn-controller,
+and the VMs bound to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lab import links
+from lab.ovn import daemons
+from lab.ovn.daemons import Daemon
+from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
+from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.providers import netns as nsprov
+from lab.runner import run
+
+
+def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path) -> None:
+    env = daemons.node_env(node_dir, central_dir)
+    db = node_dir / "conf.db"
+    sock = f"unix:{node_dir / 'db.sock'}"
+    daemons.create_db(db, daemons.OVS_SCHEMA)
+    daemons.start(
+        node.netns,
+        Daemon("ovsdb-server", node_dir),
+        [
+            "ovsdb-server",
+            f"--remote=punix:{node_dir / 'db.sock'}",
+            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+            str(db),
+        ],
+        env,
+    )
+    # Configure everything before ovs-vswitchd starts, so it comes up in its final shape.
+    run(
+        [
+            "ovs-vsctl",
+            f"--db={sock}",
+            "--no-wait",
+            "--",
+            "init",
+            *transaction(chassis_ovs_commands(plan, node)),
+        ],
+        env=env,
+    )
+    # --detach returns after ovs-vswitchd applied its initial configuration: bridges exist.
+    daemons.start(node.netns, Daemon("ovs-vswitchd", node_dir), ["ovs-vswitchd", sock], env)
+    overlay = node.link(plan.overlay) if plan.overlay else None
+    if overlay and overlay.ovs_bridge and overlay.address:
+        # The Geneve endpoint address lives on the OVS bridge holding the overlay wire:
+        # the userspace datapath routes and ARPs for tunnels through it.
+        with links.ipr(node.netns) as handle:
+            links.up(handle, overlay.ovs_bridge)
+            links.add_address(handle, overlay.ovs_bridge, overlay.address)
+    daemons.start(node.netns, Daemon("ovn-controller", node_dir), ["ovn-controller", sock], env)
+
+
+def bind_vms(
+    node: NodePlan, vms: list[VMPlan], node_dir: Path, record_netns: Callable[[str], None]
+) -> None:
+    """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
+    -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`."""
+    if not vms:
+        return
+    for vm in vms:
+        record_netns(vm.netns)
+        nsprov.create(vm.netns)
+    veths = [vm for vm in vms if vm.attach == "veth"]
+    if veths:
+        with links.ipr(node.netns) as handle:
+            for vm in veths:
+                handle.link(
+                    "add",
+                    ifname=vm.chassis_if,
+                    kind="veth",
+                    peer={"ifname": vm.vm_if, "net_ns_fd": vm.netns},
+                )
+                links.up(handle, vm.chassis_if)
+        links.tx_checksum_off(node.netns, [vm.chassis_if for vm in veths])
+    cmds: list[list[str]] = []
+    for vm in vms:
+        cmds += vm_ovs_commands(vm)
+    sock = f"unix:{node_dir / 'db.sock'}"
+    # Without --no-wait, ovs-vsctl returns once ovs-vswitchd created the internal ports.
+    run(["ovs-vsctl", f"--db={sock}", "--timeout=30", *transaction(cmds)])
+    internal = [vm for vm in vms if vm.attach == "internal"]
+    if internal:
+        with links.ipr(node.netns) as handle:
+            for vm in internal:
+                links.move_to_netns(handle, vm.chassis_if, vm.netns)
+    for vm in vms:
+        configure_vm(vm)
+    if veths:
+        for vm in veths:
+            links.tx_checksum_off(vm.netns, [vm.vm_if])
+
+
+def configure_vm(vm: VMPlan) -> None:
+    with links.ipr(vm.netns) as handle:
+        links.up(handle, "lo")
+        links.set_mac(handle, vm.vm_if, vm.mac)
+        links.add_address(handle, vm.vm_if, vm.ip)
+        links.up(handle, vm.vm_if)
+        if vm.gateway is not None:
+            links.add_route(handle, None, vm.gateway)
+
+
+def warm_tunnels(plan: Plan) -> None:
+    """Have every chassis resolve every other chassis' tunnel endpoint now.
+
+    The userspace datapath drops the first packet towards a tunnel peer whose MAC it
+    does not know yet, while it ARPs for it; OVS learns neighbours by snooping ARP
+    replies crossing its bridge, so one kernel datagram per peer fills that cache and
+    a user's first ping is not lost."""
+    endpoints = {n.name: str(n.encap_ip) for n in plan.chassis() if n.encap_ip}
+    for node in plan.chassis():
+        peers = [ip for name, ip in endpoints.items() if name != node.name]
+        if peers:
+            links.poke(node.netns, peers)

@@ -1,0 +1,66 @@
+"""Waiting for OVN to converge: every VM port up, every chassis caught up (hv_cfg >= nb_cfg)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.errors import RuntimeFailure
+from lab.runner import run
+
+
+def nb_db(central_dir: Path) -> str:
+    return f"unix:{central_dir / 'ovnnb_db.sock'}"
+
+
+def sb_db(central_dir: Path) -> str:
+    return f"unix:{central_dir / 'ovnsb_db.sock'}"
+
+
+def wait_ports_up(central_dir: Path, ports: list[str], timeout: float) -> None:
+    """Block until each logical switch port has up=true, then until every chassis has
+    processed the latest NB change. One ovn-nbctl process for all ports."""
+    db = f"--db={nb_db(central_dir)}"
+    if ports:
+        argv = ["ovn-nbctl", db, f"--timeout={int(timeout)}"]
+        for port in ports:
+            argv += ["--", "wait-until", "Logical_Switch_Port", port, "up=true"]
+        proc = run(argv, check=False, timeout=timeout + 10)
+        if proc.returncode != 0:
+            down = ports_not_up(central_dir, ports)
+            raise RuntimeFailure(
+                f"ports never came up within {timeout:.0f} s: {', '.join(down) or '?'}; "
+                "see `lab status` and the ovn-controller.log of their chassis"
+            )
+    run(["ovn-nbctl", db, f"--timeout={int(timeout)}", "--wait=hv", "sync"], timeout=timeout + 10)
+
+
+def ports_not_up(central_dir: Path, ports: list[str]) -> list[str]:
+    states = port_up_states(central_dir)
+    return [p for p in ports if not states.get(p, False)]
+
+
+def port_up_states(central_dir: Path) -> dict[str, bool]:
+    proc = run(
+        [
+            "ovn-nbctl",
+            f"--db={nb_db(central_dir)}",
+            "--format=json",
+            "--columns=name,up",
+            "list",
+            "Logical_Switch_Port",
+        ],
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {}
+    return {name: up is True for name, up in json_rows(proc.stdout)}
+
+
+def json_rows(text: str) -> list[list[object]]:
+    """Rows of `--format=json` output, with OVSDB's ["set", []] for empty optionals as None."""
+    data = json.loads(text)
+    rows = []
+    for row in data.get("data", []):
+        rows.append([None if v == ["set", []] else v for v in row])
+    return rows

@@ -1,0 +1,121 @@
+"""The ovn-nbctl and ovs-vsctl commands a lab runs: the same ones the OVN tutorials use.
+
+Each command is an argv list without the program name, so it can be run alone
+(`lab up --dry-run` prints them one per line) or joined with "--" into a
+single transaction (what `lab up` does).
+"""
+
+from __future__ import annotations
+
+from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.topology.model import Topology
+
+
+def localnet_port(switch: str) -> str:
+    return f"ln-{switch}"
+
+
+def logical_network_commands(topo: Topology) -> list[list[str]]:
+    cmds: list[list[str]] = []
+    for name, switch in topo.ovn.switches.items():
+        cmds.append(["ls-add", name])
+        for key, value in switch.other_config.items():
+            cmds.append(["set", "Logical_Switch", name, f"other_config:{key}={value}"])
+        if switch.localnet:
+            port = localnet_port(name)
+            cmds += [
+                ["lsp-add", name, port],
+                ["lsp-set-type", port, "localnet"],
+                ["lsp-set-addresses", port, "unknown"],
+                ["lsp-set-options", port, f"network_name={switch.localnet.network}"],
+            ]
+            if switch.localnet.vlan is not None:
+                cmds.append(["set", "Logical_Switch_Port", port, f"tag={switch.localnet.vlan}"])
+    for rname, router in topo.ovn.routers.items():
+        cmds.append(["lr-add", rname])
+        for key, value in router.options.items():
+            cmds.append(["set", "Logical_Router", rname, f"options:{key}={value}"])
+        for pname, port in router.ports.items():
+            peer = port.peer or f"{port.switch}-{rname}"
+            cmds += [
+                ["lrp-add", rname, pname, port.mac.lower(), *(str(n) for n in port.networks)],
+                ["lsp-add", port.switch, peer],
+                ["lsp-set-type", peer, "router"],
+                ["lsp-set-addresses", peer, "router"],
+                ["lsp-set-options", peer, f"router-port={pname}"],
+            ]
+            for chassis, priority in port.gateway_chassis.items():
+                cmds.append(["lrp-set-gateway-chassis", pname, chassis, str(priority)])
+        for route in router.routes:
+            cmd = ["lr-route-add", rname, str(route.prefix), str(route.nexthop)]
+            cmds.append([*cmd, route.output_port] if route.output_port else cmd)
+        for nat in router.nat:
+            logical_ip = (
+                str(nat.logical_ip.network_address)
+                if nat.logical_ip.prefixlen == 32
+                else str(nat.logical_ip)
+            )
+            cmd = ["lr-nat-add", rname, nat.type, str(nat.external_ip), logical_ip]
+            if nat.logical_port and nat.external_mac:
+                cmd += [nat.logical_port, nat.external_mac.lower()]
+            cmds.append(cmd)
+    for vname, vm in topo.vms.items():
+        port = topo.vm_port(vname)
+        cmds += [
+            ["lsp-add", vm.switch, port],
+            ["lsp-set-addresses", port, f"{vm.mac.lower()} {vm.ip.ip}"],
+        ]
+    return cmds
+
+
+def transaction(commands: list[list[str]]) -> list[str]:
+    """Join commands into one ovn-nbctl / ovs-vsctl argv tail: `-- cmd1 -- cmd2 ...`."""
+    argv: list[str] = []
+    for cmd in commands:
+        argv += ["--", *cmd]
+    return argv
+
+
+def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
+    """One ovs-vsctl transaction that makes a node an OVN chassis on the userspace datapath."""
+    cmds: list[list[str]] = [
+        ["--may-exist", "add-br", "br-int"],
+        [
+            "set",
+            "Bridge",
+            "br-int",
+            "datapath_type=netdev",
+            "fail_mode=secure",
+            "other_config:disable-in-band=true",
+        ],
+    ]
+    for link in node.links:
+        if link.ovs_bridge is None:
+            continue
+        cmds += [
+            ["--may-exist", "add-br", link.ovs_bridge],
+            ["set", "Bridge", link.ovs_bridge, "datapath_type=netdev"],
+            ["--may-exist", "add-port", link.ovs_bridge, link.node_if],
+        ]
+    ids = {
+        "system-id": node.name,
+        "hostname": node.name,
+        "ovn-remote": plan.sb_remote,
+        "ovn-encap-type": "geneve",
+        "ovn-encap-ip": str(node.encap_ip),
+        "ovn-bridge-datapath-type": "netdev",
+    }
+    if node.bridge_mappings:
+        ids["ovn-bridge-mappings"] = ",".join(f"{f}:{b}" for f, b in node.bridge_mappings.items())
+    if node.role == "gateway":
+        ids["ovn-cms-options"] = "enable-chassis-as-gw"
+    cmds.append(["set", "Open_vSwitch", ".", *(f"external_ids:{k}={v}" for k, v in ids.items())])
+    return cmds
+
+
+def vm_ovs_commands(vm: VMPlan) -> list[list[str]]:
+    """Bind a VM's port to br-int, as in the OVN tutorials."""
+    iface = ["set", "Interface", vm.chassis_if, f"external_ids:iface-id={vm.port}"]
+    if vm.attach == "internal":
+        iface.append("type=internal")
+    return [["--may-exist", "add-port", "br-int", vm.chassis_if], iface]

@@ -1,0 +1,100 @@
+"""The plan: every name, address and command `lab up` will use, decided before anything runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+
+@dataclass(frozen=True)
+class FabricPlan:
+    name: str
+    bridge: str  # Linux bridge in the fabric namespace
+    subnet: IPv4Network | None
+    vlans: bool
+    mtu: int | None
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    fabric: str
+    node_if: str  # veth end inside the node namespace
+    fabric_if: str  # veth end on the fabric bridge
+    address: IPv4Interface | None
+    ovs_bridge: str | None  # chassis: OVS bridge the node_if is a port of
+
+
+@dataclass(frozen=True)
+class HostRoute:
+    prefix: IPv4Network
+    nexthop: IPv4Address
+
+
+@dataclass
+class NodePlan:
+    name: str
+    role: str
+    netns: str
+    links: list[LinkPlan]
+    encap_ip: IPv4Address | None = None  # chassis/gateway: Geneve endpoint
+    bridge_mappings: dict[str, str] = field(default_factory=dict)  # fabric -> br-<fabric>
+    routes: list[HostRoute] = field(default_factory=list)
+
+    @property
+    def is_chassis(self) -> bool:
+        return self.role in ("chassis", "gateway")
+
+    def link(self, fabric: str) -> LinkPlan | None:
+        return next((lk for lk in self.links if lk.fabric == fabric), None)
+
+
+@dataclass(frozen=True)
+class VMPlan:
+    name: str
+    chassis: str
+    netns: str
+    port: str  # logical switch port name (= iface-id)
+    switch: str
+    attach: str  # internal | veth
+    chassis_if: str  # port on the chassis br-int
+    vm_if: str  # interface inside the VM namespace
+    mac: str
+    ip: IPv4Interface
+    gateway: IPv4Address | None
+
+
+@dataclass
+class Plan:
+    lab: str
+    fabric_netns: str
+    overlay: str | None
+    fabrics: dict[str, FabricPlan]
+    nodes: dict[str, NodePlan]
+    vms: dict[str, VMPlan]
+    central: str
+    nb_port: int = 6641
+    sb_port: int = 6642
+    # One ovn-nbctl transaction: each item is one command's argv (without "ovn-nbctl").
+    nb_commands: list[list[str]] = field(default_factory=list)
+
+    @property
+    def central_ip(self) -> IPv4Address:
+        node = self.nodes[self.central]
+        link = node.link(self.overlay) if self.overlay else None
+        if link is None or link.address is None:
+            raise ValueError("central node has no overlay address")
+        return link.address.ip
+
+    @property
+    def sb_remote(self) -> str:
+        return f"tcp:{self.central_ip}:{self.sb_port}"
+
+    @property
+    def nb_remote(self) -> str:
+        return f"tcp:{self.central_ip}:{self.nb_port}"
+
+    def chassis(self) -> list[NodePlan]:
+        return [n for n in self.nodes.values() if n.is_chassis]
+
+    def vms_on(self, chassis: str) -> list[VMPlan]:
+        return [v for v in self.vms.values() if v.chassis == chassis]

@@ -1,0 +1,185 @@
+"""`lab up --dry-run`: the plan as the equivalent commands from the OVN tutorials.
+
+For reading only: `lab up` does the same through pyroute2 and batched
+transactions, but a learner sees exactly what is done, step by step.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from lab.fabric import link_mtu
+from lab.plan.commands import chassis_ovs_commands, vm_ovs_commands
+from lab.plan.model import Plan
+
+
+def _cmd(*argv: str) -> str:
+    return shlex.join(argv)
+
+
+def _vsctl(prefix: list[str], cmds: list[list[str]]) -> str:
+    parts = [shlex.join(prefix)]
+    parts += [shlex.join(["--", *c]) for c in cmds]
+    return " \\\n    ".join(parts)
+
+
+def render_plan(plan: Plan) -> str:
+    out: list[str] = [f"# lab {plan.lab}: {len(plan.nodes)} nodes, {len(plan.vms)} VMs"]
+    fab = plan.fabric_netns
+    out += [
+        "",
+        f"# fabric: one bridge per network in namespace {fab}",
+        _cmd("ip", "netns", "add", fab),
+    ]
+    for f in plan.fabrics.values():
+        extra = ["vlan_filtering", "1"] if f.vlans else []
+        out.append(_cmd("ip", "-n", fab, "link", "add", f.bridge, "type", "bridge", *extra))
+    for node in plan.nodes.values():
+        out += ["", f"# node {node.name} ({node.role}) in namespace {node.netns}"]
+        out.append(_cmd("ip", "netns", "add", node.netns))
+        for lk in node.links:
+            mtu = link_mtu(plan, lk.fabric)
+            mtu_args = ["mtu", str(mtu)] if mtu else []
+            out.append(
+                _cmd(
+                    "ip",
+                    "-n",
+                    fab,
+                    "link",
+                    "add",
+                    lk.fabric_if,
+                    *mtu_args,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    lk.node_if,
+                    "netns",
+                    node.netns,
+                )
+            )
+            out.append(
+                _cmd(
+                    "ip",
+                    "-n",
+                    fab,
+                    "link",
+                    "set",
+                    lk.fabric_if,
+                    "master",
+                    plan.fabrics[lk.fabric].bridge,
+                    "up",
+                )
+            )
+            if lk.address and not lk.ovs_bridge:
+                out.append(
+                    _cmd("ip", "-n", node.netns, "addr", "add", str(lk.address), "dev", lk.node_if)
+                )
+        for route in node.routes:
+            out.append(
+                _cmd(
+                    "ip",
+                    "-n",
+                    node.netns,
+                    "route",
+                    "add",
+                    str(route.prefix),
+                    "via",
+                    str(route.nexthop),
+                )
+            )
+        run_in = ["ip", "netns", "exec", node.netns]
+        if node.role == "central":
+            ip = str(plan.central_ip)
+            out += [
+                _cmd(
+                    *run_in,
+                    "ovsdb-server",
+                    "--detach",
+                    "--remote=punix:ovnnb_db.sock",
+                    f"--remote=ptcp:{plan.nb_port}:{ip}",
+                    "ovnnb_db.db",
+                ),
+                _cmd(
+                    *run_in,
+                    "ovsdb-server",
+                    "--detach",
+                    "--remote=punix:ovnsb_db.sock",
+                    f"--remote=ptcp:{plan.sb_port}:{ip}",
+                    "ovnsb_db.db",
+                ),
+                _cmd(*run_in, "ovn-northd", "--detach"),
+            ]
+        elif node.is_chassis:
+            out += [
+                _cmd(*run_in, "ovsdb-server", "--detach", "--remote=punix:db.sock", "conf.db"),
+                _vsctl(["ovs-vsctl", "--no-wait", "init"], chassis_ovs_commands(plan, node)),
+                _cmd(*run_in, "ovs-vswitchd", "--detach", "unix:db.sock"),
+            ]
+            overlay = node.link(plan.overlay) if plan.overlay else None
+            if overlay and overlay.ovs_bridge and overlay.address:
+                out.append(
+                    _cmd(
+                        "ip",
+                        "-n",
+                        node.netns,
+                        "addr",
+                        "add",
+                        str(overlay.address),
+                        "dev",
+                        overlay.ovs_bridge,
+                    )
+                )
+            out.append(_cmd(*run_in, "ovn-controller", "--detach", "unix:db.sock"))
+    out += ["", "# logical network: applied as ONE ovn-nbctl transaction"]
+    out += [_cmd("ovn-nbctl", *c) for c in plan.nb_commands]
+    for vm in plan.vms.values():
+        out += ["", f"# VM {vm.name} on {vm.chassis}: namespace {vm.netns}"]
+        out.append(_cmd("ip", "netns", "add", vm.netns))
+        if vm.attach == "veth":
+            out.append(
+                _cmd(
+                    "ip",
+                    "-n",
+                    plan.nodes[vm.chassis].netns,
+                    "link",
+                    "add",
+                    vm.chassis_if,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    vm.vm_if,
+                    "netns",
+                    vm.netns,
+                )
+            )
+        out.append(_vsctl(["ovs-vsctl"], vm_ovs_commands(vm)))
+        if vm.attach == "internal":
+            out.append(
+                _cmd(
+                    "ip",
+                    "-n",
+                    plan.nodes[vm.chassis].netns,
+                    "link",
+                    "set",
+                    vm.chassis_if,
+                    "netns",
+                    vm.netns,
+                )
+            )
+        out += [
+            _cmd("ip", "-n", vm.netns, "link", "set", vm.vm_if, "address", vm.mac),
+            _cmd("ip", "-n", vm.netns, "addr", "add", str(vm.ip), "dev", vm.vm_if),
+            _cmd("ip", "-n", vm.netns, "link", "set", vm.vm_if, "up"),
+        ]
+        if vm.gateway:
+            out.append(
+                _cmd("ip", "-n", vm.netns, "route", "add", "default", "via", str(vm.gateway))
+            )
+    out += [
+        "",
+        "# wait until every VM port is up and every chassis caught up",
+        _cmd("ovn-nbctl", "--wait=hv", "sync"),
+    ]
+    return "\n".join(out) + "\n"

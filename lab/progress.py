@@ -1,0 +1,30 @@
+"""Progress for long commands: a live spinner on a terminal, nothing when piped."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+
+
+class Progress:
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.console = Console(stderr=True)
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, text: str) -> Iterator[None]:
+        start = time.monotonic()
+        if self.enabled:
+            with self.console.status(text):
+                yield
+        else:
+            yield
+        took = time.monotonic() - start
+        self.timings[text] = took
+        if self.enabled:
+            self.console.print(f"[green]✓[/green] {text} [dim]{took:.2f} s[/dim]")

@@ -1,0 +1,181 @@
+"""What a lab has created, written down before (or as) it is created.
+
+`lab down` reads this to remove exactly what the lab owns, even after a crash
+at any point: a resource is recorded *before* it is made, so at worst teardown
+finds it already gone. Each lab has its own directory (0700) under the state
+root holding state.json and the daemons' run/log/db directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import UserError
+
+DEFAULT_ROOT = "/var/lib/ovn-lab"
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("OVN_LAB_STATE_DIR", DEFAULT_ROOT))
+
+
+def lab_dir(lab: str) -> Path:
+    return state_root() / lab
+
+
+@dataclass
+class LabState:
+    """The record of one lab. Mutations are saved atomically at once."""
+
+    name: str
+    topology: str = ""
+    provider: str = "netns"
+    phase: str = "creating"  # creating | up | failed | stopping
+    created: float = field(default_factory=time.time)
+    # kind -> ordered list of resource names, e.g. {"netns": [...], "dir": [...]}
+    resources: dict[str, list[str]] = field(default_factory=dict)
+    # free-form data the lab needs later (plan summary, node roles, addresses)
+    info: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def dir(self) -> Path:
+        return lab_dir(self.name)
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "state.json"
+
+    def record(self, kind: str, name: str) -> None:
+        """Record a resource; call this *before* creating it."""
+        with self._lock:
+            items = self.resources.setdefault(kind, [])
+            if name not in items:
+                items.append(name)
+                self._save_locked()
+
+    def forget(self, kind: str, name: str) -> None:
+        with self._lock:
+            items = self.resources.get(kind, [])
+            if name in items:
+                items.remove(name)
+                self._save_locked()
+
+    def set(self, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self, key, value)
+            self._save_locked()
+
+    def save(self) -> None:
+        with self._lock:
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data = {
+            "name": self.name,
+            "topology": self.topology,
+            "provider": self.provider,
+            "phase": self.phase,
+            "created": self.created,
+            "resources": self.resources,
+            "info": self.info,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+def create_state(name: str, topology: str, provider: str) -> LabState:
+    root = state_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory = lab_dir(name)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    state = LabState(name=name, topology=topology, provider=provider)
+    state.save()
+    return state
+
+
+def load_state(name: str) -> LabState | None:
+    path = lab_dir(name) / "state.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"state file {path} is unreadable ({exc}); remove it by hand") from exc
+    return LabState(
+        name=data["name"],
+        topology=data.get("topology", ""),
+        provider=data.get("provider", "netns"),
+        phase=data.get("phase", "creating"),
+        created=data.get("created", 0.0),
+        resources=data.get("resources", {}),
+        info=data.get("info", {}),
+    )
+
+
+def list_labs() -> list[str]:
+    root = state_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "state.json").is_file())
+
+
+def resolve_lab(name: str | None) -> str:
+    """The lab a command is about: the one named, or the only one that exists."""
+    labs = list_labs()
+    if name:
+        if name not in labs:
+            known = ", ".join(labs) or "none"
+            raise UserError(f"no lab named '{name}' is up (labs: {known}); see `lab status`")
+        return name
+    if len(labs) == 1:
+        return labs[0]
+    if not labs:
+        raise UserError("no lab is up; start one with `lab up TOPOLOGY`")
+    raise UserError(f"several labs are up ({', '.join(labs)}); name one with --lab NAME")
+
+
+@contextlib.contextmanager
+def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
+    """Serialise commands that change one lab (up, down, stop, start).
+
+    `lab down` removes the lock file when done (no state may remain). A waiter
+    that then wakes up holding the unlinked file retries on the new one, so two
+    holders can never run at once."""
+    root = state_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock_path = root / f".{name}.lock"
+    while True:
+        fh = open(lock_path, "a")
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fh.fileno()).st_ino:
+            break
+        fh.close()
+    try:
+        yield
+        if remove_after and not (lab_dir(name) / "state.json").exists():
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()

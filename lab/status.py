@@ -1,0 +1,132 @@
+"""`lab status`: what is really running, read from the system, not from what we hoped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from lab.lifecycle import node_daemons, node_dir
+from lab.ovn.wait import json_rows, nb_db, sb_db
+from lab.providers import netns as nsprov
+from lab.runner import run
+from lab.state import LabState
+
+
+@dataclass
+class NodeStatus:
+    name: str
+    role: str
+    netns: bool
+    daemons: dict[str, bool]
+    chassis_registered: bool | None = None  # None: not a chassis
+
+
+@dataclass
+class PortStatus:
+    port: str
+    vm: str
+    expected_chassis: str
+    bound_chassis: str | None
+    up: bool
+
+
+@dataclass
+class LabStatus:
+    name: str
+    phase: str
+    nodes: list[NodeStatus] = field(default_factory=list)
+    ports: list[PortStatus] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "healthy": self.healthy}
+
+
+def _sb_json(state: LabState, table: str, columns: str) -> list[list[object]]:
+    central = node_dir(state, state.info["central"])
+    proc = run(
+        [
+            "ovn-sbctl",
+            f"--db={sb_db(central)}",
+            "--timeout=5",
+            "--format=json",
+            f"--columns={columns}",
+            "list",
+            table,
+        ],
+        check=False,
+        timeout=10,
+    )
+    return json_rows(proc.stdout) if proc.returncode == 0 else []
+
+
+def _uuid(value: object) -> str | None:
+    """OVSDB JSON ["uuid", "..."] -> "..."."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == "uuid":
+        return str(value[1])
+    return None
+
+
+def lab_status(state: LabState) -> LabStatus:
+    status = LabStatus(name=state.name, phase=state.phase)
+    chassis_rows = _sb_json(state, "Chassis", "_uuid,name")
+    chassis_by_uuid = {_uuid(u): str(n) for u, n in chassis_rows}
+    registered = set(chassis_by_uuid.values())
+    for name, info in state.info.get("nodes", {}).items():
+        node = NodeStatus(
+            name=name,
+            role=info["role"],
+            netns=nsprov.exists(info["netns"]),
+            daemons={d.name: d.alive() for d in node_daemons(state, name)},
+        )
+        if info["role"] in ("chassis", "gateway"):
+            node.chassis_registered = name in registered
+            if not node.chassis_registered:
+                status.problems.append(f"chassis {name} is not registered in the Southbound DB")
+        if not node.netns:
+            status.problems.append(f"node {name}: namespace {info['netns']} is missing")
+        for daemon, alive in node.daemons.items():
+            if not alive:
+                status.problems.append(f"node {name}: {daemon} is not running")
+        status.nodes.append(node)
+    bindings = {
+        str(lp): chassis_by_uuid.get(_uuid(ch))
+        for lp, ch in _sb_json(state, "Port_Binding", "logical_port,chassis")
+    }
+    central = node_dir(state, state.info["central"])
+    proc = run(
+        [
+            "ovn-nbctl",
+            f"--db={nb_db(central)}",
+            "--timeout=5",
+            "--format=json",
+            "--columns=name,up",
+            "list",
+            "Logical_Switch_Port",
+        ],
+        check=False,
+        timeout=10,
+    )
+    up = {str(n): u is True for n, u in json_rows(proc.stdout)} if proc.returncode == 0 else {}
+    for vm, info in state.info.get("vms", {}).items():
+        port = PortStatus(
+            port=info["port"],
+            vm=vm,
+            expected_chassis=info["chassis"],
+            bound_chassis=bindings.get(info["port"]),
+            up=up.get(info["port"], False),
+        )
+        if not port.up:
+            status.problems.append(f"port {port.port} (VM {vm}) is not up")
+        elif port.bound_chassis != port.expected_chassis:
+            status.problems.append(
+                f"port {port.port} is bound to {port.bound_chassis}, "
+                f"expected {port.expected_chassis}"
+            )
+        if not nsprov.exists(info["netns"]):
+            status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
+        status.ports.append(port)
+    return status

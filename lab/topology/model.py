@@ -1,0 +1,148 @@
+"""Typed topology model (DESIGN.md "Topology file (v1)").
+
+These classes describe the YAML as the user wrote it. The loader
+(lab.topology.loader) validates shape with pydantic, then cross-references
+and fills defaults (lab.topology.validate) so everything downstream sees a
+complete model: every node has its links, every router port its peer, every
+VM its port name.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["central", "chassis", "gateway", "host"]
+ProviderName = Literal["netns", "docker", "ssh"]
+CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
+CHECK_KINDS: frozenset[str] = frozenset(
+    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+)
+
+
+class Strict(BaseModel):
+    """Every topology object rejects keys it does not know."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Fabric(Strict):
+    """One physical L2 segment ("a wire and the ToR switch")."""
+
+    subnet: IPv4Network | None = None
+    vlans: bool = False
+    mtu: int | None = Field(default=None, ge=1280, le=9000)
+
+
+class Link(Strict):
+    """A node's attachment to a fabric, with its address there (if any)."""
+
+    fabric: str
+    address: IPv4Interface | None = None
+
+
+class Route(Strict):
+    prefix: IPv4Network
+    nexthop: IPv4Address
+    output_port: str | None = None
+
+
+class Node(Strict):
+    role: Role
+    # As written: list of fabric names / {fabric: address} items, or a mapping
+    # fabric -> address|null. The loader normalises it to list[Link].
+    links: list[Link] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)  # host nodes: kernel routes
+    host: str | None = None  # ssh provider: inventory host this node runs on
+    chassis_mac_mappings: bool = True
+
+
+class Localnet(Strict):
+    network: str
+    vlan: int | None = Field(default=None)
+
+
+class Switch(Strict):
+    localnet: Localnet | None = None
+    other_config: dict[str, str] = Field(default_factory=dict)
+
+
+class RouterPort(Strict):
+    switch: str
+    mac: str
+    networks: list[IPv4Interface]
+    peer: str | None = None  # default "<switch>-<router>"
+    gateway_chassis: dict[str, int] = Field(default_factory=dict)
+
+
+class Nat(Strict):
+    type: Literal["snat", "dnat", "dnat_and_snat"]
+    external_ip: IPv4Address
+    logical_ip: IPv4Network  # an address is a /32 network
+    logical_port: str | None = None
+    external_mac: str | None = None
+
+
+class Router(Strict):
+    ports: dict[str, RouterPort] = Field(default_factory=dict)
+    nat: list[Nat] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class Ovn(Strict):
+    switches: dict[str, Switch] = Field(default_factory=dict)
+    routers: dict[str, Router] = Field(default_factory=dict)
+
+
+class VM(Strict):
+    chassis: str
+    switch: str
+    mac: str
+    ip: IPv4Interface
+    gateway: IPv4Address | None = None
+    attach: Literal["internal", "veth"] = "internal"
+    port: str | None = None  # logical switch port; default: the VM's name
+
+
+class Topology(Strict):
+    name: str
+    provider: ProviderName = "netns"
+    fabric: dict[str, Fabric] = Field(default_factory=dict)
+    nodes: dict[str, Node]
+    ovn: Ovn = Field(default_factory=Ovn)
+    vms: dict[str, VM] = Field(default_factory=dict)
+    # Each entry is {kind: spec}; kinds are validated by the loader, specs by lab.verify.
+    checks: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+
+    # --- derived views used by the planner and the checks --------------------------------
+
+    @property
+    def overlay(self) -> str | None:
+        """The overlay fabric: the first fabric with a subnet (Geneve runs over it)."""
+        for name, fab in self.fabric.items():
+            if fab.subnet is not None:
+                return name
+        return None
+
+    def nodes_with_role(self, *roles: str) -> list[str]:
+        return [n for n, node in self.nodes.items() if node.role in roles]
+
+    @property
+    def chassis(self) -> list[str]:
+        return self.nodes_with_role(*CHASSIS_ROLES)
+
+    @property
+    def centrals(self) -> list[str]:
+        return self.nodes_with_role("central")
+
+    def link(self, node: str, fabric: str) -> Link | None:
+        for link in self.nodes[node].links:
+            if link.fabric == fabric:
+                return link
+        return None
+
+    def vm_port(self, vm: str) -> str:
+        return self.vms[vm].port or vm
