@@ -19,8 +19,8 @@ from lab.errors import LabError, UserError
 from lab.progress import Progress
 from lab.state import list_labs, load_state, resolve_lab
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _strip_dashes(argv: Sequence[str]) -> list[str]:
@@ -141,27 +141,14 @@ def _print_status(st) -> None:
         out.print(f"[red]problem:[/red] {problem}")
 
 
-def _target_netns_env(state, target: str) -> tuple[str, dict[str, str]]:
-    from lab.ovn.daemons import node_env
-
-    info = state.info
-    central_dir = lifecycle.node_dir(state, info["central"])
-    if target in info.get("nodes", {}):
-        node = info["nodes"][target]
-        env = node_env(lifecycle.node_dir(state, target), central_dir)
-        return node["netns"], env if node["role"] != "host" else {}
-    if target in info.get("vms", {}):
-        return info["vms"][target]["netns"], {}
-    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
-    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
-
-
 def cmd_exec(args: argparse.Namespace) -> int:
     state = _state(args.lab)
     command = _strip_dashes(args.command)
     if not command:
         raise UserError("nothing to run: lab exec TARGET -- COMMAND [ARGS...]")
-    netns, env = _target_netns_env(state, args.target)
+    from lab.targets import netns_env
+
+    netns, env = netns_env(state, args.target)
     os.execvpe("ip", ["ip", "netns", "exec", netns, *command], {**os.environ, **env})
     return 0  # not reached
 
@@ -180,6 +167,29 @@ def cmd_nbctl(args: argparse.Namespace) -> int:
 
 def cmd_sbctl(args: argparse.Namespace) -> int:
     return _ctl(args, "ovn-sbctl", "ovnsb_db.sock")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from lab import report
+    from lab.verify.checks import run_check
+    from lab.verify.context import LabContext
+
+    state = _state(args.name)
+    ctx = LabContext(state)
+    checks = ctx.topology.checks
+    if not checks:
+        raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
+    results = []
+    for index, entry in enumerate(checks, 1):
+        result = run_check(ctx, index, entry)
+        report.print_result(out, result)
+        results.append(result)
+    report.print_summary(out, state.name, results, ctx.raw_dir)
+    if args.json:
+        report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
+    if args.junit:
+        report.write_junit(Path(args.junit), state.name, results)
+    return 0 if all(r.passed for r in results) else 1
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -218,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check", help="run the topology's checks; exit 1 on any failure")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", metavar="FILE", help="write results as JSON")
+    p.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("exec", help="run a command in a node or VM")
     p.add_argument("--lab")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
                 "mac": v.mac,
                 "attach": v.attach,
                 "ifname": v.vm_if,
+                "chassis_if": v.chassis_if,
             }
             for v in plan.vms.values()
         },
@@ -136,23 +138,21 @@ def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Pat
         )
 
 
-def _run_parallel(tasks: list) -> None:
-    """Run node bring-ups side by side; the first failure stops the rest and is raised."""
+def _run_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run node bring-ups side by side; on the first failure (or Ctrl-C) start no more,
+    let the running ones finish, then raise the first failure."""
     if not tasks:
         return
     with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
-        futures = [pool.submit(t) for t in tasks]
+        futures = [pool.submit(task) for task in tasks]
         try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-        for f in futures:
-            if f.done() and f.exception() is not None:
-                for other in futures:
-                    other.cancel()
-                raise f.exception()  # type: ignore[misc]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            for future in futures:
+                future.cancel()  # only those not started yet
+    for future in futures:
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
 
 
 def down(name: str) -> list[int]:

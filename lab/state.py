@@ -162,7 +162,7 @@ def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock_path = root / f".{name}.lock"
     while True:
-        fh = open(lock_path, "a")
+        fh = open(lock_path, "a")  # noqa: SIM115 (held across the yield)
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             current = os.stat(lock_path).st_ino

@@ -18,7 +18,8 @@ FIRST_ALLOCATED_HOST = 11
 def make_plan(topo: Topology) -> Plan:
     if len(topo.centrals) != 1:
         raise UserError(
-            f"{len(topo.centrals)} central nodes are not supported yet; use exactly one central node"
+            f"{len(topo.centrals)} central nodes are not supported yet; "
+            "use exactly one central node"
         )
     fabrics = {
         name: FabricPlan(

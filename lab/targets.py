@@ -1,0 +1,39 @@
+"""Where a command runs: a node or VM name of a lab -> its namespace and environment."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from lab.errors import UserError
+from lab.lifecycle import node_dir
+from lab.ovn.daemons import node_env
+from lab.state import LabState
+
+
+def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:
+    """Namespace of a node or VM, and the env that points stock OVS/OVN tools at the node's
+    daemons (VMs and host nodes get none: they are plain machines)."""
+    info = state.info
+    if target in info.get("nodes", {}):
+        node = info["nodes"][target]
+        if node["role"] == "host":
+            return node["netns"], {}
+        central = node_dir(state, info["central"])
+        return node["netns"], node_env(node_dir(state, target), central)
+    if target in info.get("vms", {}):
+        return info["vms"][target]["netns"], {}
+    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
+    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
+
+
+def address_of(state: LabState, target: str) -> str:
+    """A VM's IPv4 address, or the target itself when it is an address."""
+    vms = state.info.get("vms", {})
+    if target in vms:
+        return vms[target]["ip"].split("/")[0]
+    try:
+        return str(IPv4Address(target))
+    except ValueError:
+        raise UserError(
+            f"'{target}' is neither a VM of lab {state.name} nor an IPv4 address"
+        ) from None

@@ -1,0 +1,378 @@
+"""The check kinds of `lab check`. Each runs real commands in the lab and decides from their
+parsed output; the raw output is kept under the lab's state directory."""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.errors import UserError
+from lab.verify import flows as fl
+from lab.verify import geneve as gv
+from lab.verify import ping as pg
+from lab.verify import trace as tr
+from lab.verify.context import LabContext, slug
+
+
+@dataclass
+class CheckResult:
+    kind: str
+    spec: dict[str, Any]
+    passed: bool
+    summary: str  # the evidence in a few words
+    evidence: dict[str, Any] = field(default_factory=dict)
+    diagnosis: str | None = None  # where it breaks, when it failed
+    seconds: float = 0.0
+
+    @property
+    def title(self) -> str:
+        bits = [f"{k}={v}" for k, v in self.spec.items() if not isinstance(v, (dict, list))]
+        return f"{self.kind} " + " ".join(bits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "spec": self.spec,
+            "passed": self.passed,
+            "summary": self.summary,
+            "evidence": self.evidence,
+            "diagnosis": self.diagnosis,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, ...] = ()) -> None:
+    missing = [k for k in keys if k not in spec]
+    unknown = [k for k in spec if k not in keys and k not in optional]
+    if missing or unknown:
+        allowed = ", ".join([*keys, *optional])
+        what = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+        raise UserError(f"check '{kind}': {what}; allowed keys: {allowed}")
+
+
+# --- ping ---------------------------------------------------------------------------------
+
+
+def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl"))
+    expect = spec.get("expect", "reach")
+    if expect not in ("reach", "no-reach"):
+        raise UserError(f"check 'ping': expect must be reach or no-reach, not '{expect}'")
+    address = ctx.address_of(str(spec["to"]))
+    proc = ctx.run_in(str(spec["from"]), pg.ping_argv(address, int(spec.get("count", 3))))
+    ctx.save_raw(cid, "ping.txt", proc.stdout + proc.stderr)
+    result = pg.parse_ping(proc.stdout)
+    ttl_seen = sorted(set(result.ttls))
+    evidence = {
+        "address": address,
+        "transmitted": result.transmitted,
+        "received": result.received,
+        "loss_pct": result.loss_pct,
+        "rtt_avg_ms": result.rtt_avg_ms,
+        "ttl": ttl_seen,
+    }
+    passed = result.reached if expect == "reach" else not result.reached
+    if passed and "ttl" in spec and ttl_seen != [int(spec["ttl"])]:
+        passed = False
+    summary = f"{result.received}/{result.transmitted} replies from {address}"
+    if ttl_seen:
+        summary += f", ttl {','.join(map(str, ttl_seen))}"
+    if result.rtt_avg_ms is not None:
+        summary += f", rtt {result.rtt_avg_ms:.2f} ms"
+    diagnosis = None
+    if not passed and expect == "reach":
+        diagnosis = diagnose(ctx, str(spec["from"]), str(spec["to"]), cid)
+    return CheckResult("ping", spec, passed, summary, evidence, diagnosis)
+
+
+def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
+    """Why a ping failed: where ovn-trace says the packet goes, and the port bindings."""
+    from lab.status import lab_status
+
+    parts = []
+    try:
+        trace, text, _ = ctx.trace(src, dst)
+        ctx.save_raw(cid, "diagnosis-ovn-trace.txt", text)
+        if trace.output is None:
+            parts.append("ovn-trace: " + tr.explain_drop(trace))
+        else:
+            parts.append(
+                f"ovn-trace delivers to {trace.output} via {' -> '.join(trace.datapaths)}, "
+                "so the logical network is right and the physical path is not"
+            )
+    except UserError as exc:
+        parts.append(str(exc))
+    problems = lab_status(ctx.state).problems
+    parts += problems or ["every port is bound and up on its chassis"]
+    return "; ".join(parts)
+
+
+# --- trace --------------------------------------------------------------------------------
+
+
+def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    _require(spec, "trace", "from", "to", optional=("path", "output"))
+    trace, text, argv = ctx.trace(str(spec["from"]), str(spec["to"]))
+    ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
+    want_path = [str(p) for p in spec.get("path", [])]
+    want_out = spec.get("output")
+    if want_out is not None and want_out in ctx.info.get("vms", {}):
+        want_out = ctx.vm(want_out)["port"]
+    path_ok = not want_path or trace.datapaths == want_path
+    out_ok = want_out is None or trace.output == want_out
+    summary = f"{' -> '.join(trace.datapaths) or 'no datapath'}; output {trace.output or 'none'}"
+    diagnosis = None
+    if not (path_ok and out_ok):
+        wanted = " -> ".join(want_path) if want_path else "any path"
+        diagnosis = f"expected {wanted}, output {want_out}"
+        if trace.output is None:
+            diagnosis += "; " + tr.explain_drop(trace)
+    evidence = {
+        "datapaths": trace.datapaths,
+        "output": trace.output,
+        "hops": [h.__dict__ for h in trace.hops],
+    }
+    return CheckResult("trace", spec, path_ok and out_ok, summary, evidence, diagnosis)
+
+
+# --- geneve -------------------------------------------------------------------------------
+
+
+def _capture_while(
+    ctx: LabContext,
+    node: str,
+    interface: str,
+    count: int,
+    traffic: Callable[[], None],
+    linger: float = 1.0,
+) -> str:
+    """Start tcpdump on a node, wait until it listens, run the traffic, then give the last
+    packets `linger` seconds to arrive before stopping the capture."""
+    proc = ctx.popen_in(node, gv.capture_argv(interface, count))
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
+        if ready and "listening on" in proc.stderr.readline():
+            break
+    try:
+        traffic()
+        out, _ = proc.communicate(timeout=linger)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # tcpdump prints what it captured on SIGTERM
+        out, _ = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return out
+
+
+def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    _require(spec, "geneve", "from", "to", "on", optional=("count",))
+    src, dst, node = str(spec["from"]), str(spec["to"]), str(spec["on"])
+    ctx.chassis_of(node)
+    if dst not in ctx.info.get("vms", {}):
+        raise UserError("check 'geneve': `to` must be a VM (its port keys are what is decoded)")
+    dst_ip = ctx.address_of(dst)
+    # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys.
+    fwd, _, _ = ctx.trace(src, dst)
+    rev, _, _ = ctx.trace(dst, src)
+    expect = {
+        "echo request": _expected(ctx, fwd, ctx.vm(dst)),
+        "echo reply": _expected(ctx, rev, ctx.vm(src)),
+    }
+    count = int(spec.get("count", 4))
+    interface = ctx.info["nodes"][node]["links"][ctx.info["overlay"]]["node_if"]
+
+    def traffic() -> None:
+        ctx.run_in(src, pg.ping_argv(dst_ip, count=count, interval=0.2))
+
+    raw = _capture_while(ctx, node, interface, 2 * count, traffic)
+    ctx.save_raw(cid, "tcpdump.txt", raw)
+    packets = [p for p in gv.parse_geneve(raw) if p.icmp in expect]
+    seen = []
+    wrong = []
+    for p in packets:
+        want = expect[p.icmp]
+        got = {"vni": p.vni, "ingress": p.ingress_key, "egress": p.egress_key}
+        row = {
+            "icmp": p.icmp,
+            "inner": f"{p.inner_src} > {p.inner_dst}",
+            "outer": f"{p.outer_src} > {p.outer_dst}",
+            "data": p.data,
+            **got,
+            "ovn_option": p.is_ovn,
+        }
+        seen.append(row)
+        if not p.is_ovn or got != {k: want[k] for k in got}:
+            wrong.append(row)
+    kinds = {p.icmp for p in packets}
+    passed = bool(packets) and not wrong and kinds == set(expect)
+    req = expect["echo request"]
+    summary = f"{len(packets)} Geneve packets on {node}"
+    if packets:
+        summary += (
+            f"; request VNI {req['vni']} ({req['datapath']}) data "
+            f"{req['ingress']:04x}{req['egress']:04x} = in {req['in_port']} key "
+            f"{req['ingress']}, out {req['out_port']} key {req['egress']}"
+        )
+    diagnosis = None
+    if fwd.output is None:
+        diagnosis = "ovn-trace: " + tr.explain_drop(fwd)
+    elif not packets:
+        diagnosis = (
+            f"no Geneve packet between {src} and {dst} crossed {node}'s overlay; is "
+            f"{node} the chassis of either VM?"
+        )
+    elif wrong:
+        diagnosis = f"decoded {wrong[0]} but the Southbound keys say {expect[wrong[0]['icmp']]}"
+    elif kinds != set(expect):
+        diagnosis = f"saw only {sorted(kinds)} packets"
+    evidence = {"expected": expect, "packets": seen}
+    return CheckResult("geneve", spec, passed, summary, evidence, diagnosis)
+
+
+def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: dict[str, str]) -> dict[str, Any]:
+    """VNI = destination switch's datapath key; option data = (port the packet entered that
+    switch through, destination port) tunnel keys."""
+    switch = dst_vm["switch"]
+    in_port = trace.ingress_port_on(switch) or "?"
+    return {
+        "datapath": switch,
+        "vni": ctx.datapath_keys.get(switch),
+        "in_port": in_port,
+        "out_port": dst_vm["port"],
+        "ingress": ctx.port_keys.get(in_port, -1),
+        "egress": ctx.port_keys.get(dst_vm["port"], -1),
+    }
+
+
+# --- flows --------------------------------------------------------------------------------
+
+
+def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    _require(spec, "flows", "node", "output", optional=("table", "idle_age", "from"))
+    node, out_vm = str(spec["node"]), str(spec["output"])
+    ctx.chassis_of(node)
+    vm = ctx.vm(out_vm)
+    idle = int(spec.get("idle_age", 1))
+    src = str(spec.get("from") or _other_vm(ctx, out_vm))
+    traffic = ctx.popen_in(src, pg.ping_argv(ctx.address_of(out_vm), count=8, interval=0.2))
+    try:
+        time.sleep(0.8)
+        dump = ctx.run_in(node, fl.dump_flows_argv())
+        show = ctx.run_in(node, ["ovs-ofctl", "show", "br-int"])
+    finally:
+        traffic.kill()
+        traffic.communicate()
+    ctx.save_raw(cid, "dump-flows.txt", dump.stdout)
+    ctx.save_raw(cid, "ofctl-show.txt", show.stdout)
+    flows = fl.parse_dump_flows(dump.stdout)
+    ports = fl.parse_ofctl_show(show.stdout)
+    hit = fl.recently_hit(flows, idle)
+    port_key = ctx.port_keys.get(vm["port"], -1)
+    dp_key = ctx.datapath_keys.get(vm["switch"], -1)
+    out_flow = fl.output_flow_for(flows, port_key, dp_key)
+    output_table = out_flow.table if out_flow else None
+    input_tables = sorted({f.table for f in flows if f.is_tunnel_input})
+    table = spec.get("table", "output")
+    table = {"output": output_table, "input": input_tables[0] if input_tables else None}.get(
+        table, table
+    )
+    evidence: dict[str, Any] = {
+        "table": table,
+        "output_table": output_table,
+        "tunnel_input_tables": input_tables,
+        "recent_flows": [f.text for f in hit if f.table == table],
+    }
+    if out_flow is None:
+        return CheckResult(
+            "flows",
+            spec,
+            False,
+            f"no output flow for {out_vm} on {node}",
+            evidence,
+            f"{out_vm} is not bound on {node} (it lives on {vm['chassis']})",
+        )
+    vm_ofport = next((n for n, name in ports.items() if name == _chassis_if(ctx, out_vm)), None)
+    if table == output_table:
+        recent = out_flow.idle_age is not None and out_flow.idle_age <= idle
+        passed = recent and out_flow.output_port == vm_ofport
+        summary = (
+            f"table {table}: reg15={port_key:#x},metadata={dp_key:#x} "
+            f"actions=output:{out_flow.output_port} ({ports.get(out_flow.output_port or -1)})"
+            f", idle_age={out_flow.idle_age}"
+        )
+        evidence["flow"] = out_flow.text
+        diagnosis = (
+            None
+            if passed
+            else (
+                f"the output flow was last hit {out_flow.idle_age} s ago (> {idle})"
+                if not recent
+                else f"output:{out_flow.output_port} is not {out_vm}'s port {vm_ofport}"
+            )
+        )
+        return CheckResult("flows", spec, passed, summary, evidence, diagnosis)
+    tunnel = [f for f in hit if f.table == table and f.is_tunnel_input]
+    if tunnel:
+        in_port = int(tunnel[0].match_fields().get("in_port", "-1"))
+        evidence["flow"] = tunnel[0].text
+        summary = (
+            f"table {table}: tunnel input from {ports.get(in_port, in_port)} "
+            f"(VNI -> metadata, option -> reg14/reg15), idle_age={tunnel[0].idle_age}; "
+            f"delivered by table {output_table} output:{out_flow.output_port}"
+        )
+        return CheckResult("flows", spec, True, summary, evidence)
+    return CheckResult(
+        "flows",
+        spec,
+        False,
+        f"no flow in table {table} hit in the last {idle} s",
+        evidence,
+        f"this OVN delivers to ports in table {output_table} and takes tunnel input "
+        f"in table(s) {input_tables}; traffic from {src} may not reach {node} over a tunnel",
+    )
+
+
+def _other_vm(ctx: LabContext, vm: str) -> str:
+    """A VM to send traffic from: one on another chassis if there is one."""
+    vms = ctx.info.get("vms", {})
+    others = [v for v in vms if v != vm]
+    remote = [v for v in others if vms[v]["chassis"] != vms[vm]["chassis"]]
+    if not others:
+        raise UserError(f"check 'flows': no other VM to send traffic to {vm} from; add `from:`")
+    return (remote or others)[0]
+
+
+def _chassis_if(ctx: LabContext, vm: str) -> str:
+    return ctx.vm(vm)["chassis_if"]
+
+
+CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
+    "ping": check_ping,
+    "trace": check_trace,
+    "geneve": check_geneve,
+    "flows": check_flows,
+}
+
+
+def run_check(ctx: LabContext, index: int, entry: dict[str, dict[str, Any]]) -> CheckResult:
+    ((kind, spec),) = entry.items()
+    cid = f"{index:02d}-{kind}-{slug('-'.join(str(v) for v in spec.values()))}"
+    start = time.monotonic()
+    func = CHECKS.get(kind)
+    if func is None:
+        result = CheckResult(kind, spec, False, f"check kind '{kind}' is not implemented yet")
+    else:
+        try:
+            result = func(ctx, dict(spec), cid)
+        except UserError as exc:
+            result = CheckResult(kind, spec, False, "could not run", diagnosis=str(exc))
+    result.seconds = time.monotonic() - start
+    return result

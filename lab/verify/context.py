@@ -1,0 +1,164 @@
+"""What checks need from a running lab: run in a node/VM, query the Southbound DB, the model."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from functools import cached_property
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from lab.errors import UserError
+from lab.lifecycle import node_dir
+from lab.ovn.wait import json_rows, nb_db, sb_db
+from lab.runner import netns_argv, run
+from lab.state import LabState
+from lab.targets import address_of, netns_env
+from lab.topology import parse_topology
+from lab.topology.model import Topology
+from lab.verify import trace as tr
+
+
+class LabContext:
+    def __init__(self, state: LabState):
+        self.state = state
+        self.info = state.info
+        central = node_dir(state, self.info["central"])
+        self.sb = sb_db(central)
+        self.nb = nb_db(central)
+        self.raw_dir = state.dir / "checks"
+
+    @cached_property
+    def topology(self) -> Topology:
+        text = (self.state.dir / "topology.yaml").read_text()
+        return parse_topology(text, self.state.topology or "topology.yaml", name=self.state.name)
+
+    # --- running things ------------------------------------------------------------------
+
+    def run_in(
+        self, target: str, argv: list[str], timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        netns, env = netns_env(self.state, target)
+        return run(argv, netns=netns, env=env, check=False, timeout=timeout)
+
+    def popen_in(self, target: str, argv: list[str]) -> subprocess.Popen[str]:
+        netns, env = netns_env(self.state, target)
+        import os
+
+        return subprocess.Popen(
+            netns_argv(netns, argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **env},
+        )
+
+    def save_raw(self, check_id: str, name: str, text: str) -> Path:
+        """Keep every raw command output of a check run under the lab's state directory."""
+        directory = self.raw_dir / check_id
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / name
+        path.write_text(text)
+        return path
+
+    # --- the model ------------------------------------------------------------------------
+
+    def vm(self, name: str) -> dict[str, str]:
+        vms = self.info.get("vms", {})
+        if name not in vms:
+            raise UserError(f"'{name}' is not a VM of lab {self.state.name}")
+        return vms[name]
+
+    def address_of(self, target: str) -> str:
+        return address_of(self.state, target)
+
+    def vm_by_address(self, address: str) -> str | None:
+        for name, vm in self.info.get("vms", {}).items():
+            if vm["ip"].split("/")[0] == address:
+                return name
+        return None
+
+    def gateway_mac(self, vm_name: str) -> str | None:
+        """MAC of the router port a VM sends off-subnet traffic to (its gateway's port)."""
+        vm = self.topology.vms[vm_name]
+        for router in self.topology.ovn.routers.values():
+            for port in router.ports.values():
+                if port.switch != vm.switch:
+                    continue
+                if vm.gateway is None or any(net.ip == vm.gateway for net in port.networks):
+                    return port.mac.lower()
+        return None
+
+    def microflow(self, src_vm: str, dst: str) -> tuple[str, str]:
+        """(datapath, ovn-trace microflow) for an IPv4 packet from a VM to a VM or address:
+        eth.dst is the destination VM's MAC on the same subnet, else the router's MAC."""
+        src = self.vm(src_vm)
+        dst_ip = self.address_of(dst)
+        dst_vm = dst if dst in self.info.get("vms", {}) else self.vm_by_address(dst_ip)
+        src_net = self.topology.vms[src_vm].ip.network
+        if dst_vm and IPv4Address(dst_ip) in src_net and self.vm(dst_vm)["switch"] == src["switch"]:
+            eth_dst = self.vm(dst_vm)["mac"]
+        else:
+            mac = self.gateway_mac(src_vm)
+            if mac is None:
+                raise UserError(f"VM {src_vm} has no router port on its switch to send {dst_ip} to")
+            eth_dst = mac
+        flow = tr.microflow(src["port"], src["mac"], eth_dst, src["ip"].split("/")[0], dst_ip)
+        return src["switch"], flow
+
+    def trace(
+        self, src_vm: str, dst: str, detailed: bool = True
+    ) -> tuple[tr.Trace, str, list[str]]:
+        datapath, flow = self.microflow(src_vm, dst)
+        argv = tr.trace_argv(self.sb, datapath, flow, detailed=detailed)
+        proc = run(argv, check=False, timeout=30)
+        text = proc.stdout + (proc.stderr if proc.returncode else "")
+        return tr.parse_trace(proc.stdout), text, argv
+
+    # --- Southbound ------------------------------------------------------------------------
+
+    def _sb_list(self, table: str, columns: str) -> list[list[object]]:
+        proc = run(
+            [
+                "ovn-sbctl",
+                f"--db={self.sb}",
+                "--timeout=10",
+                "--format=json",
+                f"--columns={columns}",
+                "list",
+                table,
+            ],
+            timeout=15,
+        )
+        return json_rows(proc.stdout)
+
+    @cached_property
+    def datapath_keys(self) -> dict[str, int]:
+        """Logical switch/router name -> Datapath_Binding tunnel_key (the Geneve VNI)."""
+        keys = {}
+        for key, ids in self._sb_list("Datapath_Binding", "tunnel_key,external_ids"):
+            names = dict(ids[1]) if isinstance(ids, list) and ids[0] == "map" else {}
+            if "name" in names:
+                keys[str(names["name"])] = int(key)  # type: ignore[arg-type]
+        return keys
+
+    @cached_property
+    def port_keys(self) -> dict[str, int]:
+        """Logical port name -> Port_Binding tunnel_key (Geneve option ingress/egress keys)."""
+        return {str(p): int(k) for p, k in self._sb_list("Port_Binding", "logical_port,tunnel_key")}  # type: ignore[arg-type]
+
+    def chassis_of(self, node: str) -> str:
+        """Sanity: a node name is a chassis name (system-id) in this lab."""
+        if node not in self.info.get("nodes", {}):
+            raise UserError(f"'{node}' is not a node of lab {self.state.name}")
+        return node
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def dump_json(data: object) -> str:
+    return json.dumps(data, indent=1, default=str)

@@ -1,0 +1,100 @@
+"""Geneve: capture the underlay with tcpdump and decode OVN's tunnel metadata.
+
+OVN puts the logical datapath's tunnel key in the VNI and one option (class
+0x0102, type 0x80) whose 32-bit data holds the logical ingress port key in
+bits 16-30 and the egress port key in bits 0-15 (ovn-architecture(7)).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OVN_OPTION_CLASS = 0x0102
+OVN_OPTION_TYPE = 0x80
+
+_HEADER = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d+ ")
+_GENEVE = re.compile(
+    r"(\S+)\.\d+ > (\S+)\.6081: .*Geneve.*?vni 0x([0-9a-f]+).*?"
+    r"options \[class .*?\(0x([0-9a-f]+)\) type 0x([0-9a-f]+)\S* len \d+ data ([0-9a-f]+)\]",
+    re.S,
+)
+_INNER_IP = re.compile(
+    r"(\d+\.\d+\.\d+\.\d+) > (\d+\.\d+\.\d+\.\d+): ICMP (echo request|echo reply)"
+)
+
+
+@dataclass
+class GenevePacket:
+    outer_src: str
+    outer_dst: str
+    vni: int
+    option_class: int
+    option_type: int
+    data: str
+    inner_src: str | None
+    inner_dst: str | None
+    icmp: str | None
+
+    @property
+    def ingress_key(self) -> int:
+        return (int(self.data, 16) >> 16) & 0x7FFF
+
+    @property
+    def egress_key(self) -> int:
+        return int(self.data, 16) & 0xFFFF
+
+    @property
+    def is_ovn(self) -> bool:
+        return self.option_class == OVN_OPTION_CLASS and self.option_type == OVN_OPTION_TYPE
+
+
+def capture_argv(interface: str, count: int) -> list[str]:
+    return [
+        "tcpdump",
+        "-nn",
+        "-vv",
+        "-e",
+        "-l",
+        "-c",
+        str(count),
+        "-i",
+        interface,
+        "udp",
+        "port",
+        "6081",
+    ]
+
+
+def split_packets(output: str) -> list[str]:
+    """tcpdump -vv prints one packet over several lines, each packet starting with a time."""
+    packets: list[list[str]] = []
+    for line in output.splitlines():
+        if _HEADER.match(line) or not packets:
+            packets.append([line])
+        else:
+            packets[-1].append(line)
+    return ["\n".join(p) for p in packets if p and _HEADER.match(p[0])]
+
+
+def parse_geneve(output: str) -> list[GenevePacket]:
+    result = []
+    for text in split_packets(output):
+        m = _GENEVE.search(text)
+        if not m:
+            continue
+        inner = _INNER_IP.search(text[m.end() :])
+        result.append(
+            GenevePacket(
+                outer_src=m.group(1),
+                outer_dst=m.group(2),
+                vni=int(m.group(3), 16),
+                option_class=int(m.group(4), 16),
+                option_type=int(m.group(5), 16),
+                data=m.group(6),
+                inner_src=inner.group(1) if inner else None,
+                inner_dst=inner.group(2) if inner else None,
+                icmp=inner.group(3) if inner else None,
+            )
+        )
+    return result

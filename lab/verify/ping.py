@@ -1,0 +1,44 @@
+"""ping: build the command, parse its output (loss, RTT, the TTLs seen)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PingResult:
+    transmitted: int
+    received: int
+    loss_pct: float
+    rtt_avg_ms: float | None
+    ttls: list[int] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        return self.received > 0
+
+
+def ping_argv(address: str, count: int = 3, interval: float = 0.2, wait_s: int = 2) -> list[str]:
+    return ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait_s), address]
+
+
+_STATS = re.compile(
+    r"(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss"
+)
+_RTT = re.compile(r"rtt min/avg/max/mdev = [\d.]+/([\d.]+)/")
+_TTL = re.compile(r"\bttl=(\d+)")
+
+
+def parse_ping(output: str) -> PingResult:
+    stats = _STATS.search(output)
+    if not stats:
+        raise ValueError("no ping statistics in output")
+    rtt = _RTT.search(output)
+    return PingResult(
+        transmitted=int(stats.group(1)),
+        received=int(stats.group(2)),
+        loss_pct=float(stats.group(3)),
+        rtt_avg_ms=float(rtt.group(1)) if rtt else None,
+        ttls=[int(t) for t in _TTL.findall(output)],
+    )

@@ -1,0 +1,45 @@
+"""Topologies other than the seed: chained routers, four chassis, veth and internal ports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import lab, ping, running_lab
+
+pytestmark = pytest.mark.root
+
+# (from, to address, ttl): same chassis, same switch across chassis, two routers.
+PAIRS = [
+    ("va1", "10.2.0.12", 62),  # internal -> veth, r1 -> transit -> r2, hv1 -> hv4
+    ("va1", "10.1.0.12", 64),  # same switch, hv1 -> hv2 (veth)
+    ("vb1", "10.2.0.13", 64),  # same switch, same chassis hv3
+    ("va2", "10.2.0.13", 62),  # veth -> internal through both routers
+    ("vb2", "10.1.0.11", 62),  # the way back
+]
+
+
+def test_two_routers_through_transit_switch() -> None:
+    with running_lab("two-routers.yaml", "ttwo"):
+        for vm, address, ttl in PAIRS:
+            result = ping("ttwo", vm, address, count=2)
+            assert result.returncode == 0, f"{vm} -> {address}: {result.stdout}{result.stderr}"
+            assert set(re.findall(r"ttl=(\d+)", result.stdout)) == {str(ttl)}, result.stdout
+        # hv4's address was given in the topology; the others were allocated.
+        enc = lab("sbctl", "--lab", "ttwo", "--", "--bare", "--columns=ip", "list", "Encap",
+                  check=True).stdout.split()
+        assert "192.0.2.44" in enc and len(enc) == 4
+        # veth attachment: the chassis end is an ordinary port, the VM end keeps the VM name.
+        ports = lab("exec", "--lab", "ttwo", "hv2", "--", "ovs-vsctl", "list-ports", "br-int",
+                    check=True).stdout.split()
+        assert "va2-p" in ports
+
+
+def test_side_by_side_labs_from_one_file() -> None:
+    with running_lab("geneve-router.yaml", "tone"), running_lab("geneve-router.yaml", "ttwo2"):
+        assert ping("tone", "vm1", "20.0.0.10", count=1).returncode == 0
+        assert ping("ttwo2", "vm1", "20.0.0.10", count=1).returncode == 0
+        down = lab("down", "tone")
+        assert down.returncode == 0
+        assert ping("ttwo2", "vm1", "20.0.0.10", count=1).returncode == 0
