@@ -111,5 +111,18 @@ def running_lab(topology: str, name: str, *extra: str) -> Iterator[subprocess.Co
 
 
 def ping(lab_name: str, vm: str, address: str, count: int = 3) -> subprocess.CompletedProcess:
-    return lab("exec", "--lab", lab_name, vm, "--", "ping", "-c", str(count), "-i", "0.2",
-               "-W", "2", address)
+    return lab(
+        "exec",
+        "--lab",
+        lab_name,
+        vm,
+        "--",
+        "ping",
+        "-c",
+        str(count),
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        address,
+    )

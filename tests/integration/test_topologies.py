@@ -27,12 +27,14 @@ def test_two_routers_through_transit_switch() -> None:
             assert result.returncode == 0, f"{vm} -> {address}: {result.stdout}{result.stderr}"
             assert set(re.findall(r"ttl=(\d+)", result.stdout)) == {str(ttl)}, result.stdout
         # hv4's address was given in the topology; the others were allocated.
-        enc = lab("sbctl", "--lab", "ttwo", "--", "--bare", "--columns=ip", "list", "Encap",
-                  check=True).stdout.split()
+        enc = lab(
+            "sbctl", "--lab", "ttwo", "--", "--bare", "--columns=ip", "list", "Encap", check=True
+        ).stdout.split()
         assert "192.0.2.44" in enc and len(enc) == 4
         # veth attachment: the chassis end is an ordinary port, the VM end keeps the VM name.
-        ports = lab("exec", "--lab", "ttwo", "hv2", "--", "ovs-vsctl", "list-ports", "br-int",
-                    check=True).stdout.split()
+        ports = lab(
+            "exec", "--lab", "ttwo", "hv2", "--", "ovs-vsctl", "list-ports", "br-int", check=True
+        ).stdout.split()
         assert "va2-p" in ports
 
 

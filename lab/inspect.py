@@ -1,0 +1,227 @@
+"""The check primitives as interactive commands: trace, capture, flows, ports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lab.errors import UserError
+from lab.ovn.wait import json_rows
+from lab.state import load_state, resolve_lab
+from lab.verify import flows as fl
+from lab.verify import geneve as gv
+from lab.verify import trace as tr
+from lab.verify.context import LabContext
+
+out = Console(soft_wrap=True)
+
+
+def _ctx(args: argparse.Namespace) -> LabContext:
+    state = load_state(resolve_lab(args.lab))
+    if state is None:
+        raise UserError("the lab went away")
+    return LabContext(state)
+
+
+def _node(ctx: LabContext, node: str) -> dict[str, Any]:
+    nodes = ctx.info.get("nodes", {})
+    if node not in nodes or nodes[node]["role"] not in ("chassis", "gateway"):
+        chassis = [n for n, i in nodes.items() if i["role"] in ("chassis", "gateway")]
+        raise UserError(
+            f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
+        )
+    return nodes[node]
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    trace, text, argv = ctx.trace(args.src, args.dst, detailed=not args.summary)
+    print("$ " + " ".join(argv[:3] + [repr(a) if " " in a else a for a in argv[3:]]))
+    print(text.rstrip())
+    print()
+    if trace.output:
+        out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
+        return 0
+    out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
+    return 1
+
+
+class _Names:
+    """Tunnel keys -> names, to print decoded Geneve packets in OVN's own words."""
+
+    def __init__(self, ctx: LabContext):
+        self.datapaths = {v: k for k, v in ctx.datapath_keys.items()}
+        rows = json_rows(_sbctl(ctx, "Port_Binding", "logical_port,tunnel_key,datapath"))
+        dp_rows = json_rows(_sbctl(ctx, "Datapath_Binding", "_uuid,tunnel_key"))
+        dp_key = {r[0][1]: int(r[1]) for r in dp_rows}  # type: ignore[index,arg-type]
+        self.ports = {(dp_key.get(r[2][1]), int(r[1])): str(r[0]) for r in rows}  # type: ignore[index,arg-type]
+
+    def port(self, vni: int, key: int) -> str:
+        return self.ports.get((vni, key), "?")
+
+
+def _sbctl(ctx: LabContext, table: str, columns: str) -> str:
+    from lab.runner import run
+
+    return run(
+        ["ovn-sbctl", f"--db={ctx.sb}", "--format=json", f"--columns={columns}", "list", table]
+    ).stdout
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    node = _node(ctx, args.node)
+    interface = args.interface or node["links"][ctx.info["overlay"]]["node_if"]
+    argv = gv.capture_argv(interface, args.count)
+    if not args.decode:
+        proc = ctx.popen_in(args.node, argv)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+        return proc.wait()
+    names = _Names(ctx)
+    proc = ctx.popen_in(args.node, argv)
+    assert proc.stdout is not None
+    out.print(
+        f"decoding Geneve on {args.node} {interface} (OVN option: ingress key = bits "
+        "16-30, egress key = bits 0-15)"
+    )
+    pending: list[str] = []
+
+    def flush() -> None:
+        for p in gv.parse_geneve("\n".join(pending)):
+            dp = names.datapaths.get(p.vni, "?")
+            out.print(
+                f"{p.outer_src} > {p.outer_dst} vni {p.vni} ({dp}) data {p.data}: "
+                f"in {names.port(p.vni, p.ingress_key)} ({p.ingress_key}) -> "
+                f"out {names.port(p.vni, p.egress_key)} ({p.egress_key}) | "
+                f"{p.inner_src} > {p.inner_dst} {p.icmp or ''}"
+            )
+        pending.clear()
+
+    try:
+        for line in proc.stdout:
+            if re.match(r"^\d{2}:\d{2}:\d{2}\.", line):
+                flush()
+            pending.append(line.rstrip("\n"))
+        flush()
+    except KeyboardInterrupt:
+        proc.terminate()
+    return proc.wait()
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    _node(ctx, args.node)
+    dump = ctx.run_in(args.node, fl.dump_flows_argv(args.table))
+    show = ctx.run_in(args.node, ["ovs-ofctl", "show", "br-int"])
+    ports = fl.parse_ofctl_show(show.stdout)
+    flows = fl.parse_dump_flows(dump.stdout)
+    if args.idle_age is not None:
+        flows = fl.recently_hit(flows, args.idle_age)
+    for flow in flows:
+        text = re.sub(
+            r"output:(\d+)",
+            lambda m: f"output:{m.group(1)}({ports.get(int(m.group(1)), '?')})",
+            flow.text,
+        )
+        text = re.sub(
+            r"in_port=(\d+)",
+            lambda m: f"in_port={m.group(1)}({ports.get(int(m.group(1)), '?')})",
+            text,
+        )
+        print(text)
+    out.print(f"[dim]{len(flows)} flows[/dim]", highlight=False)
+    return 0
+
+
+def port_rows(ctx: LabContext, node: str) -> list[dict[str, Any]]:
+    proc = ctx.run_in(
+        node,
+        [
+            "ovs-vsctl",
+            "--format=json",
+            "--columns=name,ofport,type,external_ids,options",
+            "list",
+            "Interface",
+        ],
+    )
+    if proc.returncode != 0:
+        raise UserError(f"cannot read {node}'s OVS database: {proc.stderr.strip()}")
+    data = json.loads(proc.stdout)
+    rows = []
+    for name, ofport, kind, ids, options in data["data"]:
+        ids_map = dict(ids[1]) if ids[0] == "map" else {}
+        opts = dict(options[1]) if options[0] == "map" else {}
+        lport = ids_map.get("iface-id")
+        rows.append(
+            {
+                "ofport": ofport if isinstance(ofport, int) else None,
+                "interface": name,
+                "type": kind or "system",
+                "logical_port": lport,
+                "tunnel_key": ctx.port_keys.get(lport) if lport else None,
+                "remote_ip": opts.get("remote_ip"),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["ofport"] is None, r["ofport"] or 0))
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    _node(ctx, args.node)
+    rows = [r for r in port_rows(ctx, args.node) if r["ofport"] not in (None, 65534)]
+    rows = [r for r in rows if r["interface"] != "br-int"]
+    table = Table(title=f"{args.node} br-int ports", title_justify="left")
+    for col in ("ofport", "interface", "type", "logical port", "tunnel key", "remote ip"):
+        table.add_column(col)
+    for r in rows:
+        if r["type"] not in ("geneve",) and r["logical_port"] is None:
+            continue  # ports of other bridges (br-overlay...) are not on br-int's pipeline
+        table.add_row(
+            str(r["ofport"]),
+            r["interface"],
+            r["type"],
+            r["logical_port"] or "-",
+            str(r["tunnel_key"]) if r["tunnel_key"] is not None else "-",
+            r["remote_ip"] or "-",
+        )
+    out.print(table)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("trace", help="ovn-trace a packet from a VM to a VM or address")
+    p.add_argument("--lab")
+    p.add_argument("src", metavar="FROM", help="source VM")
+    p.add_argument("dst", metavar="TO", help="destination VM or IPv4 address")
+    p.add_argument("--summary", action="store_true", help="ovn-trace --summary output")
+    p.add_argument("--detailed", action="store_true", help="ovn-trace --detailed (default)")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("capture", help="tcpdump a chassis' overlay; --decode shows OVN keys")
+    p.add_argument("--lab")
+    p.add_argument("node")
+    p.add_argument("--decode", action="store_true", help="decode VNI and OVN option by name")
+    p.add_argument("-c", "--count", type=int, default=10, help="packets (default 10)")
+    p.add_argument("-i", "--interface", help="interface (default: the overlay link)")
+    p.set_defaults(func=cmd_capture)
+
+    p = sub.add_parser("flows", help="br-int OpenFlow flows of a chassis, ports by name")
+    p.add_argument("--lab")
+    p.add_argument("node")
+    p.add_argument("--table", type=int)
+    p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
+    p.set_defaults(func=cmd_flows)
+
+    p = sub.add_parser("ports", help="ofport <-> interface <-> logical port <-> tunnel key")
+    p.add_argument("--lab")
+    p.add_argument("node")
+    p.set_defaults(func=cmd_ports)
