@@ -34,6 +34,9 @@ class Fabric(Strict):
     subnet: IPv4Network | None = None
     vlans: bool = False
     mtu: int | None = Field(default=None, ge=1280, le=9000)
+    # VLAN fabrics: give each chassis a MAC for routed traffic (ovn-chassis-mac-mappings).
+    # false shows what it prevents: router MACs flapping between ToR ports.
+    chassis_mac_mappings: bool = True
 
 
 class Link(Strict):

@@ -40,12 +40,12 @@ def show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if value.bit_length() < 64 else "a very large number"
+    if isinstance(value, int):  # str() refuses ints of more than 4300 digits
+        return str(value) if value.bit_length() < 100 else "a number of more than 30 digits"
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, float):
         return repr(value)
     return repr(str(value)[:MAX_SHOWN])

@@ -47,6 +47,10 @@ class Source:
 class _Stop(Exception):
     """The document cannot be read any further."""
 
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
 
 def read_source(text: str, filename: str) -> Source:
     """Parse `text`. Raises TopologyError if it is not YAML at all."""
@@ -62,9 +66,10 @@ def read_source(text: str, filename: str) -> Source:
             src.data = _Walker(loader, src).walk(root, (), 0)
     except yaml.YAMLError as err:
         raise TopologyError([_yaml_problem(filename, text, err)]) from None
-    except (_Stop, RecursionError) as err:
-        message = str(err) if isinstance(err, _Stop) else _too_deep()
-        raise TopologyError([Problem(filename, None, "", message)]) from None
+    except _Stop as err:
+        raise TopologyError([Problem(filename, err.line, "", str(err))]) from None
+    except RecursionError:
+        raise TopologyError([Problem(filename, None, "", _too_deep())]) from None
     finally:
         loader.dispose()
     return src
@@ -108,8 +113,8 @@ class _Walker:
             raise _Stop(_too_deep())
         if id(node) in self.active:
             raise _Stop(
-                f"line {node.start_mark.line + 1}: an alias refers to a value that contains it; "
-                "remove the recursive alias"
+                "an alias refers to a value that contains it; remove the recursive alias",
+                node.start_mark.line + 1,
             )
         self.active.add(id(node))
         try:

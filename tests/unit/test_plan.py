@@ -25,13 +25,19 @@ def seed():
 def test_every_resource_is_named_after_the_lab(seed) -> None:
     assert seed.fabric_netns == "geneve-router-fabric"
     assert {n.netns for n in seed.nodes.values()} == {
-        "geneve-router-central", "geneve-router-worker1", "geneve-router-worker2"}
+        "geneve-router-central",
+        "geneve-router-worker1",
+        "geneve-router-worker2",
+    }
     assert {v.netns for v in seed.vms.values()} == {"geneve-router-vm1", "geneve-router-vm2"}
 
 
 def test_addresses_are_allocated_in_node_order(seed) -> None:
     assert [str(n.link("overlay").address) for n in seed.nodes.values()] == [
-        "192.0.2.11/24", "192.0.2.12/24", "192.0.2.13/24"]
+        "192.0.2.11/24",
+        "192.0.2.12/24",
+        "192.0.2.13/24",
+    ]
     assert seed.sb_remote == "tcp:192.0.2.11:6642"
     assert str(seed.nodes["worker2"].encap_ip) == "192.0.2.13"
 
@@ -57,14 +63,20 @@ def test_logical_network_is_the_tutorial_commands(seed) -> None:
 def test_chassis_is_configured_for_the_userspace_datapath(seed) -> None:
     cmds = chassis_ovs_commands(seed, seed.nodes["worker1"])
     flat = [" ".join(c) for c in cmds]
-    assert "set Bridge br-int datapath_type=netdev fail_mode=secure " \
-           "other_config:disable-in-band=true" in flat
+    assert (
+        "set Bridge br-int datapath_type=netdev fail_mode=secure "
+        "other_config:disable-in-band=true" in flat
+    )
     assert "--may-exist add-port br-overlay overlay" in flat
     ids = cmds[-1]
-    for item in ("external_ids:system-id=worker1", "external_ids:hostname=worker1",
-                 "external_ids:ovn-remote=tcp:192.0.2.11:6642",
-                 "external_ids:ovn-encap-type=geneve", "external_ids:ovn-encap-ip=192.0.2.12",
-                 "external_ids:ovn-bridge-datapath-type=netdev"):
+    for item in (
+        "external_ids:system-id=worker1",
+        "external_ids:hostname=worker1",
+        "external_ids:ovn-remote=tcp:192.0.2.11:6642",
+        "external_ids:ovn-encap-type=geneve",
+        "external_ids:ovn-encap-ip=192.0.2.12",
+        "external_ids:ovn-bridge-datapath-type=netdev",
+    ):
         assert item in ids
     assert not any("ovn-cms-options" in x for x in ids)
 

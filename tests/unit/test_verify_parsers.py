@@ -45,9 +45,12 @@ def test_trace_path_and_output(name: str) -> None:
     assert not trace.dropped
     assert trace.ingress_port_on("network2") == "net2-router1"
     assert [(h.pipeline, h.datapath) for h in trace.hops] == [
-        ("ingress", "network1"), ("egress", "network1"),
-        ("ingress", "router1"), ("egress", "router1"),
-        ("ingress", "network2"), ("egress", "network2"),
+        ("ingress", "network1"),
+        ("egress", "network1"),
+        ("ingress", "router1"),
+        ("egress", "router1"),
+        ("ingress", "network2"),
+        ("egress", "network2"),
     ]
 
 
@@ -80,11 +83,18 @@ def test_geneve_decode_vni_and_option_bits() -> None:
     assert len(packets) == 4
     request, reply = packets[0], packets[1]
     assert (request.icmp, request.inner_src, request.inner_dst) == (
-        "echo request", "10.0.0.10", "20.0.0.10")
+        "echo request",
+        "10.0.0.10",
+        "20.0.0.10",
+    )
     assert (request.outer_src, request.outer_dst) == ("192.0.2.12", "192.0.2.13")
     assert request.is_ovn and request.option_class == 0x102 and request.option_type == 0x80
     assert (request.vni, request.data, request.ingress_key, request.egress_key) == (
-        1, "00010002", 1, 2)
+        1,
+        "00010002",
+        1,
+        2,
+    )
     assert reply.icmp == "echo reply" and reply.vni == 2
 
 

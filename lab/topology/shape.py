@@ -1,0 +1,379 @@
+"""Shape: raw YAML data -> model objects, validated one object at a time.
+
+Validating each node, VM, switch, router port... on its own means one bad
+object does not hide the others: the semantic rules (validate.py) still run on
+everything that has a good shape. Pydantic's errors are rewritten into
+one-sentence messages that name the value and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from lab.topology.model import (
+    VM,
+    Fabric,
+    Link,
+    Node,
+    Ovn,
+    ProviderName,
+    Router,
+    RouterPort,
+    Switch,
+    Topology,
+)
+from lab.topology.problems import Path, Reporter, one_of, show
+from lab.topology.source import Source
+
+# Sections validated item by item; at the top level they are replaced by empty
+# containers so Topology itself only checks their type.
+_SECTIONS = {"fabric": dict, "nodes": dict, "vms": dict, "ovn": dict, "checks": list}
+# YAML reads some unquoted text as numbers or booleans; where the model wants text
+# (or an address, which is text) we use what was written instead.
+_TEXT_TYPES = (str, IPv4Address, IPv4Interface, IPv4Network)
+
+_MISSING_HINTS = {
+    "name": "a lab name like lab1",
+    "nodes": "at least one node of role central",
+    "role": "one of central, chassis, gateway, host",
+    "switch": "the name of a switch under ovn.switches",
+    "chassis": "the name of a chassis or gateway node",
+    "mac": "a MAC like '40:44:00:00:00:01'",
+    "ip": "an address with prefix like 10.0.0.10/24",
+    "networks": "a list like [10.0.0.1/24]",
+    "network": "the name of a fabric",
+    "type": "one of snat, dnat, dnat_and_snat",
+    "external_ip": "an address like 198.51.100.10",
+    "logical_ip": "an address or network like 10.0.0.0/24",
+    "prefix": "a network like 0.0.0.0/0",
+    "nexthop": "an address like 198.51.100.1",
+}
+_EXAMPLES = {
+    "Fabric": "{subnet: 192.0.2.0/24}",
+    "Node": "{role: chassis}",
+    "Route": "{prefix: 0.0.0.0/0, nexthop: 198.51.100.1}",
+    "Localnet": "{network: provider, vlan: 100}",
+    "Switch": "{} or {localnet: {network: provider}}",
+    "RouterPort": "{switch: net1, mac: '40:44:00:00:00:03', networks: [10.0.0.1/24]}",
+    "Nat": "{type: snat, external_ip: 198.51.100.10, logical_ip: 10.0.0.0/24}",
+    "Router": "{ports: {...}}",
+    "Ovn": "{switches: {...}, routers: {...}}",
+    "VM": "{chassis: worker1, switch: net1, mac: '40:44:00:00:00:01', ip: 10.0.0.10/24}",
+}
+_IP_WORDS = {
+    "ip_v4_address": ("a valid IPv4 address", "10.0.0.1"),
+    "ip_v4_interface": ("a valid IPv4 address with prefix", "10.0.0.10/24"),
+    "ip_v4_network": ("a valid IPv4 network", "10.0.0.0/24 (host bits zero)"),
+}
+_LINK_FORMS = "e.g. [overlay] or {overlay: 192.0.2.12/24}"
+
+
+@dataclass
+class Parts:
+    """What passed shape validation, plus every name as written.
+
+    Names as written let a reference to an object that failed shape validation
+    pass quietly instead of being reported a second time as dangling.
+    """
+
+    name: str | None = None
+    name_from_cli: bool = False
+    provider: ProviderName = "netns"
+    fabric: dict[str, Fabric] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    switches: dict[str, Switch] = field(default_factory=dict)
+    routers: dict[str, Router] = field(default_factory=dict)
+    vms: dict[str, VM] = field(default_factory=dict)
+    checks: list[Any] = field(default_factory=list)
+    written: dict[str, list[str]] = field(default_factory=dict)  # section -> names
+    broken: set[str] = field(default_factory=set)  # sections that are not even a mapping
+    ports_written: dict[str, list[str]] = field(default_factory=dict)  # router -> port names
+    overlay: str | None = None  # from the raw data, so a bad fabric still counts
+    link_lines: dict[tuple[str, int], int | None] = field(default_factory=dict)
+    all_nodes_ok: bool = True
+
+
+class Shaper:
+    def __init__(self, src: Source, rep: Reporter):
+        self.src = src
+        self.rep = rep
+        self.parts = Parts()
+
+    def run(self, cli_name: str | None) -> Parts | None:
+        data = self.src.data
+        if data is None and not self.src.problems:
+            self.rep.add((), "the file is empty; a topology needs at least name: and nodes:")
+            return None
+        if not isinstance(data, dict):
+            if data is not None:
+                self.rep.add(
+                    (),
+                    f"the top level must be a mapping of sections like name: and nodes:, "
+                    f"but it is {show(data)}; write each section as a top-level key",
+                )
+            return None
+        if cli_name is not None:
+            data = {**data, "name": cli_name}
+            self.parts.name_from_cli = True
+        self._top(data)
+        self._fabrics(data.get("fabric"))
+        self._nodes(data.get("nodes"))
+        self._ovn(data.get("ovn"))
+        self._vms(data.get("vms"))
+        if isinstance(data.get("checks"), list):
+            self.parts.checks = data["checks"]
+        return self.parts
+
+    # --- sections ------------------------------------------------------------------------
+
+    def _top(self, data: dict[str, Any]) -> None:
+        stripped = {}
+        for key, value in data.items():
+            kind = _SECTIONS.get(key)
+            stripped[key] = kind() if kind is not None and isinstance(value, kind) else value
+        top = self.validate(Topology, stripped, ())
+        if isinstance(data.get("name"), str):
+            self.parts.name = data["name"]
+        if top is not None:
+            self.parts.provider = top.provider
+
+    def _fabrics(self, raw: Any) -> None:
+        for name, value in self._items("fabric", raw):
+            if (
+                isinstance(value, dict)
+                and value.get("subnet") is not None
+                and not self.parts.overlay
+            ):
+                self.parts.overlay = name
+            fabric = self.validate(Fabric, {} if value is None else value, ("fabric", name))
+            if fabric is not None:
+                self.parts.fabric[name] = fabric
+
+    def _nodes(self, raw: Any) -> None:
+        for name, value in self._items("nodes", raw):
+            path = ("nodes", name)
+            links: list[Link] = []
+            if isinstance(value, dict):
+                links = self._links(name, value.get("links"))
+                value = {**value, "links": []}
+            node = self.validate(Node, value, path)
+            if node is None:
+                self.parts.all_nodes_ok = False
+            else:
+                node.links = links
+                self.parts.nodes[name] = node
+
+    def _ovn(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            if raw is not None:  # its type was reported by _top
+                self.parts.broken.update(("switches", "routers"))
+            return
+        stripped = {k: {} if isinstance(v, dict) else v for k, v in raw.items()}
+        self.validate(Ovn, stripped, ("ovn",))
+        for name, value in self._items("switches", raw.get("switches")):
+            switch = self.validate(
+                Switch, {} if value is None else value, ("ovn", "switches", name)
+            )
+            if switch is not None:
+                self.parts.switches[name] = switch
+        for name, value in self._items("routers", raw.get("routers")):
+            self._router(name, value)
+
+    def _router(self, name: str, value: Any) -> None:
+        path = ("ovn", "routers", name)
+        ports: dict[str, RouterPort] = {}
+        raw_ports = value.get("ports") if isinstance(value, dict) else None
+        if isinstance(raw_ports, dict):
+            self.parts.ports_written[name] = list(raw_ports)
+            value = {**value, "ports": {}}
+            for port_name, port_value in raw_ports.items():
+                port = self.validate(RouterPort, port_value, (*path, "ports", port_name))
+                if port is not None:
+                    ports[port_name] = port
+        router = self.validate(Router, value, path)
+        if router is not None:
+            router.ports = ports
+            self.parts.routers[name] = router
+
+    def _vms(self, raw: Any) -> None:
+        for name, value in self._items("vms", raw):
+            vm = self.validate(VM, value, ("vms", name))
+            if vm is not None:
+                self.parts.vms[name] = vm
+
+    def _items(self, section: str, raw: Any) -> list[tuple[str, Any]]:
+        """The (name, value) pairs of a mapping section; records the names as written."""
+        if not isinstance(raw, dict):
+            if raw is not None:  # its type was reported by the enclosing object
+                self.parts.broken.add(section)
+            return []
+        self.parts.written[section] = list(raw)
+        return list(raw.items())
+
+    # --- node links: the accepted forms, normalised to list[Link] -------------------------
+
+    def _links(self, node: str, raw: Any) -> list[Link]:
+        path: Path = ("nodes", node, "links")
+        items: list[tuple[str, Any, Path]] = []  # (fabric, address as written, where)
+        if isinstance(raw, dict):
+            items = [(fabric, address, (*path, fabric)) for fabric, address in raw.items()]
+        elif isinstance(raw, list):
+            for index, item in enumerate(raw):
+                if isinstance(item, str):
+                    items.append((item, None, (*path, index)))
+                elif isinstance(item, dict) and len(item) == 1:
+                    ((fabric, address),) = item.items()
+                    items.append((fabric, address, (*path, index, fabric)))
+                else:
+                    self.rep.add(
+                        (*path, index),
+                        f"expected a fabric name or {{fabric: address}} but got {show(item)}; "
+                        f"write it like overlay or {{overlay: 192.0.2.12/24}}",
+                    )
+        elif raw is not None:
+            self.rep.add(
+                path,
+                f"expected a list of fabrics or a mapping fabric -> address but got {show(raw)}; "
+                f"write {_LINK_FORMS}",
+            )
+        links = []
+        for fabric, address, where in items:
+            self.parts.link_lines[(node, len(links))] = self.src.line(where)
+            links.append(Link(fabric=fabric, address=self._address(node, fabric, address, where)))
+        return links
+
+    def _address(self, node: str, fabric: str, value: Any, where: Path) -> IPv4Interface | None:
+        """A link address; a bare address takes the prefix length of the fabric's subnet."""
+        if value is None:
+            return None
+        text = self.src.plain.get(where, value)
+        if isinstance(text, str):
+            subnet = self.parts.fabric[fabric].subnet if fabric in self.parts.fabric else None
+            if "/" not in text and subnet is not None:
+                text = f"{text}/{subnet.prefixlen}"
+            try:
+                return IPv4Interface(text)
+            except ValueError:
+                pass
+        self.rep.add(
+            ("nodes", node, "links", fabric),
+            f"{show(value)} is not a valid IPv4 address with prefix; "
+            f"write it like 192.0.2.12/24, or 192.0.2.12 to take the fabric's prefix",
+            at=where,
+        )
+        return None
+
+    # --- pydantic --------------------------------------------------------------------------
+
+    def validate(self, cls: type[BaseModel], value: Any, path: Path) -> Any:
+        """`cls` validated from `value`, or None after reporting why not."""
+        value = _as_written(cls, value, path, self.src.plain)
+        try:
+            return cls.model_validate(value)
+        except ValidationError as err:
+            for error in err.errors(include_url=False):
+                self._explain(cls, path, error)
+            return None
+
+    def _explain(self, cls: type[BaseModel], path: Path, error: Any) -> None:
+        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+        kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+        last = loc[-1] if loc else ""
+        if kind == "extra_forbidden":
+            model = _model_at(cls, loc[:-1])
+            allowed = one_of(model.model_fields, limit=20) if model else "none"
+            self.rep.add(
+                (*path, *loc[:-1]),
+                f"unknown key {last!r}; allowed keys: {allowed}",
+                at=(*path, *loc),
+            )
+        elif kind == "missing":
+            hint = _MISSING_HINTS.get(str(last), "a value")
+            self.rep.add(
+                (*path, *loc[:-1]), f"missing required key {last!r}; add {last}: with {hint}"
+            )
+        else:
+            self.rep.add((*path, *loc), _message(kind, str(last), value, ctx, error["msg"]))
+
+
+def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: str) -> str:
+    """One sentence for a pydantic error that is not about a missing or unknown key."""
+    shown = show(value)
+    if kind == "literal_error":
+        choices = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        return f"unknown {field_name} {shown}; use one of {choices}"
+    if kind in _IP_WORDS:
+        what, example = _IP_WORDS[kind]
+        return f"{shown} is not {what}; write it like {example}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        example = _EXAMPLES.get(str(ctx.get("class_name", "")), "{key: value}")
+        return f"expected a mapping but got {shown}; write it like {example}"
+    if kind == "list_type":
+        return f"expected a list but got {shown}; write it like [a, b]"
+    if kind in ("string_type", "string_too_long"):
+        return f"expected text but got {shown}; write a quoted string"
+    if kind.startswith("int_") or kind == "finite_number":
+        return f"expected a whole number but got {shown}; write digits only"
+    if kind.startswith("bool_"):
+        return f"expected true or false but got {shown}; write true or false"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{shown} is too small; use at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{shown} is too large; use at most {ctx.get('le', ctx.get('lt'))}"
+    return f"{shown} is not accepted here ({msg.lower().rstrip('.')}); fix the value"
+
+
+def _unwrap(tp: Any) -> Any:
+    """`X | None` -> X."""
+    if get_origin(tp) in (Union, UnionType):
+        args = [a for a in get_args(tp) if a is not NoneType]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _model_at(cls: type[BaseModel], loc: Path) -> type[BaseModel] | None:
+    """The model class that validates the value at `loc` inside `cls`."""
+    tp: Any = cls
+    for part in loc:
+        tp = _unwrap(tp)
+        if _is_model(tp):
+            field_info = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field_info is None:
+                return None
+            tp = field_info.annotation
+        elif get_origin(tp) in (dict, list):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if _is_model(tp) else None
+
+
+def _as_written(tp: Any, value: Any, path: Path, plain: dict[Path, str]) -> Any:
+    """`value` with unquoted scalars put back as text where type `tp` expects text."""
+    tp = _unwrap(tp)
+    if tp in _TEXT_TYPES:
+        return value if isinstance(value, str) else plain.get(path, value)
+    if _is_model(tp) and isinstance(value, dict):
+        fields = tp.model_fields
+        return {
+            k: _as_written(fields[k].annotation, v, (*path, k), plain) if k in fields else v
+            for k, v in value.items()
+        }
+    if get_origin(tp) is dict and isinstance(value, dict):
+        inner = get_args(tp)[1]
+        return {k: _as_written(inner, v, (*path, k), plain) for k, v in value.items()}
+    if get_origin(tp) is list and isinstance(value, list):
+        inner = get_args(tp)[0]
+        return [_as_written(inner, v, (*path, i), plain) for i, v in enumerate(value)]
+    return value
