@@ -125,6 +125,8 @@ def _print_status(st) -> None:
             if n.chassis_registered is None
             else ("yes" if n.chassis_registered else "[red]NO[/red]")
         )
+        if n.stopped:
+            daemons = "[yellow]stopped by `lab stop`[/yellow]"
         nodes.add_row(n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg)
     out.print(nodes)
     if st.ports:
@@ -169,21 +171,38 @@ def cmd_sbctl(args: argparse.Namespace) -> int:
     return _ctl(args, "ovn-sbctl", "ovnsb_db.sock")
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    from lab.faults import stop_node
+
+    state = _state(args.lab)
+    pids = stop_node(state, args.node)
+    err.print(
+        f"node {args.node} stopped: {len(pids)} processes killed, its fabric links cut; "
+        f"`lab start {args.node}` restores it"
+    )
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from lab.faults import start_node
+
+    state = _state(args.lab)
+    start = time.monotonic()
+    start_node(state, args.node)
+    err.print(f"node {args.node} is back in {time.monotonic() - start:.2f} s")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from lab import report
-    from lab.verify.checks import run_check
+    from lab.verify.checks import run_checks
     from lab.verify.context import LabContext
 
     state = _state(args.name)
     ctx = LabContext(state)
-    checks = ctx.topology.checks
-    if not checks:
+    if not ctx.topology.checks:
         raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
-    results = []
-    for index, entry in enumerate(checks, 1):
-        result = run_check(ctx, index, entry)
-        report.print_result(out, result)
-        results.append(result)
+    results = run_checks(ctx, lambda result: report.print_result(out, result))
     report.print_summary(out, state.name, results, ctx.raw_dir)
     if args.json:
         report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
@@ -228,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    for name, func, text in (
+        ("stop", cmd_stop, "crash a node: kill its daemons, cut its fabric links"),
+        ("start", cmd_start, "restore a stopped node"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--lab")
+        p.add_argument("node")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="run the topology's checks; exit 1 on any failure")
     p.add_argument("name", nargs="?")

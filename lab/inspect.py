@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+import time
 from typing import Any
 
 from rich.console import Console
@@ -197,6 +198,65 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fdb(args: argparse.Namespace) -> int:
+    from lab.fdb import CamTable, Watcher
+
+    ctx = _ctx(args)
+    cam = CamTable(ctx.state, args.network)
+    if not args.watch:
+        table = Table(title=f"ToR CAM table ({', '.join(cam.fabrics)})", title_justify="left")
+        for col in ("fabric", "vid", "mac", "port", "node", "age"):
+            table.add_column(col)
+        for e in sorted(cam.read(), key=lambda e: (e.fabric, e.vlan, e.mac)):
+            table.add_row(e.fabric, str(e.vlan), e.mac, e.port, e.node or "-", str(e.age))
+        out.print(table)
+        return 0
+    watcher = Watcher(cam)
+    watcher.poll()
+    out.print(f"watching {', '.join(cam.fabrics)} for MAC moves (Ctrl-C to stop)...")
+    try:
+        while True:
+            for m in watcher.poll():
+                count = watcher.move_counts()[(m.vlan, m.mac)]
+                out.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    for (vlan, mac), count in sorted(watcher.move_counts().items()):
+        out.print(f"vid {vlan} {mac}: {count} moves")
+    return 0
+
+
+def cmd_gateways(args: argparse.Namespace) -> int:
+    from lab.gateways import gateway_report
+
+    ctx = _ctx(args)
+    report = gateway_report(ctx.state)
+    if not report.ports:
+        out.print(f"lab {ctx.state.name} has no distributed gateway port")
+        return 0
+    table = Table(title="gateway ports", title_justify="left")
+    for col in ("port", "chassis (priority)", "active"):
+        table.add_column(col)
+    for gw in report.ports:
+        prio = ", ".join(f"{c} ({p})" for c, p in gw.chassis)
+        table.add_row(gw.port, prio, gw.active or "[red]none[/red]")
+    out.print(table)
+    bfd = Table(title="BFD sessions", title_justify="left")
+    for col in ("node", "peer", "state", "forwarding"):
+        bfd.add_column(col)
+    for b in sorted(report.bfd, key=lambda b: (b.node, b.peer)):
+        colour = "green" if b.state == "up" else "red"
+        bfd.add_row(
+            b.node,
+            b.peer,
+            f"[{colour}]{b.state or '-'}[/{colour}]",
+            "yes" if b.forwarding else "no",
+        )
+    out.print(bfd)
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("trace", help="ovn-trace a packet from a VM to a VM or address")
     p.add_argument("--lab")
@@ -220,6 +280,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--table", type=int)
     p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
     p.set_defaults(func=cmd_flows)
+
+    p = sub.add_parser("fdb", help="the ToR CAM table (vid, mac, port, node, age)")
+    p.add_argument("--lab")
+    p.add_argument("--network", help="a VLAN fabric (default: all)")
+    p.add_argument("--watch", action="store_true", help="report every MAC move as it happens")
+    p.set_defaults(func=cmd_fdb)
+
+    p = sub.add_parser("gateways", help="gateway ports: chassis by priority, active, BFD")
+    p.add_argument("--lab")
+    p.set_defaults(func=cmd_gateways)
 
     p = sub.add_parser("ports", help="ofport <-> interface <-> logical port <-> tunnel key")
     p.add_argument("--lab")

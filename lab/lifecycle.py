@@ -34,6 +34,7 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
         "central": plan.central,
         "overlay": plan.overlay,
         "fabric_netns": plan.fabric_netns,
+        "vlan_fabrics": [f.name for f in plan.fabrics.values() if f.vlans],
         "nodes": {
             n.name: {
                 "role": n.role,
@@ -111,7 +112,7 @@ def _build(plan: Plan, state: LabState, progress: Progress) -> None:
             state.record("netns", name)
             nsprov.create(name)
     with progress.step("fabric"):
-        fabric.build_bridges(plan)
+        fabric.build_bridges(plan, state.dir / fabric.FABRIC_DIR)
     with progress.step(f"{len(plan.nodes)} nodes, {len(plan.vms)} VMs"):
         tasks = [
             lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()
@@ -126,7 +127,7 @@ def _build(plan: Plan, state: LabState, progress: Progress) -> None:
 def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Path) -> None:
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
-    fabric.wire_node(plan, node)
+    fabric.wire_node(plan, node, state.dir / fabric.FABRIC_DIR)
     if node.role == "central":
         ovn_central.start_central(plan, node, directory)
         if plan.nb_commands:
@@ -181,6 +182,16 @@ def _teardown(state: LabState) -> list[int]:
         raise LabError("; ".join(errors))
     shutil.rmtree(lab_dir(state.name), ignore_errors=True)
     return pids
+
+
+def saved_plan(state: LabState) -> Plan:
+    """The plan of a running lab, remade from the topology saved when it came up (planning
+    is deterministic, so every name and address is the same)."""
+    from lab.plan.planner import make_plan
+    from lab.topology import parse_topology
+
+    text = (state.dir / "topology.yaml").read_text()
+    return make_plan(parse_topology(text, state.topology or "topology.yaml", name=state.name))
 
 
 def node_daemons(state: LabState, node: str) -> list[daemons.Daemon]:

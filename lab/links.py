@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
 from pyroute2.ethtool import Ethtool
+from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import RuntimeFailure
 
@@ -30,8 +31,12 @@ _netns_lock = threading.Lock()
 
 @contextmanager
 def ipr(netns: str) -> Iterator[IPRoute]:
-    with IPRoute(netns=netns) as handle:
-        yield handle
+    """An rtnetlink handle inside a namespace; netlink errors become RuntimeFailure."""
+    try:
+        with IPRoute(netns=netns) as handle:
+            yield handle
+    except NetlinkError as exc:
+        raise RuntimeFailure(f"netlink in namespace {netns}: {exc}") from exc
 
 
 def index(handle: IPRoute, ifname: str) -> int:
@@ -41,20 +46,24 @@ def index(handle: IPRoute, ifname: str) -> int:
     return int(found[0])
 
 
-def add_bridge(handle: IPRoute, name: str, vlans: bool, mtu: int | None = None) -> None:
+def add_bridge(handle: IPRoute, name: str, mtu: int | None = None) -> None:
     kwargs: dict[str, object] = {"ifname": name, "kind": "bridge"}
-    if vlans:
-        kwargs["br_vlan_filtering"] = 1
     if mtu:
         kwargs["mtu"] = mtu
     handle.link("add", **kwargs)
     handle.link("set", index=index(handle, name), state="up")
 
 
-def add_veth_to_bridge(
-    handle: IPRoute, fabric_if: str, bridge: str, peer: str, peer_netns: str, mtu: int | None
+def add_veth(
+    handle: IPRoute,
+    fabric_if: str,
+    bridge: str | None,
+    peer: str,
+    peer_netns: str,
+    mtu: int | None,
 ) -> None:
-    """A veth whose one end is a bridge port here and whose other end is born in peer_netns."""
+    """A veth whose one end is here (a port of `bridge`, if given) and whose other end is
+    born in peer_netns."""
     kwargs: dict[str, object] = {
         "ifname": fabric_if,
         "kind": "veth",
@@ -63,15 +72,10 @@ def add_veth_to_bridge(
     if mtu:
         kwargs["mtu"] = mtu
     handle.link("add", **kwargs)
-    handle.link("set", index=index(handle, fabric_if), master=index(handle, bridge), state="up")
-
-
-def bridge_vlan_trunk(handle: IPRoute, ifname: str) -> None:
-    """Make a bridge port a trunk for VLANs 2-4094 (1 stays the untagged default)."""
-    idx = index(handle, ifname)
-    # BRIDGE_VLAN_INFO_RANGE_BEGIN = 0x8, RANGE_END = 0x10
-    handle.vlan_filter("add", index=idx, vlan_info={"vid": 2, "flags": 0x8})
-    handle.vlan_filter("add", index=idx, vlan_info={"vid": 4094, "flags": 0x10})
+    if bridge is None:
+        handle.link("set", index=index(handle, fabric_if), state="up")
+    else:
+        handle.link("set", index=index(handle, fabric_if), master=index(handle, bridge), state="up")
 
 
 def up(handle: IPRoute, ifname: str, mtu: int | None = None) -> None:
@@ -122,6 +126,15 @@ def in_netns(netns: str) -> Iterator[None]:
             yield
         finally:
             pr_netns.popns()
+
+
+def disable_ipv6(netns: str) -> None:
+    """No IPv6 in lab namespaces: the lab is IPv4, and router/neighbour solicitations
+    would only be noise in CAM tables and captures. /proc/sys/net is per namespace."""
+    with in_netns(netns):
+        for scope in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6", "w") as fh:
+                fh.write("1")
 
 
 def tx_checksum_off(netns: str, ifnames: list[str]) -> None:

@@ -79,3 +79,9 @@ def vm_chassis_port(vm: str, attach: str) -> str:
 def vm_ifname(vm: str) -> str:
     """The VM's interface name inside its namespace."""
     return vm
+
+
+def chassis_mac(lab: str, node: str, fabric: str) -> str:
+    """A stable, locally administered unicast MAC for a chassis on a VLAN fabric."""
+    digest = hashlib.sha1(f"{lab}/{node}/{fabric}".encode()).hexdigest()
+    return "0e:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2))

@@ -17,6 +17,7 @@ class NodeStatus:
     role: str
     netns: bool
     daemons: dict[str, bool]
+    stopped: bool = False  # by `lab stop`: dead daemons are expected, not a fault
     chassis_registered: bool | None = None  # None: not a chassis
 
 
@@ -75,21 +76,23 @@ def lab_status(state: LabState) -> LabStatus:
     chassis_rows = _sb_json(state, "Chassis", "_uuid,name")
     chassis_by_uuid = {_uuid(u): str(n) for u, n in chassis_rows}
     registered = set(chassis_by_uuid.values())
+    stopped = set(state.info.get("stopped", []))
     for name, info in state.info.get("nodes", {}).items():
         node = NodeStatus(
             name=name,
             role=info["role"],
             netns=nsprov.exists(info["netns"]),
             daemons={d.name: d.alive() for d in node_daemons(state, name)},
+            stopped=name in stopped,
         )
         if info["role"] in ("chassis", "gateway"):
             node.chassis_registered = name in registered
-            if not node.chassis_registered:
+            if not node.chassis_registered and not node.stopped:
                 status.problems.append(f"chassis {name} is not registered in the Southbound DB")
         if not node.netns:
             status.problems.append(f"node {name}: namespace {info['netns']} is missing")
         for daemon, alive in node.daemons.items():
-            if not alive:
+            if not alive and not node.stopped:
                 status.problems.append(f"node {name}: {daemon} is not running")
         status.nodes.append(node)
     bindings = {

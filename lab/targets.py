@@ -27,10 +27,16 @@ def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:
 
 
 def address_of(state: LabState, target: str) -> str:
-    """A VM's IPv4 address, or the target itself when it is an address."""
+    """A VM's IPv4 address, a host node's first fabric address, or the target itself when
+    it is an address."""
     vms = state.info.get("vms", {})
     if target in vms:
         return vms[target]["ip"].split("/")[0]
+    node = state.info.get("nodes", {}).get(target)
+    if node and node["role"] == "host":
+        for link in node["links"].values():
+            if link["address"]:
+                return str(link["address"]).split("/")[0]
     try:
         return str(IPv4Address(target))
     except ValueError:

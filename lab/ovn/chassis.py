@@ -60,8 +60,6 @@ def bind_vms(
 ) -> None:
     """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
     -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`."""
-    if not vms:
-        return
     for vm in vms:
         record_netns(vm.netns)
         nsprov.create(vm.netns)
@@ -77,6 +75,24 @@ def bind_vms(
                 )
                 links.up(handle, vm.chassis_if)
         links.tx_checksum_off(node.netns, [vm.chassis_if for vm in veths])
+        for vm in veths:
+            links.tx_checksum_off(vm.netns, [vm.vm_if])
+    attach_vms(node, vms, node_dir)
+
+
+def attach_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path, restart: bool = False) -> None:
+    """Add the VMs' ports to br-int and give internal ports to their VM namespaces. Also
+    what `lab start` runs (restart=True): a restarted ovs-vswitchd recreates internal ports
+    (taps) in the chassis namespace, and they must move back into their VMs; OVS makes
+    its taps persistent, so the dead daemon's tap is still there and goes first."""
+    if not vms:
+        return
+    if restart:
+        for vm in vms:
+            if vm.attach == "internal":
+                with links.ipr(vm.netns) as handle:
+                    for idx in handle.link_lookup(ifname=vm.vm_if):
+                        handle.link("del", index=idx)
     cmds: list[list[str]] = []
     for vm in vms:
         cmds += vm_ovs_commands(vm)
@@ -90,9 +106,6 @@ def bind_vms(
                 links.move_to_netns(handle, vm.chassis_if, vm.netns)
     for vm in vms:
         configure_vm(vm)
-    if veths:
-        for vm in veths:
-            links.tx_checksum_off(vm.netns, [vm.vm_if])
 
 
 def configure_vm(vm: VMPlan) -> None:

@@ -107,6 +107,10 @@ def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
     }
     if node.bridge_mappings:
         ids["ovn-bridge-mappings"] = ",".join(f"{f}:{b}" for f, b in node.bridge_mappings.items())
+    if node.chassis_macs:
+        ids["ovn-chassis-mac-mappings"] = ",".join(
+            f"{f}:{mac}" for f, mac in node.chassis_macs.items()
+        )
     if node.role == "gateway":
         ids["ovn-cms-options"] = "enable-chassis-as-gw"
     cmds.append(["set", "Open_vSwitch", ".", *(f"external_ids:{k}={v}" for k, v in ids.items())])

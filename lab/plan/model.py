@@ -38,6 +38,9 @@ class NodePlan:
     links: list[LinkPlan]
     encap_ip: IPv4Address | None = None  # chassis/gateway: Geneve endpoint
     bridge_mappings: dict[str, str] = field(default_factory=dict)  # fabric -> br-<fabric>
+    # fabric -> this chassis' MAC on it: routed VLAN traffic leaves with it as source, so
+    # the ToR does not see router MACs move between chassis (ovn-chassis-mac-mappings)
+    chassis_macs: dict[str, str] = field(default_factory=dict)
     routes: list[HostRoute] = field(default_factory=list)
 
     @property

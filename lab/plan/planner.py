@@ -59,6 +59,12 @@ def make_plan(topo: Topology) -> Plan:
             plan_node.bridge_mappings = {
                 lk.fabric: naming.fabric_bridge(lk.fabric) for lk in links if lk.fabric != overlay
             }
+            if node.chassis_mac_mappings:
+                plan_node.chassis_macs = {
+                    lk.fabric: naming.chassis_mac(topo.name, name, lk.fabric)
+                    for lk in links
+                    if topo.fabric[lk.fabric].vlans and topo.fabric[lk.fabric].chassis_mac_mappings
+                }
         nodes[name] = plan_node
     vms = {
         name: VMPlan(

@@ -32,8 +32,26 @@ def render_plan(plan: Plan) -> str:
         _cmd("ip", "netns", "add", fab),
     ]
     for f in plan.fabrics.values():
-        extra = ["vlan_filtering", "1"] if f.vlans else []
-        out.append(_cmd("ip", "-n", fab, "link", "add", f.bridge, "type", "bridge", *extra))
+        if f.vlans:
+            out.append(f"# {f.name} is VLAN-aware (the ToR): an OVS bridge run in {fab}")
+            out.append(
+                _cmd(
+                    "ip",
+                    "netns",
+                    "exec",
+                    fab,
+                    "ovs-vsctl",
+                    "add-br",
+                    f.bridge,
+                    "--",
+                    "set",
+                    "Bridge",
+                    f.bridge,
+                    "datapath_type=netdev",
+                )
+            )
+        else:
+            out.append(_cmd("ip", "-n", fab, "link", "add", f.bridge, "type", "bridge"))
     for node in plan.nodes.values():
         out += ["", f"# node {node.name} ({node.role}) in namespace {node.netns}"]
         out.append(_cmd("ip", "netns", "add", node.netns))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pyroute2 import netns as pr_netns
 
+from lab import links
 from lab.errors import RuntimeFailure, UserError
 
 NETNS_DIR = Path("/run/netns")
@@ -37,6 +38,7 @@ def create(name: str) -> None:
         pr_netns.create(name)
     except OSError as exc:
         raise RuntimeFailure(f"cannot create network namespace '{name}': {exc}") from exc
+    links.disable_ipv6(name)
 
 
 def remove(name: str) -> None:
@@ -79,12 +81,13 @@ def pids_in(names: Iterable[str]) -> dict[int, str]:
     return found
 
 
-def kill_all_in(names: Iterable[str], grace: float = 1.0) -> list[int]:
-    """SIGTERM every process in the namespaces, SIGKILL what is left after `grace` seconds.
-    Returns the PIDs that were found. Raises if any is still alive at the end."""
+def kill_all_in(names: Iterable[str], grace: float = 1.0, hard: bool = False) -> list[int]:
+    """SIGTERM every process in the namespaces, SIGKILL what is left after `grace` seconds
+    (`hard`: SIGKILL at once, like a crash). Returns the PIDs that were found. Raises if
+    any is still alive at the end."""
     names = list(names)
     pids = pids_in(names)
-    _signal_all(pids, signal.SIGTERM)
+    _signal_all(pids, signal.SIGKILL if hard else signal.SIGTERM)
     deadline = time.monotonic() + grace
     alive = set(pids)
     while alive and time.monotonic() < deadline:

@@ -68,6 +68,13 @@ class _Rules:
     def written(self, section: str) -> list[str]:
         return self.p.written.get(section, [])
 
+    def hosts(self) -> list[str]:
+        return [n for n, node in self.p.nodes.items() if node.role == "host"]
+
+    def _is_source(self, name: str) -> bool:
+        """Traffic in checks starts in a VM or a host node (an upstream/internet host)."""
+        return self.exists("vms", name) or name in self.hosts()
+
     def exists(self, section: str, name: str) -> bool:
         """True if `name` is defined, or `section` is too broken to tell (reported already)."""
         return section in self.p.broken or name in self.written(section)
@@ -532,11 +539,12 @@ class _Rules:
         vms, nodes = self.written("vms"), self.written("nodes")
         for key, value in spec.items():
             text = value if isinstance(value, str) else None  # a list or mapping is never a name
-            if key in CHECK_VM_KEYS and (text is None or not self.exists("vms", text)):
+            if key in CHECK_VM_KEYS and (text is None or not self._is_source(text)):
+                sources = vms + self.hosts()
                 self.rep.add(
                     (*path, key),
-                    f"{show(value)} is not a VM; "
-                    + (f"use one of {one_of(vms)}" if vms else "define it under vms:"),
+                    f"{show(value)} is not a VM or host node; "
+                    + (f"use one of {one_of(sources)}" if sources else "define it under vms:"),
                 )
             elif key in CHECK_NODE_KEYS and (text is None or not self.exists("nodes", text)):
                 self.rep.add(

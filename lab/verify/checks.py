@@ -3,7 +3,9 @@ parsed output; the raw output is kept under the lab's state directory."""
 
 from __future__ import annotations
 
+import re
 import select
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -58,12 +60,32 @@ def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, .
 
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl"))
+    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as"))
     expect = spec.get("expect", "reach")
     if expect not in ("reach", "no-reach"):
         raise UserError(f"check 'ping': expect must be reach or no-reach, not '{expect}'")
     address = ctx.address_of(str(spec["to"]))
-    proc = ctx.run_in(str(spec["from"]), pg.ping_argv(address, int(spec.get("count", 3))))
+    argv = pg.ping_argv(address, int(spec.get("count", 3)))
+    sources: list[str] = []
+    if "seen_as" in spec:
+        # Capture at the destination while pinging: which source address arrives there?
+        target = str(spec["to"])
+        if target not in ctx.info.get("vms", {}) and target not in ctx.info.get("nodes", {}):
+            raise UserError("check 'ping': seen_as needs `to` to be a VM or node to capture on")
+        holder: list[subprocess.CompletedProcess[str]] = []
+        raw = _capture_while(
+            ctx,
+            target,
+            "any",
+            2 * int(spec.get("count", 3)),
+            lambda: holder.append(ctx.run_in(str(spec["from"]), argv)),
+            capture=["icmp", "and", "dst", "host", address],
+        )
+        ctx.save_raw(cid, "destination-capture.txt", raw)
+        sources = sorted(set(re.findall(r"(\d+\.\d+\.\d+\.\d+) > [\d.]+: ICMP echo request", raw)))
+        proc = holder[0]
+    else:
+        proc = ctx.run_in(str(spec["from"]), argv)
     ctx.save_raw(cid, "ping.txt", proc.stdout + proc.stderr)
     result = pg.parse_ping(proc.stdout)
     ttl_seen = sorted(set(result.ttls))
@@ -78,11 +100,17 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     passed = result.reached if expect == "reach" else not result.reached
     if passed and "ttl" in spec and ttl_seen != [int(spec["ttl"])]:
         passed = False
+    if "seen_as" in spec:
+        evidence["seen_as"] = sources
+        if sources != [str(spec["seen_as"])]:
+            passed = False
     summary = f"{result.received}/{result.transmitted} replies from {address}"
     if ttl_seen:
         summary += f", ttl {','.join(map(str, ttl_seen))}"
     if result.rtt_avg_ms is not None:
         summary += f", rtt {result.rtt_avg_ms:.2f} ms"
+    if "seen_as" in spec:
+        summary += f"; {spec['to']} sees source {', '.join(sources) or 'nothing'}"
     diagnosis = None
     if not passed and expect == "reach":
         diagnosis = diagnose(ctx, str(spec["from"]), str(spec["to"]), cid)
@@ -149,10 +177,14 @@ def _capture_while(
     count: int,
     traffic: Callable[[], None],
     linger: float = 1.0,
+    capture: list[str] | None = None,
 ) -> str:
     """Start tcpdump on a node, wait until it listens, run the traffic, then give the last
     packets `linger` seconds to arrive before stopping the capture."""
-    proc = ctx.popen_in(node, gv.capture_argv(interface, count))
+    argv = gv.capture_argv(interface, count)
+    if capture is not None:  # another filter than Geneve's UDP port
+        argv = [*argv[: argv.index("udp")], *capture]
+    proc = ctx.popen_in(node, argv)
     assert proc.stderr is not None
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -354,11 +386,141 @@ def _chassis_if(ctx: LabContext, vm: str) -> str:
     return ctx.vm(vm)["chassis_if"]
 
 
+# --- gateways -----------------------------------------------------------------------------
+
+
+def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    from lab.gateways import active_chassis
+
+    _require(spec, "gateway", "port", "active")
+    active = active_chassis(ctx.state, str(spec["port"]))
+    passed = active == spec["active"]
+    summary = f"cr-{spec['port']} is bound on {active or 'no chassis'}"
+    diagnosis = None if passed else f"expected {spec['active']}; see `lab gateways` for BFD"
+    return CheckResult("gateway", spec, passed, summary, {"active": active}, diagnosis)
+
+
+def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Stop the active gateway while a ping runs; measure the outage, check the standby took
+    over, restart the node and check the lab recovered."""
+    from lab.faults import start_node, stop_node
+    from lab.gateways import active_chassis
+
+    _require(spec, "failover", "port", "stop", "ping", optional=("max_loss_s",))
+    port, node, traffic = str(spec["port"]), str(spec["stop"]), dict(spec["ping"])
+    max_loss = float(spec.get("max_loss_s", 5))
+    before = active_chassis(ctx.state, port)
+    address = ctx.address_of(str(traffic["to"]))
+    window = max(10.0, 2 * max_loss + 6)
+    ping = ctx.popen_in(
+        str(traffic["from"]),
+        ["ping", "-n", "-D", "-i", "0.1", "-W", "1", "-w", str(int(window)), address],
+    )
+    try:
+        time.sleep(1.5)
+        stopped_at = time.time()
+        stop_node(ctx.state, node)
+        after = None
+        deadline = time.monotonic() + window - 2
+        while time.monotonic() < deadline:
+            after = active_chassis(ctx.state, port)
+            if after not in (None, node):
+                break
+            time.sleep(0.2)
+        if after not in (None, node):
+            # Long enough for traffic to resume within the allowed loss, then stop early.
+            time.sleep(max_loss + 1)
+            ping.send_signal(signal.SIGINT)  # ping prints its replies so far and exits
+        output, _ = ping.communicate(timeout=window + 10)
+    finally:
+        if ping.poll() is None:
+            ping.kill()
+            ping.communicate()
+    ctx.save_raw(cid, "ping-during-failover.txt", output)
+    outage = pg.longest_gap(output, since=stopped_at)
+    start_node(ctx.state, node)
+    # Gateway chassis are preemptive: once BFD to the restarted node is up again, the
+    # highest priority takes the port back. Wait for that (or give up after 20 s).
+    restarted = time.monotonic()
+    after_restart = active_chassis(ctx.state, port)
+    while after_restart != before and time.monotonic() - restarted < 20:
+        time.sleep(0.2)
+        after_restart = active_chassis(ctx.state, port)
+    preempt_s = round(time.monotonic() - restarted, 2) if after_restart == before else None
+    recovered = ctx.run_in(str(traffic["from"]), pg.ping_argv(address, count=3))
+    back = pg.parse_ping(recovered.stdout).reached
+    evidence = {
+        "active_before": before,
+        "active_after": after,
+        "outage_s": outage,
+        "recovered": back,
+        "active_after_restart": after_restart,
+        "preempted_back_s": preempt_s,
+    }
+    took_over = after not in (None, node)
+    passed = took_over and outage is not None and outage <= max_loss and back
+    back_to = (
+        f"{after_restart} active again {preempt_s} s after restart"
+        if preempt_s is not None
+        else f"{after_restart} still active 20 s after restart"
+    )
+    summary = (
+        f"{port}: {before} stopped, {after or 'nobody'} took over, outage "
+        f"{outage if outage is not None else '?'} s (max {max_loss:g}); {back_to}, "
+        f"ping {'ok' if back else 'FAILS'}"
+    )
+    diagnosis = None
+    if not took_over:
+        diagnosis = f"no other chassis claimed cr-{port}; see `lab gateways`"
+    elif outage is None or outage > max_loss:
+        diagnosis = f"traffic stopped for {outage} s, more than {max_loss:g} s"
+    elif not back:
+        diagnosis = f"after `lab start {node}` the ping no longer passes"
+    return CheckResult("failover", spec, passed, summary, evidence, diagnosis)
+
+
+# --- the ToR CAM table -----------------------------------------------------------------------
+
+
+def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Evaluated after all other checks: was the MAC seen on the VLAN, and how often did it
+    move between ToR ports while the checks ran?"""
+    _require(spec, "fdb", "network", "mac", "vlan", optional=("max_moves", "min_moves"))
+    watcher = ctx.fdb_watcher
+    if watcher is None:
+        raise UserError(f"lab {ctx.state.name} has no VLAN fabric to watch")
+    key = (str(spec["network"]), int(spec["vlan"]), str(spec["mac"]).lower())
+    where = watcher.seen.get(key)
+    moves = watcher.move_counts()[(key[1], key[2])]
+    evidence = {
+        "port_node": where,
+        "moves": moves,
+        "history": [m.__dict__ for m in watcher.moves if (m.vlan, m.mac) == key[1:]],
+    }
+    max_moves = spec.get("max_moves")
+    min_moves = spec.get("min_moves")
+    passed = where is not None
+    passed = passed and (max_moves is None or moves <= int(max_moves))
+    passed = passed and (min_moves is None or moves >= int(min_moves))
+    summary = (
+        f"vid {key[1]} {key[2]} behind {where or 'nobody'}, moved {moves} times during the checks"
+    )
+    diagnosis = None
+    if where is None:
+        diagnosis = f"the ToR never learned {key[2]} on VLAN {key[1]}"
+    elif not passed:
+        diagnosis = f"expected moves within [{min_moves or 0}, {max_moves}] (flapping MAC)"
+    return CheckResult("fdb", spec, passed, summary, evidence, diagnosis)
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
     "geneve": check_geneve,
     "flows": check_flows,
+    "gateway": check_gateway,
+    "failover": check_failover,
+    "fdb": check_fdb,
 }
 
 
@@ -376,3 +538,33 @@ def run_check(ctx: LabContext, index: int, entry: dict[str, dict[str, Any]]) -> 
             result = CheckResult(kind, spec, False, "could not run", diagnosis=str(exc))
     result.seconds = time.monotonic() - start
     return result
+
+
+def run_checks(
+    ctx: LabContext, on_result: Callable[[CheckResult], None] | None = None
+) -> list[CheckResult]:
+    """Run every check of the topology. When any `fdb` check exists, the ToR CAM table is
+    watched while the others run, and the fdb checks are judged last, on what was seen."""
+    from lab.fdb import CamTable, Watcher
+
+    entries = list(enumerate(ctx.topology.checks, 1))
+    deferred = [(i, e) for i, e in entries if "fdb" in e]
+    if deferred:
+        ctx.fdb_watcher = Watcher(CamTable(ctx.state))
+        ctx.fdb_watcher.start()
+    results: list[CheckResult] = []
+    try:
+        for index, entry in entries:
+            if "fdb" in entry:
+                continue
+            results.append(run_check(ctx, index, entry))
+            if on_result:
+                on_result(results[-1])
+    finally:
+        if ctx.fdb_watcher:
+            ctx.fdb_watcher.stop()
+    for index, entry in deferred:
+        results.append(run_check(ctx, index, entry))
+        if on_result:
+            on_result(results[-1])
+    return results

@@ -10,6 +10,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from lab.errors import UserError
+from lab.fdb import Watcher
 from lab.lifecycle import node_dir
 from lab.ovn.wait import json_rows, nb_db, sb_db
 from lab.runner import netns_argv, run
@@ -28,6 +29,7 @@ class LabContext:
         self.sb = sb_db(central)
         self.nb = nb_db(central)
         self.raw_dir = state.dir / "checks"
+        self.fdb_watcher: Watcher | None = None  # set while `lab check` watches the ToR
 
     @cached_property
     def topology(self) -> Topology:

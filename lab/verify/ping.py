@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -42,3 +43,18 @@ def parse_ping(output: str) -> PingResult:
         rtt_avg_ms=float(rtt.group(1)) if rtt else None,
         ttls=[int(t) for t in _TTL.findall(output)],
     )
+
+
+_STAMPED = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=")
+
+
+def longest_gap(output: str, since: float = 0.0) -> float | None:
+    """Longest silence (seconds) between replies of a `ping -D` run, counting only gaps that
+    end after `since` (a Unix time): the outage a failure caused. None: no reply after it."""
+    stamps = [float(m.group(1)) for line in output.splitlines() if (m := _STAMPED.match(line))]
+    after = [t for t in stamps if t > since]
+    if not after:
+        return None
+    last_before = max((t for t in stamps if t <= since), default=since)
+    points = [last_before, *after]
+    return round(max(b - a for a, b in itertools.pairwise(points)), 2)

@@ -1,0 +1,74 @@
+"""Fault rehearsal: `lab stop NODE` crashes a node (every daemon SIGKILLed, its cables pulled
+at the fabric), `lab start NODE` brings it back as it was."""
+
+from __future__ import annotations
+
+from lab import links
+from lab.errors import UserError
+from lab.lifecycle import node_dir, saved_plan
+from lab.ovn import central as ovn_central
+from lab.ovn import chassis as ovn_chassis
+from lab.ovn.wait import wait_ports_up
+from lab.plan.model import NodePlan, Plan
+from lab.providers import netns as nsprov
+from lab.state import LabState, lab_lock
+
+START_TIMEOUT = 60.0
+
+
+def stopped_nodes(state: LabState) -> list[str]:
+    return list(state.info.get("stopped", []))
+
+
+def _node(plan: Plan, name: str) -> NodePlan:
+    if name not in plan.nodes:
+        raise UserError(
+            f"'{name}' is not a node of lab {plan.lab} (nodes: {', '.join(plan.nodes)})"
+        )
+    return plan.nodes[name]
+
+
+def _set_cables(plan: Plan, node: NodePlan, state: str) -> None:
+    with links.ipr(plan.fabric_netns) as handle:
+        for link in node.links:
+            handle.link("set", index=links.index(handle, link.fabric_if), state=state)
+
+
+def stop_node(state: LabState, name: str) -> list[int]:
+    """Crash a node: SIGKILL everything in its namespace, then unplug it from every fabric.
+    Its namespace and state stay, so `lab start` can restore it."""
+    with lab_lock(state.name):
+        plan = saved_plan(state)
+        node = _node(plan, name)
+        if name in stopped_nodes(state):
+            raise UserError(f"node {name} is already stopped; `lab start {name}` restores it")
+        state.info["stopped"] = [*stopped_nodes(state), name]
+        state.save()
+        pids = nsprov.kill_all_in([node.netns], hard=True)
+        _set_cables(plan, node, "down")
+        return pids
+
+
+def start_node(state: LabState, name: str) -> None:
+    """Plug the node back in and restart its daemons on their existing databases; re-attach
+    its VMs' ports (a restarted ovs-vswitchd recreates internal ports in the node)."""
+    with lab_lock(state.name):
+        plan = saved_plan(state)
+        node = _node(plan, name)
+        if name not in stopped_nodes(state):
+            raise UserError(f"node {name} is not stopped")
+        nsprov.kill_all_in([node.netns], hard=True)  # whatever a failed start left running
+        _set_cables(plan, node, "up")
+        directory = node_dir(state, name)
+        central_dir = node_dir(state, plan.central)
+        if node.role == "central":
+            ovn_central.start_central(plan, node, directory)
+        elif node.is_chassis:
+            ovn_chassis.start_chassis(plan, node, directory, central_dir)
+            vms = plan.vms_on(name)
+            internal = [v for v in vms if v.attach == "internal"]
+            ovn_chassis.attach_vms(node, internal, directory, restart=True)
+            wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
+            ovn_chassis.warm_tunnels(plan)
+        state.info["stopped"] = [n for n in stopped_nodes(state) if n != name]
+        state.save()
