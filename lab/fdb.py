@@ -1,5 +1,9 @@
 """The ToR CAM table: MAC learning table of a VLAN fabric's switch, with the node behind
-each port, and a watcher that counts MAC moves (flaps) per (VLAN, MAC)."""
+each port, and a watcher that counts MAC moves (flaps).
+
+Moves per (VLAN, MAC) are sampled by polling the table; a MAC flipping back and forth
+between two samples is missed. The ToR's own counter (`fdb/stats-show`: port moved MAC
+entries) is exact but not per MAC; both are reported."""
 
 from __future__ import annotations
 
@@ -71,6 +75,19 @@ class CamTable:
             self._ofports[fabric] = parse_ofctl_show(show.stdout)
         return self._ofports[fabric]
 
+    def moved_total(self) -> int:
+        """The ToR's own count of MAC moves (exact; sampling the table misses quick flips)."""
+        total = 0
+        for fabric in self.fabrics:
+            out = run(
+                ["ovs-appctl", "fdb/stats-show", fabric_bridge(fabric)],
+                netns=self.netns,
+                env=self.env,
+            ).stdout
+            m = re.search(r"port moved MAC entries\s*:\s*(\d+)", out)
+            total += int(m.group(1)) if m else 0
+        return total
+
     def read(self) -> list[Entry]:
         entries = []
         for fabric in self.fabrics:
@@ -100,8 +117,10 @@ class Watcher:
 
     cam: CamTable
     interval: float = 0.1
-    moves: list[Move] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)  # sampled, per (VLAN, MAC)
     seen: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    tor_moves_start: int = 0
+    tor_moves: int = 0  # exact total counted by the ToR since start()
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -118,6 +137,7 @@ class Watcher:
         return new_moves
 
     def start(self) -> None:
+        self.tor_moves_start = self.cam.moved_total()
         self.poll()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -131,6 +151,7 @@ class Watcher:
         if self._thread:
             self._thread.join()
         self.poll()
+        self.tor_moves = self.cam.moved_total() - self.tor_moves_start
 
     def move_counts(self) -> Counter[tuple[int, str]]:
         return Counter((m.vlan, m.mac) for m in self.moves)

@@ -119,3 +119,17 @@ def gateway_report(state: LabState) -> GatewayReport:
                 BfdSession(node, peer, st.get("state", ""), st.get("forwarding") == "true")
             )
     return report
+
+
+def wait_bfd_up(state: LabState, node: str, timeout: float = 15.0) -> float | None:
+    """Seconds until every BFD session to or from `node` is up (failover depends on them);
+    None if they were not all up within `timeout`."""
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        sessions = [b for b in gateway_report(state).bfd if node in (b.node, b.peer)]
+        if sessions and all(b.state == "up" for b in sessions):
+            return round(time.monotonic() - start, 2)
+        time.sleep(0.3)
+    return None

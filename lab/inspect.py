@@ -212,6 +212,8 @@ def cmd_fdb(args: argparse.Namespace) -> int:
         out.print(table)
         return 0
     watcher = Watcher(cam)
+    start = cam.moved_total()
+    last = start
     watcher.poll()
     out.print(f"watching {', '.join(cam.fabrics)} for MAC moves (Ctrl-C to stop)...")
     try:
@@ -219,11 +221,19 @@ def cmd_fdb(args: argparse.Namespace) -> int:
             for m in watcher.poll():
                 count = watcher.move_counts()[(m.vlan, m.mac)]
                 out.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
+            total = cam.moved_total()
+            if total != last:
+                out.print(f"ToR counted {total - last} more MAC moves ({total - start} in all)")
+                last = total
             time.sleep(0.1)
     except KeyboardInterrupt:
         pass
     for (vlan, mac), count in sorted(watcher.move_counts().items()):
-        out.print(f"vid {vlan} {mac}: {count} moves")
+        out.print(f"vid {vlan} {mac}: {count} moves seen")
+    out.print(
+        f"the ToR counted {last - start} MAC moves in all (exact; quick flips between "
+        "samples are only in this count)"
+    )
     return 0
 
 

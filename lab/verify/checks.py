@@ -404,11 +404,21 @@ def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
     """Stop the active gateway while a ping runs; measure the outage, check the standby took
     over, restart the node and check the lab recovered."""
     from lab.faults import start_node, stop_node
-    from lab.gateways import active_chassis
+    from lab.gateways import active_chassis, wait_bfd_up
 
     _require(spec, "failover", "port", "stop", "ping", optional=("max_loss_s",))
     port, node, traffic = str(spec["port"]), str(spec["stop"]), dict(spec["ping"])
     max_loss = float(spec.get("max_loss_s", 5))
+    bfd_wait = wait_bfd_up(ctx.state, node)
+    if bfd_wait is None:
+        return CheckResult(
+            "failover",
+            spec,
+            False,
+            f"BFD to {node} never came up",
+            {},
+            "failover needs BFD between the gateways and chassis; see `lab gateways`",
+        )
     before = active_chassis(ctx.state, port)
     address = ctx.address_of(str(traffic["to"]))
     window = max(10.0, 2 * max_loss + 6)
@@ -495,6 +505,7 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     evidence = {
         "port_node": where,
         "moves": moves,
+        "tor_moves_total": watcher.tor_moves,
         "history": [m.__dict__ for m in watcher.moves if (m.vlan, m.mac) == key[1:]],
     }
     max_moves = spec.get("max_moves")
@@ -503,7 +514,8 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     passed = passed and (max_moves is None or moves <= int(max_moves))
     passed = passed and (min_moves is None or moves >= int(min_moves))
     summary = (
-        f"vid {key[1]} {key[2]} behind {where or 'nobody'}, moved {moves} times during the checks"
+        f"vid {key[1]} {key[2]} behind {where or 'nobody'}, seen moving {moves} times during "
+        f"the checks (the ToR counted {watcher.tor_moves} MAC moves in all)"
     )
     diagnosis = None
     if where is None:
