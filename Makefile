@@ -35,7 +35,7 @@ demo: install ## bring up the seed lab, check it, leave it up
 	@echo; echo "The lab is up. Try: lab exec vm1 -- ping -c2 20.0.0.10 ; lab nbctl -- show ; lab status ; lab down"
 
 test: install ## the whole suite: unit + integration (real OVS/OVN, needs root)
-	@$(VENV)/bin/ruff check lab tests benchmarks
+	@$(VENV)/bin/ruff check lab tests benchmarks checks
 	@$(VENV)/bin/python -m pytest tests; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
@@ -46,8 +46,8 @@ integration: install
 	$(VENV)/bin/python -m pytest tests/integration
 
 lint: venv
-	$(VENV)/bin/ruff check lab tests benchmarks
-	$(VENV)/bin/ruff format --check lab tests benchmarks
+	$(VENV)/bin/ruff check lab tests benchmarks checks
+	$(VENV)/bin/ruff format --check lab tests benchmarks checks
 
 bench: install
 	$(VENV)/bin/python benchmarks/seed_up_down.py

@@ -269,10 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     p.set_defaults(func=cmd_exec)
 
-    from lab import graph_cli, inspect
+    from lab import acceptance, graph_cli, inspect
 
     inspect.add_parsers(sub)
     graph_cli.add_parser(sub)
+    acceptance.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")
