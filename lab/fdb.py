@@ -1,22 +1,19 @@
 """The ToR CAM table: MAC learning table of a VLAN fabric's switch, with the node behind
-each port, and a watcher that counts MAC moves (flaps).
-
-Moves per (VLAN, MAC) are sampled by polling the table; a MAC flipping back and forth
-between two samples is missed. The ToR's own counter (`fdb/stats-show`: port moved MAC
-entries) is exact but not per MAC; both are reported."""
+each port, and a watcher that counts MAC moves (flaps) per (VLAN, MAC) frame by frame."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lab.errors import UserError
 from lab.fabric import FABRIC_DIR, tor_env
 from lab.naming import fabric_bridge
-from lab.runner import run
+from lab.runner import netns_argv, run, wait_for_output
 from lab.state import LabState
 from lab.verify.flows import parse_ofctl_show
 
@@ -75,6 +72,15 @@ class CamTable:
             self._ofports[fabric] = parse_ofctl_show(show.stdout)
         return self._ofports[fabric]
 
+    def ports(self) -> list[tuple[str, str]]:
+        """(fabric, interface) of every node's port on the watched VLAN fabrics."""
+        return [
+            (fabric, name)
+            for fabric in self.fabrics
+            for name in self._ports(fabric).values()
+            if name in self.port_nodes
+        ]
+
     def moved_total(self) -> int:
         """The ToR's own count of MAC moves (exact; sampling the table misses quick flips)."""
         total = 0
@@ -111,47 +117,91 @@ class Move:
     new: str
 
 
-@dataclass
+# `tcpdump -e -nn` on one ToR port: "12:00:00.000001 SRC > DST, ethertype 802.1Q ... vlan N,"
+_FRAME = re.compile(
+    r"^(\d\d):(\d\d):(\d\d\.\d+) ([0-9a-f:]{17}) > [0-9a-f:]{17}, ethertype 802\.1Q "
+    r"\(0x8100\), length \d+: vlan (\d+),"
+)
+
+
+def parse_frame(line: str) -> tuple[float, str, int] | None:
+    """(seconds since midnight, source MAC, VLAN) of a tagged frame line, else None."""
+    m = _FRAME.match(line)
+    if not m:
+        return None
+    seconds = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    return seconds, m.group(4), int(m.group(5))
+
+
 class Watcher:
-    """Polls the CAM table and records every move of a (VLAN, MAC) to another port."""
+    """Watches every frame entering the ToR and records each move of a (VLAN, MAC) to
+    another port: what a hardware switch's CAM table does, frame by frame.
 
-    cam: CamTable
-    interval: float = 0.1
-    moves: list[Move] = field(default_factory=list)  # sampled, per (VLAN, MAC)
-    seen: dict[tuple[str, int, str], str] = field(default_factory=dict)
-    tor_moves_start: int = 0
-    tor_moves: int = 0  # exact total counted by the ToR since start()
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    One `tcpdump -Q in` per ToR port (a cooked capture on `any` loses either the port or
+    the VLAN tag). The ToR's own move counter is read too, as a cross-check."""
 
-    def poll(self) -> list[Move]:
-        new_moves = []
-        for e in self.cam.read():
-            key = (e.fabric, e.vlan, e.mac)
-            where = e.node or e.port
-            before = self.seen.get(key)
-            if before is not None and before != where:
-                new_moves.append(Move(time.time(), e.fabric, e.vlan, e.mac, before, where))
-            self.seen[key] = where
-        self.moves += new_moves
-        return new_moves
+    def __init__(self, cam: CamTable, on_move: Callable[[Move], None] | None = None):
+        self.cam = cam
+        self.on_move = on_move
+        self.moves: list[Move] = []
+        self.seen: dict[tuple[str, int, str], str] = {}  # where each (fabric, VLAN, MAC) is
+        self.tor_moves = 0
+        self._tor_start = 0
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen[str]] = []
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self.tor_moves_start = self.cam.moved_total()
-        self.poll()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._tor_start = self.cam.moved_total()
+        for e in self.cam.read():  # what the ToR knows already
+            self.seen[(e.fabric, e.vlan, e.mac)] = e.node or e.port
+        for fabric, port in self.cam.ports():
+            proc = subprocess.Popen(
+                netns_argv(self.cam.netns, ["tcpdump", "-i", port, "-Q", "in", "-e", "-nn", "-l"]),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+            wait_for_output(proc.stderr, "listening on")
+            where = self.cam.port_nodes.get(port, port)
+            thread = threading.Thread(target=self._read, args=(proc, fabric, where), daemon=True)
+            thread.start()
+            self._procs.append(proc)
+            self._threads.append(thread)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.poll()
+    def _read(self, proc: subprocess.Popen[str], fabric: str, where: str) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            frame = parse_frame(line)
+            if frame is None:
+                continue
+            at, mac, vlan = frame
+            with self._lock:
+                self._learn(at, fabric, vlan, mac, where)
+
+    def _learn(self, at: float, fabric: str, vlan: int, mac: str, where: str) -> None:
+        key = (fabric, vlan, mac)
+        before = self.seen.get(key)
+        self.seen[key] = where
+        if before is not None and before != where:
+            move = Move(at, fabric, vlan, mac, before, where)
+            self.moves.append(move)
+            if self.on_move:
+                self.on_move(move)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-        self.poll()
-        self.tor_moves = self.cam.moved_total() - self.tor_moves_start
+        for proc in self._procs:
+            proc.terminate()
+        for proc in self._procs:
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.tor_moves = self.cam.moved_total() - self._tor_start
 
     def move_counts(self) -> Counter[tuple[int, str]]:
         return Counter((m.vlan, m.mac) for m in self.moves)

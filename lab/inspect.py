@@ -199,7 +199,7 @@ def cmd_ports(args: argparse.Namespace) -> int:
 
 
 def cmd_fdb(args: argparse.Namespace) -> int:
-    from lab.fdb import CamTable, Watcher
+    from lab.fdb import CamTable, Move, Watcher
 
     ctx = _ctx(args)
     cam = CamTable(ctx.state, args.network)
@@ -211,29 +211,26 @@ def cmd_fdb(args: argparse.Namespace) -> int:
             table.add_row(e.fabric, str(e.vlan), e.mac, e.port, e.node or "-", str(e.age))
         out.print(table)
         return 0
-    watcher = Watcher(cam)
-    start = cam.moved_total()
-    last = start
-    watcher.poll()
-    out.print(f"watching {', '.join(cam.fabrics)} for MAC moves (Ctrl-C to stop)...")
+
+    def report(m: Move) -> None:
+        count = sum(1 for x in watcher.moves if (x.vlan, x.mac) == (m.vlan, m.mac))
+        out.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
+
+    watcher = Watcher(cam, on_move=report)
+    watcher.start()
+    out.print(
+        f"watching every frame entering the ToR ({', '.join(cam.fabrics)}) for MAC "
+        "moves; Ctrl-C to stop"
+    )
     try:
         while True:
-            for m in watcher.poll():
-                count = watcher.move_counts()[(m.vlan, m.mac)]
-                out.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
-            total = cam.moved_total()
-            if total != last:
-                out.print(f"ToR counted {total - last} more MAC moves ({total - start} in all)")
-                last = total
-            time.sleep(0.1)
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
+    watcher.stop()
     for (vlan, mac), count in sorted(watcher.move_counts().items()):
-        out.print(f"vid {vlan} {mac}: {count} moves seen")
-    out.print(
-        f"the ToR counted {last - start} MAC moves in all (exact; quick flips between "
-        "samples are only in this count)"
-    )
+        out.print(f"vid {vlan} {mac}: {count} moves")
+    out.print(f"{len(watcher.moves)} moves seen; the ToR's own counter says {watcher.tor_moves}")
     return 0
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 from lab.errors import RuntimeFailure
 
@@ -59,3 +62,25 @@ def run(
 def _short(argv: Sequence[str], limit: int = 12) -> list[str]:
     """A long argv (one big ovn-nbctl transaction) shortened for an error message."""
     return list(argv) if len(argv) <= limit else [*argv[:limit], "..."]
+
+
+def wait_for_output(stream: IO[str] | None, text: str, timeout: float = 5.0) -> bool:
+    """Wait until `text` appears on a child's pipe (e.g. tcpdump's "listening on").
+
+    Reads the raw file descriptor: select() on a buffered text stream misses lines
+    already pulled into Python's buffer by an earlier readline()."""
+    if stream is None:
+        return False
+    fd = stream.fileno()
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return False
+            seen += chunk
+            if text.encode() in seen:
+                return True
+    return False

@@ -4,7 +4,6 @@ parsed output; the raw output is kept under the lab's state directory."""
 from __future__ import annotations
 
 import re
-import select
 import signal
 import subprocess
 import time
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import UserError
+from lab.runner import wait_for_output
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import ping as pg
@@ -185,12 +185,7 @@ def _capture_while(
     if capture is not None:  # another filter than Geneve's UDP port
         argv = [*argv[: argv.index("udp")], *capture]
     proc = ctx.popen_in(node, argv)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.1)
-        if ready and "listening on" in proc.stderr.readline():
-            break
+    wait_for_output(proc.stderr, "listening on")
     try:
         traffic()
         out, _ = proc.communicate(timeout=linger)
@@ -505,7 +500,7 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     evidence = {
         "port_node": where,
         "moves": moves,
-        "tor_moves_total": watcher.tor_moves,
+        "tor_moves_counter": watcher.tor_moves,
         "history": [m.__dict__ for m in watcher.moves if (m.vlan, m.mac) == key[1:]],
     }
     max_moves = spec.get("max_moves")
@@ -514,8 +509,8 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     passed = passed and (max_moves is None or moves <= int(max_moves))
     passed = passed and (min_moves is None or moves >= int(min_moves))
     summary = (
-        f"vid {key[1]} {key[2]} behind {where or 'nobody'}, seen moving {moves} times during "
-        f"the checks (the ToR counted {watcher.tor_moves} MAC moves in all)"
+        f"vid {key[1]} {key[2]} behind {where or 'nobody'}, moved {moves} times during the "
+        f"checks (frames entering the ToR; its own move counter: {watcher.tor_moves})"
     )
     diagnosis = None
     if where is None:
