@@ -19,6 +19,7 @@ from lab.progress import Progress
 from lab.providers import netns as nsprov
 from lab.runner import run
 from lab.state import LabState, create_state, lab_dir, lab_lock, load_state
+from lab.testhooks import checkpoint
 
 PORT_UP_TIMEOUT = 60.0
 
@@ -90,6 +91,7 @@ def up(
         state = create_state(plan.lab, topology_file, provider)
         (state.dir / "topology.yaml").write_text(topology_text)
         state.set(info=lab_info(plan, topology_file))
+        checkpoint("state")
         try:
             _build(plan, state, progress)
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
@@ -111,15 +113,19 @@ def _build(plan: Plan, state: LabState, progress: Progress) -> None:
         for name in [plan.fabric_netns, *(n.netns for n in plan.nodes.values())]:
             state.record("netns", name)
             nsprov.create(name)
+    checkpoint("namespaces")
     with progress.step("fabric"):
         fabric.build_bridges(plan, state.dir / fabric.FABRIC_DIR)
+    checkpoint("fabric")
     with progress.step(f"{len(plan.nodes)} nodes, {len(plan.vms)} VMs"):
         tasks = [
             lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()
         ]
         _run_parallel(tasks)
+    checkpoint("nodes")
     with progress.step(f"waiting for {len(plan.vms)} ports up"):
         wait_ports_up(central_dir, [v.port for v in plan.vms.values()], PORT_UP_TIMEOUT)
+    checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan)
 
@@ -128,15 +134,19 @@ def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Pat
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
     fabric.wire_node(plan, node, state.dir / fabric.FABRIC_DIR)
+    checkpoint("node-wired", node.name)
     if node.role == "central":
         ovn_central.start_central(plan, node, directory)
+        checkpoint("node-daemons", node.name)
         if plan.nb_commands:
             run(["ovn-nbctl", f"--db={nb_db(directory)}", *transaction(plan.nb_commands)])
     elif node.is_chassis:
         ovn_chassis.start_chassis(plan, node, directory, central_dir)
+        checkpoint("node-daemons", node.name)
         ovn_chassis.bind_vms(
             node, plan.vms_on(node.name), directory, lambda ns: state.record("netns", ns)
         )
+        checkpoint("vms", node.name)
 
 
 def _run_parallel(tasks: list[Callable[[], None]]) -> None:
