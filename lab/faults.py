@@ -57,18 +57,26 @@ def start_node(state: LabState, name: str) -> None:
         node = _node(plan, name)
         if name not in stopped_nodes(state):
             raise UserError(f"node {name} is not stopped")
-        nsprov.kill_all_in([node.netns], hard=True)  # whatever a failed start left running
-        _set_cables(plan, node, "up")
-        directory = node_dir(state, name)
-        central_dir = node_dir(state, plan.central)
-        if node.role == "central":
-            ovn_central.start_central(plan, node, directory)
-        elif node.is_chassis:
-            ovn_chassis.start_chassis(plan, node, directory, central_dir)
-            vms = plan.vms_on(name)
-            internal = [v for v in vms if v.attach == "internal"]
-            ovn_chassis.attach_vms(node, internal, directory, restart=True)
-            wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
-            ovn_chassis.warm_tunnels(plan)
+        restart_node(state, plan, node)
         state.info["stopped"] = [n for n in stopped_nodes(state) if n != name]
         state.save()
+
+
+def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
+    """Kill whatever runs in the node's namespace, plug it in, restart its daemons on their
+    existing databases and re-attach its VMs' ports. The caller holds the lab lock (used
+    by `lab start` and `lab heal`)."""
+    nsprov.kill_all_in([node.netns], hard=True)  # whatever a failed start left running
+    _set_cables(plan, node, "up")
+    directory = node_dir(state, node.name)
+    central_dir = node_dir(state, plan.central)
+    if node.role == "central":
+        ovn_central.start_central(plan, node, directory)
+    elif node.is_chassis:
+        ovn_chassis.start_chassis(plan, node, directory, central_dir)
+        vms = plan.vms_on(node.name)
+        internal = [v for v in vms if v.attach == "internal"]
+        ovn_chassis.attach_vms(node, internal, directory, restart=True)
+        ovn_chassis.start_controller(node, directory, central_dir)
+        wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
+        ovn_chassis.warm_tunnels(plan)

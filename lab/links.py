@@ -5,16 +5,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
-import threading
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from pyroute2 import IPRoute
-from pyroute2 import netns as pr_netns
 from pyroute2.ethtool import Ethtool
 from pyroute2.netlink.exceptions import NetlinkError
 
+from lab import nsfs
 from lab.errors import RuntimeFailure
 
 # Checksum offload makes veths hand half-checksummed TCP to the OVS userspace
@@ -26,17 +26,22 @@ TX_CSUM_FEATURES = (
     "tx-checksum-sctp",
 )
 
-_netns_lock = threading.Lock()
-
 
 @contextmanager
 def ipr(netns: str) -> Iterator[IPRoute]:
-    """An rtnetlink handle inside a namespace; netlink errors become RuntimeFailure."""
+    """An rtnetlink handle inside a namespace; netlink errors become RuntimeFailure.
+
+    The socket is opened with this thread switched into the namespace (a netlink socket
+    stays bound to the namespace it was created in): IPRoute(netns=...) would fork a
+    helper process per handle, which at a thousand VMs is most of the cost."""
+    with in_netns(netns):
+        handle = IPRoute()
     try:
-        with IPRoute(netns=netns) as handle:
-            yield handle
+        yield handle
     except NetlinkError as exc:
         raise RuntimeFailure(f"netlink in namespace {netns}: {exc}") from exc
+    finally:
+        handle.close()
 
 
 def index(handle: IPRoute, ifname: str) -> int:
@@ -117,15 +122,10 @@ def move_to_netns(handle: IPRoute, ifname: str, netns: str) -> None:
 
 @contextmanager
 def in_netns(netns: str) -> Iterator[None]:
-    """Run the block with this thread inside a namespace (for ioctl and socket calls that
-    pyroute2's IPRoute(netns=) does not cover). setns() switches only the calling thread;
-    the lock keeps pyroute2's per-process namespace stack consistent across threads."""
-    with _netns_lock:
-        pr_netns.pushns(netns)
-        try:
-            yield
-        finally:
-            pr_netns.popns()
+    """Run the block with this thread inside a namespace (for ioctl, /proc/sys/net and socket
+    calls). Only the calling thread switches, so threads do this side by side."""
+    with nsfs.entered(nsfs.NETNS_DIR / netns):
+        yield
 
 
 def disable_ipv6(netns: str) -> None:
@@ -152,10 +152,24 @@ def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
             tool.close()
 
 
-def poke(netns: str, addresses: list[str]) -> None:
-    """Send one empty UDP datagram (discard port) to each address from a namespace, so the
-    kernel resolves their MACs. Stays inside the lab: the addresses are lab fabric ones."""
-    with in_netns(netns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for address in addresses:
+def arp_request(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
+    """An ARP request frame sent unicast to a known MAC (so no switch floods it)."""
+
+    def mac(text: str) -> bytes:
+        return bytes.fromhex(text.replace(":", ""))
+
+    ether = mac(dst_mac) + mac(src_mac) + b"\x08\x06"
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+    arp += mac(src_mac) + socket.inet_aton(src_ip) + b"\x00" * 6 + socket.inet_aton(dst_ip)
+    return ether + arp
+
+
+def send_frames(netns: str, ifname: str, frames: list[bytes]) -> None:
+    """Send raw Ethernet frames out of an interface of a namespace."""
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    with sock:
+        sock.bind((ifname, 0))
+        for frame in frames:
             with contextlib.suppress(OSError):
-                sock.sendto(b"", (address, 9))
+                sock.send(frame)

@@ -85,3 +85,16 @@ def chassis_mac(lab: str, node: str, fabric: str) -> str:
     """A stable, locally administered unicast MAC for a chassis on a VLAN fabric."""
     digest = hashlib.sha1(f"{lab}/{node}/{fabric}".encode()).hexdigest()
     return "0e:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2))
+
+
+def overlay_mac(encap_ip: str) -> str:
+    """The MAC of a chassis' overlay bridge, derived from its tunnel address so every
+    chassis knows every other's without asking (locally administered, unicast)."""
+    octets = [int(x) for x in encap_ip.split(".")]
+    return "02:00:" + ":".join(f"{o:02x}" for o in octets)
+
+
+def vm_mac(lab: str, vm: str) -> str:
+    """A stable, locally administered unicast MAC for a VM added without one."""
+    digest = hashlib.sha1(f"{lab}/vm/{vm}".encode()).hexdigest()
+    return "0a:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from lab import links
+from lab import links, naming
 from lab.ovn import daemons
 from lab.ovn.daemons import Daemon
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
@@ -16,6 +16,7 @@ from lab.runner import run
 
 
 def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path) -> None:
+    """ovsdb-server and ovs-vswitchd with the node's bridges and OVN settings."""
     env = daemons.node_env(node_dir, central_dir)
     db = node_dir / "conf.db"
     sock = f"unix:{node_dir / 'db.sock'}"
@@ -52,6 +53,14 @@ def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path)
         with links.ipr(node.netns) as handle:
             links.up(handle, overlay.ovs_bridge)
             links.add_address(handle, overlay.ovs_bridge, overlay.address)
+
+
+def start_controller(node: NodePlan, node_dir: Path, central_dir: Path) -> None:
+    """ovn-controller goes last, once the node's VM ports are plugged and the logical
+    network exists: it then computes its flows and claims its ports in one go instead of
+    recomputing through every change on the way (what makes 100 chassis slow)."""
+    env = daemons.node_env(node_dir, central_dir)
+    sock = f"unix:{node_dir / 'db.sock'}"
     daemons.start(node.netns, Daemon("ovn-controller", node_dir), ["ovn-controller", sock], env)
 
 
@@ -119,14 +128,27 @@ def configure_vm(vm: VMPlan) -> None:
 
 
 def warm_tunnels(plan: Plan) -> None:
-    """Have every chassis resolve every other chassis' tunnel endpoint now.
+    """Teach every chassis' userspace datapath every other chassis' tunnel endpoint MAC.
 
-    The userspace datapath drops the first packet towards a tunnel peer whose MAC it
-    does not know yet, while it ARPs for it; OVS learns neighbours by snooping ARP
-    replies crossing its bridge, so one kernel datagram per peer fills that cache and
-    a user's first ping is not lost."""
-    endpoints = {n.name: str(n.encap_ip) for n in plan.chassis() if n.encap_ip}
-    for node in plan.chassis():
-        peers = [ip for name, ip in endpoints.items() if name != node.name]
-        if peers:
-            links.poke(node.netns, peers)
+    The userspace datapath drops the first packet towards a tunnel peer it has not
+    resolved yet, while it ARPs for it. OVS learns tunnel neighbours by snooping ARP
+    replies to its own address, so each chassis sends every peer one ARP request,
+    unicast (overlay bridge MACs are derived from the tunnel addresses, so they are
+    known): nothing is flooded. Run once the tunnels exist; creating them resets
+    what was learned."""
+    ends = [
+        (n, str(n.encap_ip), naming.overlay_mac(str(n.encap_ip)))
+        for n in plan.chassis()
+        if n.encap_ip is not None
+    ]
+    for node, ip, mac in ends:
+        overlay = node.link(plan.overlay) if plan.overlay else None
+        if overlay is None or overlay.ovs_bridge is None:
+            continue
+        frames = [
+            links.arp_request(mac, ip, peer_mac, peer_ip)
+            for peer, peer_ip, peer_mac in ends
+            if peer is not node
+        ]
+        if frames:
+            links.send_frames(node.netns, overlay.ovs_bridge, frames)

@@ -28,9 +28,10 @@ def wait_ports_up(central_dir: Path, ports: list[str], timeout: float) -> None:
         proc = run(argv, check=False, timeout=timeout + 10)
         if proc.returncode != 0:
             down = ports_not_up(central_dir, ports)
+            shown = ", ".join(down[:10]) + (f" and {len(down) - 10} more" if len(down) > 10 else "")
             raise RuntimeFailure(
-                f"ports never came up within {timeout:.0f} s: {', '.join(down) or '?'}; "
-                "see `lab status` and the ovn-controller.log of their chassis"
+                f"{len(down)} of {len(ports)} ports never came up within {timeout:.0f} s: "
+                f"{shown or '?'}; see `lab status` and the ovn-controller.log of their chassis"
             )
     run(["ovn-nbctl", db, f"--timeout={int(timeout)}", "--wait=hv", "sync"], timeout=timeout + 10)
 

@@ -7,6 +7,7 @@ single transaction (what `lab up` does).
 
 from __future__ import annotations
 
+from lab import naming
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.topology.model import Topology
 
@@ -92,9 +93,12 @@ def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
     for link in node.links:
         if link.ovs_bridge is None:
             continue
+        bridge = ["set", "Bridge", link.ovs_bridge, "datapath_type=netdev"]
+        if link.fabric == plan.overlay and node.encap_ip is not None:
+            bridge.append(f"other_config:hwaddr={naming.overlay_mac(str(node.encap_ip))}")
         cmds += [
             ["--may-exist", "add-br", link.ovs_bridge],
-            ["set", "Bridge", link.ovs_bridge, "datapath_type=netdev"],
+            bridge,
             ["--may-exist", "add-port", link.ovs_bridge, link.node_if],
         ]
     ids = {
@@ -104,6 +108,9 @@ def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
         "ovn-encap-type": "geneve",
         "ovn-encap-ip": str(node.encap_ip),
         "ovn-bridge-datapath-type": "netdev",
+        # every chassis needs (almost) every datapath in a lab; monitoring all of the SB
+        # spares ovsdb-server per-client conditions (as ovn-heater runs at scale)
+        "ovn-monitor-all": "true",
     }
     if node.bridge_mappings:
         ids["ovn-bridge-mappings"] = ",".join(f"{f}:{b}" for f, b in node.bridge_mappings.items())
@@ -123,3 +130,67 @@ def vm_ovs_commands(vm: VMPlan) -> list[list[str]]:
     if vm.attach == "internal":
         iface.append("type=internal")
     return [["--may-exist", "add-port", "br-int", vm.chassis_if], iface]
+
+
+# What ovn-controller 23.03 writes into its Chassis row's other_config at start-up, beyond
+# the per-node values: pre-registering the row exactly as it will be written makes that
+# write a no-op, so 100 starting controllers don't each make the 99 others recompute.
+# (A newer OVN adding keys only costs one more write per controller.)
+CONTROLLER_OTHER_CONFIG = {
+    "ct-no-masked-label": "true",
+    "datapath-type": "netdev",
+    "is-interconn": "false",
+    "mac-binding-timestamp": "true",
+    "ovn-ct-lb-related": "true",
+    "ovn-enable-lflow-cache": "true",
+    "ovn-limit-lflow-cache": "",
+    "ovn-memlimit-lflow-cache-kb": "",
+    "ovn-monitor-all": "true",
+    "ovn-trim-limit-lflow-cache": "",
+    "ovn-trim-timeout-ms": "",
+    "ovn-trim-wmark-perc-lflow-cache": "",
+    "port-up-notif": "true",
+}
+
+
+def _ovsdb_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
+    """ovn-sbctl commands creating every chassis' Chassis and Encap rows as its
+    ovn-controller would. With all of them there before any controller starts, each
+    controller builds its whole tunnel mesh at once instead of one peer at a time."""
+    cmds: list[list[str]] = []
+    for i, node in enumerate(plan.chassis()):
+        if node.encap_ip is None:
+            continue
+        other = {
+            **CONTROLLER_OTHER_CONFIG,
+            "iface-types": iface_types,
+            "ovn-bridge-mappings": ",".join(f"{f}:{b}" for f, b in node.bridge_mappings.items()),
+            "ovn-chassis-mac-mappings": ",".join(
+                f"{f}:{mac}" for f, mac in node.chassis_macs.items()
+            ),
+            "ovn-cms-options": "enable-chassis-as-gw" if node.role == "gateway" else "",
+        }
+        cmds += [
+            [
+                f"--id=@e{i}",
+                "create",
+                "Encap",
+                "type=geneve",
+                f"ip={node.encap_ip}",
+                f"chassis_name={node.name}",
+                "options:csum=true",
+            ],
+            [
+                "create",
+                "Chassis",
+                f"name={node.name}",
+                f"hostname={node.name}",
+                f"encaps=@e{i}",
+                *(f"other_config:{k}={_ovsdb_string(v)}" for k, v in sorted(other.items())),
+            ],
+        ]
+    return cmds

@@ -8,16 +8,13 @@ exactly what runs inside the lab's namespaces and nothing else.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pyroute2 import netns as pr_netns
-
-from lab import links
+from lab import links, nsfs
 from lab.errors import RuntimeFailure, UserError
 
 NETNS_DIR = Path("/run/netns")
@@ -35,7 +32,7 @@ def create(name: str) -> None:
             f"(remove it with `ip netns delete {name}` or choose another lab name with --name)"
         )
     try:
-        pr_netns.create(name)
+        nsfs.create(name)
     except OSError as exc:
         raise RuntimeFailure(f"cannot create network namespace '{name}': {exc}") from exc
     links.disable_ipv6(name)
@@ -44,13 +41,9 @@ def create(name: str) -> None:
 def remove(name: str) -> None:
     """Delete a namespace; a namespace already gone is fine."""
     try:
-        pr_netns.remove(name)
+        nsfs.remove(name)
     except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.EINVAL):
-            raise RuntimeFailure(f"cannot delete network namespace '{name}': {exc}") from exc
-    # pyroute2 leaves the bind-mount file behind when the mount was already gone.
-    with contextlib.suppress(FileNotFoundError):
-        (NETNS_DIR / name).unlink()
+        raise RuntimeFailure(f"cannot delete network namespace '{name}': {exc}") from exc
 
 
 def _inode(path: Path) -> tuple[int, int] | None:

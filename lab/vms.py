@@ -1,0 +1,169 @@
+"""`lab add-vm` / `lab del-vm`: change a running lab's VMs (ovn-heater's time-to-first-ping)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from ipaddress import IPv4Address, IPv4Interface
+
+from lab import naming
+from lab.errors import UserError
+from lab.lifecycle import node_dir, saved_plan
+from lab.ovn import chassis as ovn_chassis
+from lab.ovn.wait import nb_db, wait_ports_up
+from lab.plan.model import VMPlan
+from lab.providers import netns as nsprov
+from lab.runner import run
+from lab.state import LabState, lab_lock, load_state, resolve_lab
+from lab.targets import netns_env
+
+ADD_TIMEOUT = 30.0
+
+
+def add_vm(
+    state: LabState,
+    name: str,
+    chassis: str,
+    switch: str,
+    ip: str,
+    gateway: str | None = None,
+    mac: str | None = None,
+    attach: str = "internal",
+) -> float:
+    """Create a VM on a chassis of a running lab and wait for its port to be up.
+    Returns the seconds it took."""
+    start = time.monotonic()
+    info = state.info
+    if not naming.NODE_NAME.fullmatch(name):
+        raise UserError(f"VM name '{name}' is not valid; it must {naming.NODE_NAME_RULE}")
+    if name in info.get("vms", {}) or name in info.get("nodes", {}):
+        raise UserError(f"'{name}' already exists in lab {state.name}")
+    node = info.get("nodes", {}).get(chassis)
+    if node is None or node["role"] not in ("chassis", "gateway"):
+        raise UserError(f"'{chassis}' is not a chassis of lab {state.name}")
+    if chassis in info.get("stopped", []):
+        raise UserError(f"chassis {chassis} is stopped; `lab start {chassis}` first")
+    try:
+        address = IPv4Interface(ip)
+        gw = IPv4Address(gateway) if gateway else None
+    except ValueError as exc:
+        raise UserError(f"bad address: {exc}") from None
+    central = node_dir(state, info["central"])
+    db = f"--db={nb_db(central)}"
+    if not run(
+        ["ovn-nbctl", db, "--bare", "--columns=name", "find", "Logical_Switch", f"name={switch}"]
+    ).stdout.strip():
+        raise UserError(f"'{switch}' is not a logical switch of lab {state.name}")
+    vm = VMPlan(
+        name=name,
+        chassis=chassis,
+        netns=naming.netns_name(state.name, name),
+        port=name,
+        switch=switch,
+        attach=attach,
+        chassis_if=naming.vm_chassis_port(name, attach),
+        vm_if=naming.vm_ifname(name),
+        mac=(mac or naming.vm_mac(state.name, name)).lower(),
+        ip=address,
+        gateway=gw,
+    )
+    with lab_lock(state.name):
+        run(
+            [
+                "ovn-nbctl",
+                db,
+                "--",
+                "lsp-add",
+                switch,
+                vm.port,
+                "--",
+                "lsp-set-addresses",
+                vm.port,
+                f"{vm.mac} {vm.ip.ip}",
+            ]
+        )
+        node_plan = saved_plan(state).nodes[chassis]
+        ovn_chassis.bind_vms(
+            node_plan, [vm], node_dir(state, chassis), lambda ns: state.record("netns", ns)
+        )
+        wait_ports_up(central, [vm.port], ADD_TIMEOUT)
+        info.setdefault("vms", {})[name] = {
+            "chassis": chassis,
+            "netns": vm.netns,
+            "port": vm.port,
+            "switch": switch,
+            "ip": str(vm.ip),
+            "mac": vm.mac,
+            "attach": attach,
+            "ifname": vm.vm_if,
+            "chassis_if": vm.chassis_if,
+            "added": True,
+        }
+        state.save()
+    return time.monotonic() - start
+
+
+def del_vm(state: LabState, name: str) -> None:
+    vm = state.info.get("vms", {}).get(name)
+    if vm is None:
+        raise UserError(f"'{name}' is not a VM of lab {state.name}")
+    central = node_dir(state, state.info["central"])
+    with lab_lock(state.name):
+        run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm["port"]])
+        netns, env = netns_env(state, vm["chassis"])
+        run(
+            ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm["chassis_if"]],
+            netns=netns,
+            env=env,
+            check=False,
+        )
+        nsprov.kill_all_in([vm["netns"]])
+        nsprov.remove(vm["netns"])
+        state.forget("netns", vm["netns"])
+        del state.info["vms"][name]
+        state.save()
+
+
+def _state(args: argparse.Namespace) -> LabState:
+    state = load_state(resolve_lab(args.lab))
+    if state is None:
+        raise UserError("the lab went away")
+    return state
+
+
+def cmd_add_vm(args: argparse.Namespace) -> int:
+    took = add_vm(
+        _state(args),
+        args.name,
+        args.chassis,
+        args.switch,
+        args.ip,
+        args.gateway,
+        args.mac,
+        args.attach,
+    )
+    print(f"VM {args.name} is up on {args.chassis} ({args.switch}, {args.ip}) in {took:.2f} s")
+    return 0
+
+
+def cmd_del_vm(args: argparse.Namespace) -> int:
+    del_vm(_state(args), args.name)
+    print(f"VM {args.name} removed")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("add-vm", help="add a VM to a running lab; returns when its port is up")
+    p.add_argument("--lab")
+    p.add_argument("name")
+    p.add_argument("--chassis", required=True)
+    p.add_argument("--switch", required=True)
+    p.add_argument("--ip", required=True, help="address with prefix, e.g. 10.0.0.20/24")
+    p.add_argument("--gateway")
+    p.add_argument("--mac", help="default: derived from the lab and VM names")
+    p.add_argument("--attach", choices=["internal", "veth"], default="internal")
+    p.set_defaults(func=cmd_add_vm)
+    p = sub.add_parser("del-vm", help="remove a VM from a running lab")
+    p.add_argument("--lab")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_del_vm)
