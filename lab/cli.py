@@ -269,10 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     p.set_defaults(func=cmd_exec)
 
-    from lab import acceptance, graph_cli, inspect
+    from lab import acceptance, gen, graph_cli, inspect, vms
 
     inspect.add_parsers(sub)
+    vms.add_parsers(sub)
     graph_cli.add_parser(sub)
+    gen.add_parser(sub)
     acceptance.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):

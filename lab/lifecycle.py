@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -12,8 +13,8 @@ from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn import daemons
-from lab.ovn.wait import nb_db, wait_ports_up
-from lab.plan.commands import transaction
+from lab.ovn.wait import nb_db, sb_db, wait_ports_up
+from lab.plan.commands import chassis_registration, transaction
 from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.providers import netns as nsprov
@@ -21,7 +22,14 @@ from lab.runner import run
 from lab.state import LabState, create_state, lab_dir, lab_lock, load_state
 from lab.testhooks import checkpoint
 
-PORT_UP_TIMEOUT = 60.0
+PORT_UP_TIMEOUT = 60.0  # for a small lab; big ones get more (port_up_timeout)
+# Bring-up work is mostly waiting on daemons and netlink, not CPU: more threads than cores.
+PARALLEL = 16
+
+
+def port_up_timeout(plan: Plan) -> float:
+    """Every chassis processes every port binding: convergence grows with ports x chassis."""
+    return max(PORT_UP_TIMEOUT, 0.002 * len(plan.vms) * len(plan.chassis()))
 
 
 def node_dir(state: LabState, node: str) -> Path:
@@ -88,23 +96,41 @@ def up(
                 f"lab '{plan.lab}' is already up (phase {existing.phase}); "
                 f"run `lab down {plan.lab}` first, or pick another name with --name"
             )
-        state = create_state(plan.lab, topology_file, provider)
-        (state.dir / "topology.yaml").write_text(topology_text)
-        state.set(info=lab_info(plan, topology_file))
-        checkpoint("state")
-        try:
-            _build(plan, state, progress)
+        state: LabState | None = None
+        try:  # from the first file written: a Ctrl-C while writing state rolls back too
+            state = create_state(plan.lab, topology_file, provider)
+            (state.dir / "topology.yaml").write_text(topology_text)
+            state.set(info=lab_info(plan, topology_file))
+            checkpoint("state")
+            _build_in_thread(plan, state, progress)
+            state.set(phase="up")
+            return state
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
-            if keep_on_error and not isinstance(exc, KeyboardInterrupt):
+            if keep_on_error and state is not None and not isinstance(exc, KeyboardInterrupt):
                 state.set(phase="failed")
                 raise
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            kept = _keep_logs(state) if state is not None and not interrupted else None
             with progress.step("rolling back"):
-                _teardown(state)
-            if isinstance(exc, KeyboardInterrupt):
+                # interrupted inside create_state: its directory may exist, state.json not
+                _teardown(state or LabState(name=plan.lab))
+            if interrupted:
                 raise UserError(f"interrupted; lab '{plan.lab}' was rolled back") from exc
+            if kept is not None and isinstance(exc, LabError):
+                exc.args = (f"{exc}; lab rolled back, daemon logs kept in {kept}",)
             raise
-        state.set(phase="up")
-        return state
+
+
+def _build_in_thread(plan: Plan, state: LabState, progress: Progress) -> None:
+    """Build in a worker thread while this (main) thread only waits for it.
+
+    Ctrl-C raises KeyboardInterrupt in the main thread, wherever it is. Building here, it
+    could land inside os.fork()'s at-fork hooks (pyroute2 forks for namespace operations):
+    Python drops the exception there and logging's hook keeps its lock held, so the next
+    thread that logs hangs, with half a lab up. A wait is safe to interrupt; leaving the
+    `with` then waits for the build (and its node threads) to finish, and up() rolls back."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-up") as pool:
+        pool.submit(_build, plan, state, progress).result()
 
 
 def _build(plan: Plan, state: LabState, progress: Progress) -> None:
@@ -117,20 +143,33 @@ def _build(plan: Plan, state: LabState, progress: Progress) -> None:
     with progress.step("fabric"):
         fabric.build_bridges(plan, state.dir / fabric.FABRIC_DIR)
     checkpoint("fabric")
-    with progress.step(f"{len(plan.nodes)} nodes, {len(plan.vms)} VMs"):
-        tasks = [
-            lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()
-        ]
-        _run_parallel(tasks)
+    with progress.step(f"{len(plan.nodes)} nodes"):
+        _run_parallel(
+            [lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()]
+        )
     checkpoint("nodes")
+    with progress.step(f"{len(plan.vms)} VMs"):
+        _run_parallel([lambda n=n: _bind_vms(plan, n, state) for n in plan.chassis()])
+    with progress.step("registering chassis"):
+        registration = chassis_registration(plan, _iface_types(plan, state))
+        if registration:
+            run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
+    with progress.step("ovn-controllers"):
+        _run_parallel(
+            [
+                lambda n=n: ovn_chassis.start_controller(n, node_dir(state, n.name), central_dir)
+                for n in plan.chassis()
+            ]
+        )
     with progress.step(f"waiting for {len(plan.vms)} ports up"):
-        wait_ports_up(central_dir, [v.port for v in plan.vms.values()], PORT_UP_TIMEOUT)
+        wait_ports_up(central_dir, [v.port for v in plan.vms.values()], port_up_timeout(plan))
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan)
 
 
 def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Path) -> None:
+    """Wire a node and start its daemons (a chassis: all but ovn-controller)."""
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
     fabric.wire_node(plan, node, state.dir / fabric.FABRIC_DIR)
@@ -143,10 +182,39 @@ def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Pat
     elif node.is_chassis:
         ovn_chassis.start_chassis(plan, node, directory, central_dir)
         checkpoint("node-daemons", node.name)
-        ovn_chassis.bind_vms(
-            node, plan.vms_on(node.name), directory, lambda ns: state.record("netns", ns)
-        )
-        checkpoint("vms", node.name)
+
+
+def _iface_types(plan: Plan, state: LabState) -> str:
+    """The interface types this OVS build supports, as ovn-controller reports them."""
+    chassis = plan.chassis()
+    if not chassis:
+        return ""
+    sock = f"unix:{node_dir(state, chassis[0].name) / 'db.sock'}"
+    out = run(["ovs-vsctl", f"--db={sock}", "get", "Open_vSwitch", ".", "iface_types"]).stdout
+    return ",".join(t.strip() for t in out.strip().strip("[]").split(",") if t.strip())
+
+
+def _bind_vms(plan: Plan, node: NodePlan, state: LabState) -> None:
+    ovn_chassis.bind_vms(
+        node,
+        plan.vms_on(node.name),
+        node_dir(state, node.name),
+        lambda names: state.record_many("netns", names),
+    )
+    checkpoint("vms", node.name)
+
+
+def _keep_logs(state: LabState) -> Path | None:
+    """Copy the daemons' logs out of a lab that is about to be rolled back, so the failure
+    can be understood; the rollback itself removes everything else."""
+    logs = list(state.dir.glob("*/*.log"))
+    if not logs:
+        return None
+    target = Path(tempfile.mkdtemp(prefix=f"ovn-lab-{state.name}-failed-"))
+    for log in logs:
+        (target / log.parent.name).mkdir(exist_ok=True)
+        shutil.copy2(log, target / log.parent.name / log.name)
+    return target
 
 
 def _run_parallel(tasks: list[Callable[[], None]]) -> None:
@@ -154,7 +222,7 @@ def _run_parallel(tasks: list[Callable[[], None]]) -> None:
     let the running ones finish, then raise the first failure."""
     if not tasks:
         return
-    with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(tasks))) as pool:
         futures = [pool.submit(task) for task in tasks]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)

@@ -17,6 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lab import nsfs
 from lab.errors import RuntimeFailure
 
+LOOPBACK_INDEX = 1  # `lo` is interface 1 in every network namespace
+
 # Checksum offload makes veths hand half-checksummed TCP to the OVS userspace
 # datapath, which sends it on as is: TCP stalls. Turn it off on every lab veth.
 TX_CSUM_FEATURES = (
@@ -90,11 +92,13 @@ def up(handle: IPRoute, ifname: str, mtu: int | None = None) -> None:
     handle.link("set", **kwargs)
 
 
-def add_address(handle: IPRoute, ifname: str, address: IPv4Interface) -> None:
+def add_address(
+    handle: IPRoute, ifname: str, address: IPv4Interface, idx: int | None = None
+) -> None:
     try:
         handle.addr(
             "add",
-            index=index(handle, ifname),
+            index=idx if idx is not None else index(handle, ifname),
             address=str(address.ip),
             prefixlen=address.network.prefixlen,
         )

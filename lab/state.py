@@ -63,6 +63,15 @@ class LabState:
                 items.append(name)
                 self._save_locked()
 
+    def record_many(self, kind: str, names: list[str]) -> None:
+        """Record several resources in one write; call this *before* creating them."""
+        with self._lock:
+            items = self.resources.setdefault(kind, [])
+            new = [n for n in names if n not in items]
+            if new:
+                items.extend(new)
+                self._save_locked()
+
     def forget(self, kind: str, name: str) -> None:
         with self._lock:
             items = self.resources.get(kind, [])
@@ -173,9 +182,10 @@ def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
         fh.close()
     try:
         yield
+    finally:
+        # Also when the body raised (a rolled-back `lab up`): no state, no lock file.
         if remove_after and not (lab_dir(name) / "state.json").exists():
             with contextlib.suppress(FileNotFoundError):
                 lock_path.unlink()
-    finally:
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()

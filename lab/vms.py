@@ -84,7 +84,10 @@ def add_vm(
         )
         node_plan = saved_plan(state).nodes[chassis]
         ovn_chassis.bind_vms(
-            node_plan, [vm], node_dir(state, chassis), lambda ns: state.record("netns", ns)
+            node_plan,
+            [vm],
+            node_dir(state, chassis),
+            lambda names: state.record_many("netns", names),
         )
         wait_ports_up(central, [vm.port], ADD_TIMEOUT)
         info.setdefault("vms", {})[name] = {
