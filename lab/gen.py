@@ -1,0 +1,206 @@
+"""`lab gen`: write a big topology from a few numbers.
+
+    lab gen --chassis 100 --vms-per-chassis 10 --switches 4 -o big.yaml
+
+One central, chassis hv1..hvN (overlay addresses allocated from 198.18.0.0/16, a
+benchmark range), switches sw0..sw{S-1} with subnets 10.{s}.0.0/16 joined by router r1
+(port r1-sw{s} at 10.{s}.0.1), VMs vm1..vm{N*K}: K per chassis in chassis order, spread
+round-robin over the switches, each with its own locally administered MAC and an address
+from .10 up. A few `checks:` ping from vm1 to VMs on other chassis (and other switches).
+The output is plain topology YAML in the documented format: edit it as you like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from lab.errors import UserError
+from lab.naming import LAB_NAME, LAB_NAME_RULE
+
+OVERLAY = IPv4Network("198.18.0.0/16")
+FIRST_VM_HOST = 10  # VM addresses start at 10.{s}.0.10, as in the shipped topologies
+MAX_SWITCHES = 256  # 10.{s}.0.0/16 for s in 0..255
+# Per switch: hosts .10 up to 10.{s}.255.254, less room kept for `lab add-vm` experiments.
+MAX_VMS_PER_SWITCH = 65_000
+MAX_CHASSIS = 65_000  # the overlay /16, less the low addresses the planner keeps free
+N_CHECKS = 3
+
+
+@dataclass(frozen=True)
+class GenVM:
+    name: str
+    chassis: str
+    switch: int
+    mac: str
+    ip: str  # CIDR
+    gateway: str | None
+
+
+def switch_subnet(switch: int) -> IPv4Network:
+    return IPv4Network(f"10.{switch}.0.0/16")
+
+
+def vm_mac(index: int) -> str:
+    """Locally administered unicast MAC (0a:...) for the index-th VM (1-based)."""
+    return "0a:00:" + ":".join(f"{b:02x}" for b in index.to_bytes(4, "big"))
+
+
+def router_mac(switch: int) -> str:
+    return f"0a:01:00:00:{switch >> 8:02x}:{switch & 0xFF:02x}"
+
+
+def _validate(chassis: int, vms_per_chassis: int, switches: int, routers: int, name: str) -> None:
+    problems = []
+    if not 1 <= chassis <= MAX_CHASSIS:
+        problems.append(f"--chassis must be between 1 and {MAX_CHASSIS}, not {chassis}")
+    if vms_per_chassis < 0:
+        problems.append(f"--vms-per-chassis must be 0 or more, not {vms_per_chassis}")
+    if not 1 <= switches <= MAX_SWITCHES:
+        problems.append(
+            f"--switches must be between 1 and {MAX_SWITCHES} (subnets 10.S.0.0/16), not {switches}"
+        )
+    if routers not in (0, 1):
+        problems.append(f"--routers must be 0 or 1, not {routers}")
+    if not LAB_NAME.fullmatch(name):
+        problems.append(f"--name {name!r} is not a lab name: {LAB_NAME_RULE}")
+    if not problems and -(-chassis * vms_per_chassis // switches) > MAX_VMS_PER_SWITCH:
+        problems.append(
+            f"{chassis * vms_per_chassis} VMs on {switches} switches is more than "
+            f"{MAX_VMS_PER_SWITCH} per switch; add switches"
+        )
+    if problems:
+        raise UserError("; ".join(problems))
+
+
+def make_vms(chassis: int, vms_per_chassis: int, switches: int, routers: int = 1) -> list[GenVM]:
+    vms = []
+    for i in range(chassis * vms_per_chassis):
+        switch, slot = i % switches, i // switches
+        subnet = switch_subnet(switch)
+        vms.append(
+            GenVM(
+                name=f"vm{i + 1}",
+                chassis=f"hv{i // vms_per_chassis + 1}",
+                switch=switch,
+                mac=vm_mac(i + 1),
+                ip=f"{subnet.network_address + FIRST_VM_HOST + slot}/{subnet.prefixlen}",
+                gateway=str(subnet.network_address + 1) if routers else None,
+            )
+        )
+    return vms
+
+
+def ping_pairs(vms: list[GenVM], routed: bool, count: int = N_CHECKS) -> list[tuple[str, str]]:
+    """Pings from the first VM to up to `count` VMs on distinct other chassis, preferring
+    other switches too (when routed); the farthest chassis first."""
+    if not vms:
+        return []
+    src = vms[0]
+    reachable = [v for v in reversed(vms[1:]) if routed or v.switch == src.switch]
+    # best first; among equals (sort is stable), the last VMs (farthest chassis) first
+    ranked = sorted(
+        reachable,
+        key=lambda v: (v.chassis != src.chassis) + (v.switch != src.switch),
+        reverse=True,
+    )
+    pairs, seen = [], set()
+    for vm in ranked:
+        if vm.chassis not in seen:
+            seen.add(vm.chassis)
+            pairs.append((src.name, vm.name))
+        if len(pairs) == count:
+            break
+    return pairs
+
+
+def generate(
+    chassis: int,
+    vms_per_chassis: int,
+    switches: int,
+    routers: int = 1,
+    name: str = "big",
+) -> str:
+    """Topology YAML for the given sizes; deterministic (same arguments, same text)."""
+    _validate(chassis, vms_per_chassis, switches, routers, name)
+    vms = make_vms(chassis, vms_per_chassis, switches, routers)
+    args = f"--chassis {chassis} --vms-per-chassis {vms_per_chassis} --switches {switches}"
+    lines = [
+        f"# Generated by: lab gen {args} --routers {routers} --name {name}",
+        f"name: {name}",
+        "provider: netns",
+        "",
+        "fabric:",
+        f"  overlay: {{subnet: {OVERLAY}}}",
+        "",
+        "nodes:",
+        "  central: {role: central}",
+        *(f"  hv{n}: {{role: chassis}}" for n in range(1, chassis + 1)),
+        "",
+        "ovn:",
+        "  switches:",
+        *(f"    sw{s}: {{}}" for s in range(switches)),
+    ]
+    if routers:
+        lines += ["  routers:", "    r1:", "      ports:"]
+        for s in range(switches):
+            net = switch_subnet(s)
+            lines.append(
+                f'        r1-sw{s}: {{switch: sw{s}, mac: "{router_mac(s)}", '
+                f"networks: [{net.network_address + 1}/{net.prefixlen}]}}"
+            )
+    lines += ["", "vms:" if vms else "vms: {}"]
+    for vm in vms:
+        gateway = f", gateway: {vm.gateway}" if vm.gateway else ""
+        lines.append(
+            f'  {vm.name}: {{chassis: {vm.chassis}, switch: sw{vm.switch}, mac: "{vm.mac}", '
+            f"ip: {vm.ip}{gateway}}}"
+        )
+    pairs = ping_pairs(vms, routed=bool(routers))
+    if pairs:
+        lines += ["", "checks:"]
+        lines += [f"  - ping: {{from: {a}, to: {b}}}" for a, b in pairs]
+    return "\n".join(lines) + "\n"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "gen",
+        help="write a big topology: N chassis, K VMs each, S switches, one router",
+        description=(
+            "Print (or write with -o) a topology YAML: one central, chassis hv1..hvN on a "
+            "198.18.0.0/16 overlay, switches sw0..sw{S-1} (10.S.0.0/16) joined by router r1, "
+            "and K VMs per chassis spread round-robin over the switches, with ping checks."
+        ),
+    )
+    p.add_argument("--chassis", type=int, required=True, metavar="N", help="chassis hv1..hvN")
+    p.add_argument("--vms-per-chassis", type=int, default=1, metavar="K", help="default 1")
+    p.add_argument("--switches", type=int, default=1, metavar="S", help="default 1")
+    p.add_argument(
+        "--routers", type=int, default=1, metavar="R", help="1 (default): router r1; 0: none"
+    )
+    p.add_argument("--name", default="big", help="lab name (default: big)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=cmd_gen)
+    return p
+
+
+def cmd_gen(args: argparse.Namespace) -> int:
+    text = generate(args.chassis, args.vms_per_chassis, args.switches, args.routers, args.name)
+    if args.output:
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        n_vms = args.chassis * args.vms_per_chassis
+        print(
+            f"{args.output}: lab {args.name}, {args.chassis} chassis, {n_vms} VMs, "
+            f"{args.switches} switches; bring it up with `lab up {args.output}`",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
