@@ -120,11 +120,10 @@ def _print_status(st) -> None:
             )
             or "-"
         )
-        reg = (
-            "-"
-            if n.chassis_registered is None
-            else ("yes" if n.chassis_registered else "[red]NO[/red]")
-        )
+        if n.chassis_registered is None:  # not a chassis, or the SB could not be read
+            reg = "?" if n.role in ("chassis", "gateway") else "-"
+        else:
+            reg = "yes" if n.chassis_registered else "[red]NO[/red]"
         if n.stopped:
             daemons = "[yellow]stopped by `lab stop`[/yellow]"
         nodes.add_row(n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg)
@@ -269,9 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     p.set_defaults(func=cmd_exec)
 
-    from lab import acceptance, gen, graph_cli, inspect, vms
+    from lab import acceptance, gen, graph_cli, heal, inspect, vms
 
     inspect.add_parsers(sub)
+    heal.add_parser(sub)
     vms.add_parsers(sub)
     graph_cli.add_parser(sub)
     gen.add_parser(sub)

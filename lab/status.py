@@ -18,7 +18,7 @@ class NodeStatus:
     netns: bool
     daemons: dict[str, bool]
     stopped: bool = False  # by `lab stop`: dead daemons are expected, not a fault
-    chassis_registered: bool | None = None  # None: not a chassis
+    chassis_registered: bool | None = None  # None: not a chassis, or the SB is unreadable
 
 
 @dataclass
@@ -46,7 +46,8 @@ class LabStatus:
         return {**asdict(self), "healthy": self.healthy}
 
 
-def _sb_json(state: LabState, table: str, columns: str) -> list[list[object]]:
+def _sb_json(state: LabState, table: str, columns: str) -> list[list[object]] | None:
+    """Rows of a Southbound table; None when the database cannot be read."""
     central = node_dir(state, state.info["central"])
     proc = run(
         [
@@ -61,7 +62,7 @@ def _sb_json(state: LabState, table: str, columns: str) -> list[list[object]]:
         check=False,
         timeout=10,
     )
-    return json_rows(proc.stdout) if proc.returncode == 0 else []
+    return json_rows(proc.stdout) if proc.returncode == 0 else None
 
 
 def _uuid(value: object) -> str | None:
@@ -74,7 +75,13 @@ def _uuid(value: object) -> str | None:
 def lab_status(state: LabState) -> LabStatus:
     status = LabStatus(name=state.name, phase=state.phase)
     chassis_rows = _sb_json(state, "Chassis", "_uuid,name")
-    chassis_by_uuid = {_uuid(u): str(n) for u, n in chassis_rows}
+    binding_rows = _sb_json(state, "Port_Binding", "logical_port,chassis")
+    sb_read = chassis_rows is not None and binding_rows is not None
+    if not sb_read:  # say so, rather than "not registered" / "unbound" for everything
+        status.problems.append(
+            "the Southbound DB cannot be read: chassis registration and port bindings unknown"
+        )
+    chassis_by_uuid = {_uuid(u): str(n) for u, n in chassis_rows or []}
     registered = set(chassis_by_uuid.values())
     stopped = set(state.info.get("stopped", []))
     for name, info in state.info.get("nodes", {}).items():
@@ -85,7 +92,7 @@ def lab_status(state: LabState) -> LabStatus:
             daemons={d.name: d.alive() for d in node_daemons(state, name)},
             stopped=name in stopped,
         )
-        if info["role"] in ("chassis", "gateway"):
+        if info["role"] in ("chassis", "gateway") and sb_read:
             node.chassis_registered = name in registered
             if not node.chassis_registered and not node.stopped:
                 status.problems.append(f"chassis {name} is not registered in the Southbound DB")
@@ -95,10 +102,7 @@ def lab_status(state: LabState) -> LabStatus:
             if not alive and not node.stopped:
                 status.problems.append(f"node {name}: {daemon} is not running")
         status.nodes.append(node)
-    bindings = {
-        str(lp): chassis_by_uuid.get(_uuid(ch))
-        for lp, ch in _sb_json(state, "Port_Binding", "logical_port,chassis")
-    }
+    bindings = {str(lp): chassis_by_uuid.get(_uuid(ch)) for lp, ch in binding_rows or []}
     central = node_dir(state, state.info["central"])
     proc = run(
         [
@@ -114,6 +118,8 @@ def lab_status(state: LabState) -> LabStatus:
         timeout=10,
     )
     up = {str(n): u is True for n, u in json_rows(proc.stdout)} if proc.returncode == 0 else {}
+    if proc.returncode != 0:
+        status.problems.append("the Northbound DB cannot be read: which ports are up is unknown")
     for vm, info in state.info.get("vms", {}).items():
         port = PortStatus(
             port=info["port"],
@@ -123,8 +129,9 @@ def lab_status(state: LabState) -> LabStatus:
             up=up.get(info["port"], False),
         )
         if not port.up:
-            status.problems.append(f"port {port.port} (VM {vm}) is not up")
-        elif port.bound_chassis != port.expected_chassis:
+            if proc.returncode == 0:
+                status.problems.append(f"port {port.port} (VM {vm}) is not up")
+        elif sb_read and port.bound_chassis != port.expected_chassis:
             status.problems.append(
                 f"port {port.port} is bound to {port.bound_chassis}, "
                 f"expected {port.expected_chassis}"

@@ -324,7 +324,12 @@ def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             False,
             f"no output flow for {out_vm} on {node}",
             evidence,
-            f"{out_vm} is not bound on {node} (it lives on {vm['chassis']})",
+            (
+                f"{out_vm} lives on {vm['chassis']}, not {node}"
+                if vm["chassis"] != node
+                else f"{node} has no flow delivering to {out_vm}: is its ovn-controller or "
+                "ovs-vswitchd running? (`lab status`)"
+            ),
         )
     vm_ofport = next((n for n, name in ports.items() if name == _chassis_if(ctx, out_vm)), None)
     if table == output_table:
