@@ -8,10 +8,10 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from lab import naming
 from lab.errors import UserError
-from lab.lifecycle import node_dir, saved_plan
+from lab.lifecycle import node_dir
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import nb_db, wait_ports_up
-from lab.plan.model import VMPlan
+from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
 from lab.state import LabState, lab_lock, load_state, resolve_lab
@@ -82,7 +82,8 @@ def add_vm(
                 f"{vm.mac} {vm.ip.ip}",
             ]
         )
-        node_plan = saved_plan(state).nodes[chassis]
+        # bind_vms needs only the chassis' namespace: no need to re-plan the whole lab
+        node_plan = NodePlan(name=chassis, role=node["role"], netns=node["netns"], links=[])
         ovn_chassis.bind_vms(
             node_plan,
             [vm],

@@ -40,10 +40,12 @@ def _prerequisites(request: pytest.FixtureRequest) -> None:
         pytest.skip(problem)
 
 
-def lab(*args: str, check: bool = False, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """Run the `lab` CLI as a user would."""
+def lab(
+    *args: str, check: bool = False, timeout: float = 120, prefix: list[str] | None = None, **kw
+) -> subprocess.CompletedProcess:
+    """Run the `lab` CLI as a user would (`prefix`: e.g. a command that drops privileges)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "lab", *args],
+        [*(prefix or []), sys.executable, "-m", "lab", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
