@@ -54,15 +54,7 @@ def _start_tor(plan: Plan, fabric_dir: Path) -> None:
     """ovsdb-server + ovs-vswitchd for the VLAN fabrics: a learning switch, no controller."""
     fabric_dir.mkdir(mode=0o700, exist_ok=True)
     env = tor_env(fabric_dir)
-    db = fabric_dir / "conf.db"
-    sock = f"unix:{fabric_dir / 'db.sock'}"
-    daemons.create_db(db, daemons.OVS_SCHEMA)
-    daemons.start(
-        plan.fabric_netns,
-        Daemon("ovsdb-server", fabric_dir),
-        ["ovsdb-server", f"--remote=punix:{fabric_dir / 'db.sock'}", str(db)],
-        env,
-    )
+    sock = daemons.start_ovsdb(plan.fabric_netns, fabric_dir, env)
     cmds = ["--", "init"]
     for fab in plan.fabrics.values():
         if fab.vlans:

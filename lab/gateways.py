@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.lifecycle import node_dir
-from lab.ovn.wait import json_rows, nb_db, sb_db
-from lab.runner import run
+from lab.ovn.db import list_rows, map_of, uuid_of, uuids_of
+from lab.ovn.wait import nb_db, sb_db
 from lab.state import LabState
 from lab.targets import netns_env
 
@@ -32,49 +32,18 @@ class GatewayReport:
     bfd: list[BfdSession] = field(default_factory=list)
 
 
-def _uuid(value: object) -> str | None:
-    return str(value[1]) if isinstance(value, list) and value[:1] == ["uuid"] else None
-
-
-def _uuids(value: object) -> list[str]:
-    if isinstance(value, list) and value[:1] == ["set"]:
-        return [str(v[1]) for v in value[1]]
-    one = _uuid(value)
-    return [one] if one else []
-
-
-def _map(value: object) -> dict[str, str]:
-    if isinstance(value, list) and value[:1] == ["map"]:
-        return {str(k): str(v) for k, v in value[1]}
-    return {}
-
-
-def _ctl(tool: str, db: str, table: str, columns: str) -> list[list[object]]:
-    proc = run(
-        [
-            tool,
-            f"--db={db}",
-            "--timeout=10",
-            "--format=json",
-            f"--columns={columns}",
-            "list",
-            table,
-        ],
-        check=False,
-        timeout=15,
-    )
-    return json_rows(proc.stdout) if proc.returncode == 0 else []
-
-
 def active_chassis(state: LabState, port: str) -> str | None:
     """Where the chassisredirect port cr-<port> is bound: the active gateway."""
     central = node_dir(state, state.info["central"])
     chassis = {
-        _uuid(u): str(n) for u, n in _ctl("ovn-sbctl", sb_db(central), "Chassis", "_uuid,name")
+        uuid_of(u): str(n)
+        for u, n in list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb_db(central)) or []
     }
-    for lport, ch in _ctl("ovn-sbctl", sb_db(central), "Port_Binding", "logical_port,chassis"):
+    for lport, ch in (
+        list_rows("ovn-sbctl", "logical_port,chassis", "Port_Binding", db=sb_db(central)) or []
+    ):
         if lport == f"cr-{port}":
-            return chassis.get(_uuid(ch))
+            return chassis.get(uuid_of(ch))
     return None
 
 
@@ -82,12 +51,17 @@ def gateway_report(state: LabState) -> GatewayReport:
     central = node_dir(state, state.info["central"])
     nb = nb_db(central)
     gws = {
-        _uuid(u): (str(ch), int(prio))
-        for u, ch, prio in _ctl("ovn-nbctl", nb, "Gateway_Chassis", "_uuid,chassis_name,priority")  # type: ignore[call-overload]
+        uuid_of(u): (str(ch), int(prio))
+        for u, ch, prio in list_rows(
+            "ovn-nbctl", "_uuid,chassis_name,priority", "Gateway_Chassis", db=nb
+        )
+        or []  # type: ignore[call-overload]
     }
     report = GatewayReport()
-    for name, gw_refs in _ctl("ovn-nbctl", nb, "Logical_Router_Port", "name,gateway_chassis"):
-        chassis = sorted((gws[u] for u in _uuids(gw_refs) if u in gws), key=lambda c: -c[1])
+    for name, gw_refs in (
+        list_rows("ovn-nbctl", "name,gateway_chassis", "Logical_Router_Port", db=nb) or []
+    ):
+        chassis = sorted((gws[u] for u in uuids_of(gw_refs) if u in gws), key=lambda c: -c[1])
         if chassis:
             report.ports.append(GatewayPort(str(name), chassis, active_chassis(state, str(name))))
     by_ip = {info["encap_ip"]: n for n, info in state.info["nodes"].items() if info["encap_ip"]}
@@ -96,25 +70,14 @@ def gateway_report(state: LabState) -> GatewayReport:
         if info["role"] not in ("chassis", "gateway") or node in stopped:
             continue
         netns, env = netns_env(state, node)
-        proc = run(
-            [
-                "ovs-vsctl",
-                "--format=json",
-                "--columns=type,options,bfd,bfd_status",
-                "list",
-                "Interface",
-            ],
-            netns=netns,
-            env=env,
-            check=False,
+        rows = list_rows(
+            "ovs-vsctl", "type,options,bfd,bfd_status", "Interface", netns=netns, env=env
         )
-        if proc.returncode != 0:
-            continue
-        for kind, options, bfd, status in json_rows(proc.stdout):
-            if kind != "geneve" or _map(bfd).get("enable") != "true":
+        for kind, options, bfd, status in rows or []:
+            if kind != "geneve" or map_of(bfd).get("enable") != "true":
                 continue
-            st = _map(status)
-            peer = by_ip.get(_map(options).get("remote_ip", ""), "?")
+            st = map_of(status)
+            peer = by_ip.get(map_of(options).get("remote_ip", ""), "?")
             report.bfd.append(
                 BfdSession(node, peer, st.get("state", ""), st.get("forwarding") == "true")
             )

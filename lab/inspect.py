@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import UserError
-from lab.ovn.wait import json_rows
+from lab.ovn.db import list_rows
 from lab.state import load_state, resolve_lab
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
@@ -59,21 +59,16 @@ class _Names:
 
     def __init__(self, ctx: LabContext):
         self.datapaths = {v: k for k, v in ctx.datapath_keys.items()}
-        rows = json_rows(_sbctl(ctx, "Port_Binding", "logical_port,tunnel_key,datapath"))
-        dp_rows = json_rows(_sbctl(ctx, "Datapath_Binding", "_uuid,tunnel_key"))
+        rows = (
+            list_rows("ovn-sbctl", "logical_port,tunnel_key,datapath", "Port_Binding", db=ctx.sb)
+            or []
+        )
+        dp_rows = list_rows("ovn-sbctl", "_uuid,tunnel_key", "Datapath_Binding", db=ctx.sb) or []
         dp_key = {r[0][1]: int(r[1]) for r in dp_rows}  # type: ignore[index,arg-type]
         self.ports = {(dp_key.get(r[2][1]), int(r[1])): str(r[0]) for r in rows}  # type: ignore[index,arg-type]
 
     def port(self, vni: int, key: int) -> str:
         return self.ports.get((vni, key), "?")
-
-
-def _sbctl(ctx: LabContext, table: str, columns: str) -> str:
-    from lab.runner import run
-
-    return run(
-        ["ovn-sbctl", f"--db={ctx.sb}", "--format=json", f"--columns={columns}", "list", table]
-    ).stdout
 
 
 def cmd_capture(args: argparse.Namespace) -> int:

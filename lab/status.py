@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from lab.lifecycle import node_daemons, node_dir
-from lab.ovn.wait import json_rows, nb_db, sb_db
+from lab.ovn.db import list_rows, uuid_of
+from lab.ovn.wait import nb_db, sb_db
 from lab.providers import netns as nsprov
-from lab.runner import run
 from lab.state import LabState
 
 
@@ -46,42 +46,18 @@ class LabStatus:
         return {**asdict(self), "healthy": self.healthy}
 
 
-def _sb_json(state: LabState, table: str, columns: str) -> list[list[object]] | None:
-    """Rows of a Southbound table; None when the database cannot be read."""
-    central = node_dir(state, state.info["central"])
-    proc = run(
-        [
-            "ovn-sbctl",
-            f"--db={sb_db(central)}",
-            "--timeout=5",
-            "--format=json",
-            f"--columns={columns}",
-            "list",
-            table,
-        ],
-        check=False,
-        timeout=10,
-    )
-    return json_rows(proc.stdout) if proc.returncode == 0 else None
-
-
-def _uuid(value: object) -> str | None:
-    """OVSDB JSON ["uuid", "..."] -> "..."."""
-    if isinstance(value, list) and len(value) == 2 and value[0] == "uuid":
-        return str(value[1])
-    return None
-
-
 def lab_status(state: LabState) -> LabStatus:
     status = LabStatus(name=state.name, phase=state.phase)
-    chassis_rows = _sb_json(state, "Chassis", "_uuid,name")
-    binding_rows = _sb_json(state, "Port_Binding", "logical_port,chassis")
+    central = node_dir(state, state.info["central"])
+    sb, nb = sb_db(central), nb_db(central)
+    chassis_rows = list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb, timeout=5)
+    binding_rows = list_rows("ovn-sbctl", "logical_port,chassis", "Port_Binding", db=sb, timeout=5)
     sb_read = chassis_rows is not None and binding_rows is not None
     if not sb_read:  # say so, rather than "not registered" / "unbound" for everything
         status.problems.append(
             "the Southbound DB cannot be read: chassis registration and port bindings unknown"
         )
-    chassis_by_uuid = {_uuid(u): str(n) for u, n in chassis_rows or []}
+    chassis_by_uuid = {uuid_of(u): str(n) for u, n in chassis_rows or []}
     registered = set(chassis_by_uuid.values())
     stopped = set(state.info.get("stopped", []))
     for name, info in state.info.get("nodes", {}).items():
@@ -102,23 +78,10 @@ def lab_status(state: LabState) -> LabStatus:
             if not alive and not node.stopped:
                 status.problems.append(f"node {name}: {daemon} is not running")
         status.nodes.append(node)
-    bindings = {str(lp): chassis_by_uuid.get(_uuid(ch)) for lp, ch in binding_rows or []}
-    central = node_dir(state, state.info["central"])
-    proc = run(
-        [
-            "ovn-nbctl",
-            f"--db={nb_db(central)}",
-            "--timeout=5",
-            "--format=json",
-            "--columns=name,up",
-            "list",
-            "Logical_Switch_Port",
-        ],
-        check=False,
-        timeout=10,
-    )
-    up = {str(n): u is True for n, u in json_rows(proc.stdout)} if proc.returncode == 0 else {}
-    if proc.returncode != 0:
+    bindings = {str(lp): chassis_by_uuid.get(uuid_of(ch)) for lp, ch in binding_rows or []}
+    lsp_rows = list_rows("ovn-nbctl", "name,up", "Logical_Switch_Port", db=nb, timeout=5)
+    up = {str(n): u is True for n, u in lsp_rows or []}
+    if lsp_rows is None:
         status.problems.append("the Northbound DB cannot be read: which ports are up is unknown")
     for vm, info in state.info.get("vms", {}).items():
         port = PortStatus(
@@ -129,7 +92,7 @@ def lab_status(state: LabState) -> LabStatus:
             up=up.get(info["port"], False),
         )
         if not port.up:
-            if proc.returncode == 0:
+            if lsp_rows is not None:
                 status.problems.append(f"port {port.port} (VM {vm}) is not up")
         elif sb_read and port.bound_chassis != port.expected_chassis:
             status.problems.append(

@@ -18,20 +18,7 @@ from lab.runner import run
 def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path) -> None:
     """ovsdb-server and ovs-vswitchd with the node's bridges and OVN settings."""
     env = daemons.node_env(node_dir, central_dir)
-    db = node_dir / "conf.db"
-    sock = f"unix:{node_dir / 'db.sock'}"
-    daemons.create_db(db, daemons.OVS_SCHEMA)
-    daemons.start(
-        node.netns,
-        Daemon("ovsdb-server", node_dir),
-        [
-            "ovsdb-server",
-            f"--remote=punix:{node_dir / 'db.sock'}",
-            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
-            str(db),
-        ],
-        env,
-    )
+    sock = daemons.start_ovsdb(node.netns, node_dir, env)
     # Configure everything before ovs-vswitchd starts, so it comes up in its final shape.
     run(
         [

@@ -99,3 +99,22 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
 def create_db(path: Path, schema: Path) -> None:
     if not path.exists():
         run(["ovsdb-tool", "create", str(path), str(schema)])
+
+
+def start_ovsdb(netns: str, node_dir: Path, env: dict[str, str]) -> str:
+    """The node's Open_vSwitch database server (created on first start); returns the
+    `unix:` remote that ovs-vsctl and ovs-vswitchd use."""
+    db = node_dir / "conf.db"
+    create_db(db, OVS_SCHEMA)
+    start(
+        netns,
+        Daemon("ovsdb-server", node_dir),
+        [
+            "ovsdb-server",
+            f"--remote=punix:{node_dir / 'db.sock'}",
+            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+            str(db),
+        ],
+        env,
+    )
+    return f"unix:{node_dir / 'db.sock'}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from lab.errors import RuntimeFailure
+from lab.ovn.db import list_rows
 from lab.runner import run
 
 
@@ -42,26 +42,5 @@ def ports_not_up(central_dir: Path, ports: list[str]) -> list[str]:
 
 
 def port_up_states(central_dir: Path) -> dict[str, bool]:
-    proc = run(
-        [
-            "ovn-nbctl",
-            f"--db={nb_db(central_dir)}",
-            "--format=json",
-            "--columns=name,up",
-            "list",
-            "Logical_Switch_Port",
-        ],
-        check=False,
-    )
-    if proc.returncode != 0:
-        return {}
-    return {name: up is True for name, up in json_rows(proc.stdout)}
-
-
-def json_rows(text: str) -> list[list[object]]:
-    """Rows of `--format=json` output, with OVSDB's ["set", []] for empty optionals as None."""
-    data = json.loads(text)
-    rows = []
-    for row in data.get("data", []):
-        rows.append([None if v == ["set", []] else v for v in row])
-    return rows
+    rows = list_rows("ovn-nbctl", "name,up", "Logical_Switch_Port", db=nb_db(central_dir))
+    return {str(name): up is True for name, up in rows or []}

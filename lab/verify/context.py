@@ -12,7 +12,8 @@ from pathlib import Path
 from lab.errors import UserError
 from lab.fdb import Watcher
 from lab.lifecycle import node_dir
-from lab.ovn.wait import json_rows, nb_db, sb_db
+from lab.ovn.db import list_rows
+from lab.ovn.wait import nb_db, sb_db
 from lab.runner import netns_argv, run
 from lab.state import LabState
 from lab.targets import address_of, netns_env
@@ -122,19 +123,10 @@ class LabContext:
     # --- Southbound ------------------------------------------------------------------------
 
     def _sb_list(self, table: str, columns: str) -> list[list[object]]:
-        proc = run(
-            [
-                "ovn-sbctl",
-                f"--db={self.sb}",
-                "--timeout=10",
-                "--format=json",
-                f"--columns={columns}",
-                "list",
-                table,
-            ],
-            timeout=15,
-        )
-        return json_rows(proc.stdout)
+        rows = list_rows("ovn-sbctl", columns, table, db=self.sb)
+        if rows is None:
+            raise UserError("the Southbound DB cannot be read; see `lab status`")
+        return rows
 
     @cached_property
     def datapath_keys(self) -> dict[str, int]:

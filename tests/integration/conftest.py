@@ -65,9 +65,8 @@ def namespaces() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
-def lab_processes(prefix: str) -> list[str]:
-    """Live (non-zombie) OVS/OVN processes whose pidfile/db paths mention this lab."""
-    found = []
+def live_processes() -> Iterator[tuple[str, str]]:
+    """(pid, command line) of every live (non-zombie) process on this machine."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -76,9 +75,17 @@ def lab_processes(prefix: str) -> list[str]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if state != "Z" and any(d in cmdline for d in DAEMONS) and f"/{prefix}/" in cmdline:
-            found.append(f"{entry.name}: {cmdline.strip()}")
-    return found
+        if state != "Z":
+            yield entry.name, cmdline.strip()
+
+
+def lab_processes(prefix: str) -> list[str]:
+    """Live OVS/OVN processes whose pidfile/db paths mention this lab."""
+    return [
+        f"{pid}: {cmd}"
+        for pid, cmd in live_processes()
+        if any(d in cmd for d in DAEMONS) and f"/{prefix}/" in cmd
+    ]
 
 
 def host_links() -> set[str]:

@@ -42,6 +42,7 @@ from .conftest import (
     host_links,
     lab,
     lab_processes,
+    live_processes,
     namespaces,
 )
 
@@ -137,17 +138,11 @@ def _helpers(name: str) -> list[str]:
     """Any live process whose command line names the lab's state directory or one of its
     namespaces: daemons, and host-namespace helpers orphaned by a killed `lab up`."""
     marks = (f"{_state_root() / name}/", f" {name}-")
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and any(m in f" {cmdline}" for m in marks) and "pytest" not in cmdline:
-            found.append(f"{entry.name}: {cmdline.strip()}")
+    found = [
+        f"{pid}: {cmd}"
+        for pid, cmd in live_processes()
+        if any(m in f" {cmd}" for m in marks) and "pytest" not in cmd
+    ]
     return found
 
 
