@@ -14,10 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lab import lifecycle
 from lab.errors import LabError, UserError
 from lab.progress import Progress
-from lab.state import list_labs, load_state, resolve_lab
+from lab.state import list_labs, load_state, node_dir, resolve_lab
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -40,6 +39,7 @@ def _state(name: str | None):
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from lab import lifecycle
     from lab.plan.planner import make_plan
     from lab.plan.render import render_plan
     from lab.topology import load_topology
@@ -72,6 +72,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from lab.teardown import down
+
     if args.all:
         names = list_labs()
     else:
@@ -81,7 +83,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         return 0
     for name in names:
         start = time.monotonic()
-        pids = lifecycle.down(name)
+        if load_state(name) is None:  # safe to repeat: nothing to do is not an error
+            err.print(f"no lab named {name} is up; nothing to remove")
+            continue
+        pids = down(name)
         err.print(
             f"lab {name} is down: {len(pids)} processes stopped, namespaces and state removed "
             f"in {time.monotonic() - start:.2f} s"
@@ -156,7 +161,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 def _ctl(args: argparse.Namespace, tool: str, sock: str) -> int:
     state = _state(args.lab)
-    central_dir = lifecycle.node_dir(state, state.info["central"])
+    central_dir = node_dir(state, state.info["central"])
     argv = [tool, f"--db=unix:{central_dir / sock}", *_strip_dashes(args.args)]
     os.execvp(tool, argv)
     return 0  # not reached

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from lab import links
 from lab.errors import UserError
-from lab.lifecycle import node_dir, saved_plan
+from lab.lifecycle import saved_plan
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import wait_ports_up
 from lab.plan.model import NodePlan, Plan
 from lab.providers import netns as nsprov
-from lab.state import LabState, lab_lock
+from lab.state import LabState, lab_lock, node_dir
 
 START_TIMEOUT = 60.0
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.lifecycle import node_dir
 from lab.ovn.db import list_rows, map_of, uuid_of, uuids_of
 from lab.ovn.wait import nb_db, sb_db
-from lab.state import LabState
+from lab.state import LabState, node_dir
 from lab.targets import netns_env
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import graphviz
 
 from lab.errors import LabError, UserError
+from lab.graph_cli import VIEWS  # one definition, importable without graphviz
 from lab.plan.commands import localnet_port
 from lab.plan.model import Plan
 from lab.plan.planner import make_plan
 from lab.topology.model import Nat, Topology
 
-VIEWS = ("physical", "logical", "both")
 FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 
 # Above this many tunnel endpoints the full mesh is summarised instead of drawn.

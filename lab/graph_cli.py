@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.errors import UserError
-from lab.graph import VIEWS, render
 from lab.state import load_state, resolve_lab
-from lab.topology import load_topology, parse_topology
-from lab.topology.model import Topology
+
+if TYPE_CHECKING:
+    from lab.topology.model import Topology
+
+VIEWS = ("physical", "logical", "both")  # as lab.graph; imported lazily (graphviz, pydantic)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,6 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def topology_for(target: str | None) -> Topology:
     """The topology of a file, or of a running lab (as saved when it came up)."""
     if target and Path(target).is_file():
+        from lab.topology import load_topology
+
         return load_topology(target)
     if target and (Path(target).suffix in (".yaml", ".yml") or "/" in target):
         raise UserError(f"topology file '{target}' does not exist; check the path")
@@ -59,11 +64,15 @@ def topology_for(target: str | None) -> Topology:
             f"lab '{lab}' has no readable saved topology ({saved}: {exc}); "
             "draw its topology file instead: lab graph TOPOLOGY"
         ) from None
+    from lab.topology import parse_topology
+
     return parse_topology(text, state.topology or str(saved), name=state.name)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
     topo = topology_for(args.target)
+    from lab.graph import render
+
     written = render(topo, Path(args.output), args.view)
     print(written)
     return 0

@@ -24,10 +24,10 @@ from rich.markup import escape
 
 from lab import faults
 from lab.errors import LabError, UserError
-from lab.lifecycle import node_dir, saved_plan
+from lab.lifecycle import saved_plan
 from lab.ovn import chassis as ovn_chassis
 from lab.providers import netns as nsprov
-from lab.state import LabState, lab_lock, load_state, resolve_lab
+from lab.state import LabState, lab_lock, load_state, node_dir, resolve_lab
 from lab.status import LabStatus, lab_status
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again

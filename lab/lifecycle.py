@@ -19,7 +19,8 @@ from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.providers import netns as nsprov
 from lab.runner import run
-from lab.state import LabState, create_state, lab_dir, lab_lock, load_state
+from lab.state import LabState, create_state, lab_lock, load_state, node_dir
+from lab.teardown import teardown as _teardown
 from lab.testhooks import checkpoint
 
 PORT_UP_TIMEOUT = 60.0  # for a small lab; big ones get more (port_up_timeout)
@@ -30,10 +31,6 @@ PARALLEL = 16
 def port_up_timeout(plan: Plan) -> float:
     """Every chassis processes every port binding: convergence grows with ports x chassis."""
     return max(PORT_UP_TIMEOUT, 0.002 * len(plan.vms) * len(plan.chassis()))
-
-
-def node_dir(state: LabState, node: str) -> Path:
-    return state.dir / node
 
 
 def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
@@ -232,34 +229,6 @@ def _run_parallel(tasks: list[Callable[[], None]]) -> None:
     for future in futures:
         if not future.cancelled() and future.exception() is not None:
             raise future.exception()  # type: ignore[misc]
-
-
-def down(name: str) -> list[int]:
-    """Remove everything lab `name` created. Safe to run twice; returns the PIDs it stopped."""
-    preflight.check_root()
-    with lab_lock(name, remove_after=True):
-        state = load_state(name)
-        if state is None:
-            return []
-        return _teardown(state)
-
-
-def _teardown(state: LabState) -> list[int]:
-    """Kill every process living in the lab's namespaces, delete the namespaces (and with
-    them every veth, bridge and tap inside), then the state directory."""
-    state.set(phase="stopping")
-    namespaces = list(state.resources.get("netns", []))
-    pids = nsprov.kill_all_in(namespaces)
-    errors: list[str] = []
-    for ns in reversed(namespaces):
-        try:
-            nsprov.remove(ns)
-        except LabError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise LabError("; ".join(errors))
-    shutil.rmtree(lab_dir(state.name), ignore_errors=True)
-    return pids
 
 
 def saved_plan(state: LabState) -> Plan:

@@ -9,13 +9,13 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-
-from pyroute2 import IPRoute
-from pyroute2.ethtool import Ethtool
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING
 
 from lab import nsfs
 from lab.errors import RuntimeFailure
+
+if TYPE_CHECKING:  # pyroute2 is imported where links are made: commands that only read stay fast
+    from pyroute2 import IPRoute
 
 LOOPBACK_INDEX = 1  # `lo` is interface 1 in every network namespace
 
@@ -36,6 +36,9 @@ def ipr(netns: str) -> Iterator[IPRoute]:
     The socket is opened with this thread switched into the namespace (a netlink socket
     stays bound to the namespace it was created in): IPRoute(netns=...) would fork a
     helper process per handle, which at a thousand VMs is most of the cost."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
     with in_netns(netns):
         handle = IPRoute()
     try:
@@ -144,6 +147,8 @@ def disable_ipv6(netns: str) -> None:
 def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
     """ethtool -K IF tx off, in a namespace."""
     with in_netns(netns):
+        from pyroute2.ethtool import Ethtool
+
         tool = Ethtool()
         try:
             for ifname in ifnames:

@@ -32,6 +32,11 @@ def lab_dir(lab: str) -> Path:
     return state_root() / lab
 
 
+def node_dir(state: LabState, node: str) -> Path:
+    """A node's own run/log/db directory inside its lab's state directory."""
+    return state.dir / node
+
+
 @dataclass
 class LabState:
     """The record of one lab. Mutations are saved atomically at once."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from lab.lifecycle import node_daemons, node_dir
+from lab.lifecycle import node_daemons
 from lab.ovn.db import list_rows, uuid_of
 from lab.ovn.wait import nb_db, sb_db
 from lab.providers import netns as nsprov
-from lab.state import LabState
+from lab.state import LabState, node_dir
 
 
 @dataclass

@@ -5,9 +5,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from lab.errors import UserError
-from lab.lifecycle import node_dir
 from lab.ovn.daemons import node_env
-from lab.state import LabState
+from lab.state import LabState, node_dir
 
 
 def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:

@@ -8,13 +8,12 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from lab import naming
 from lab.errors import UserError
-from lab.lifecycle import node_dir
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import nb_db, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
-from lab.state import LabState, lab_lock, load_state, resolve_lab
+from lab.state import LabState, lab_lock, load_state, node_dir, resolve_lab
 from lab.targets import netns_env
 
 ADD_TIMEOUT = 30.0

@@ -7,9 +7,13 @@ single transaction (what `lab up` does).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lab import naming
 from lab.plan.model import NodePlan, Plan, VMPlan
-from lab.topology.model import Topology
+
+if TYPE_CHECKING:  # the model drags in pydantic; commands only read attributes
+    from lab.topology.model import Topology
 
 
 def localnet_port(switch: str) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from lab import links, nsfs
+from lab import nsfs
 from lab.errors import RuntimeFailure, UserError
 
 NETNS_DIR = Path("/run/netns")
@@ -35,6 +35,8 @@ def create(name: str) -> None:
         nsfs.create(name)
     except OSError as exc:
         raise RuntimeFailure(f"cannot create network namespace '{name}': {exc}") from exc
+    from lab import links  # pyroute2: only where links are made (keeps `lab down` light)
+
     links.disable_ipv6(name)
 
 

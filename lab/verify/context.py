@@ -8,18 +8,19 @@ import subprocess
 from functools import cached_property
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.errors import UserError
 from lab.fdb import Watcher
-from lab.lifecycle import node_dir
 from lab.ovn.db import list_rows
 from lab.ovn.wait import nb_db, sb_db
 from lab.runner import netns_argv, run
-from lab.state import LabState
+from lab.state import LabState, node_dir
 from lab.targets import address_of, netns_env
-from lab.topology import parse_topology
-from lab.topology.model import Topology
 from lab.verify import trace as tr
+
+if TYPE_CHECKING:
+    from lab.topology.model import Topology
 
 
 class LabContext:
@@ -34,6 +35,8 @@ class LabContext:
 
     @cached_property
     def topology(self) -> Topology:
+        from lab.topology import parse_topology  # pydantic: only when a check needs the model
+
         text = (self.state.dir / "topology.yaml").read_text()
         return parse_topology(text, self.state.topology or "topology.yaml", name=self.state.name)
 
