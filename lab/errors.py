@@ -23,12 +23,6 @@ class RuntimeFailure(LabError):
     exit_code = 3
 
 
-class ChecksFailed(LabError):
-    """At least one `lab check` / `lab test` check failed."""
-
-    exit_code = 1
-
-
 @dataclass(frozen=True)
 class Problem:
     """One error found in a topology file, with where it is."""

@@ -119,10 +119,6 @@ def add_route(handle: IPRoute, prefix: IPv4Network | None, gateway: IPv4Address)
             raise
 
 
-def set_mac(handle: IPRoute, ifname: str, mac: str) -> None:
-    handle.link("set", index=index(handle, ifname), address=mac)
-
-
 def move_to_netns(handle: IPRoute, ifname: str, netns: str) -> None:
     handle.link("set", index=index(handle, ifname), net_ns_fd=netns)
 

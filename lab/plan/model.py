@@ -92,10 +92,6 @@ class Plan:
     def sb_remote(self) -> str:
         return f"tcp:{self.central_ip}:{self.sb_port}"
 
-    @property
-    def nb_remote(self) -> str:
-        return f"tcp:{self.central_ip}:{self.nb_port}"
-
     def chassis(self) -> list[NodePlan]:
         return [n for n in self.nodes.values() if n.is_chassis]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from functools import cached_property
@@ -155,7 +154,3 @@ class LabContext:
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
-def dump_json(data: object) -> str:
-    return json.dumps(data, indent=1, default=str)
