@@ -64,9 +64,19 @@ def pids(name: str) -> dict[tuple[str, str], int]:
                 pid = int(_pidfile(name, node, daemon).read_text())
             except (OSError, ValueError):
                 continue
-            if Path(f"/proc/{pid}").exists():
+            if _alive(pid):
                 found[(node, daemon)] = pid
     return found
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (this sandbox's PID 1 reaps slowly, so a
+    killed daemon can linger as a zombie for a while)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def kill(name: str, node: str, daemon: str) -> None:
@@ -74,8 +84,8 @@ def kill(name: str, node: str, daemon: str) -> None:
     pid = int(_pidfile(name, node, daemon).read_text())
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)  # detached daemons are init's children: reaped at once
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def status(name: str) -> tuple[int, dict]:
