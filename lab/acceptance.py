@@ -26,7 +26,7 @@ from rich.markup import escape
 from lab import naming, preflight
 from lab.errors import UserError
 from lab.plan.model import Plan
-from lab.state import LabState, load_state, resolve_lab
+from lab.state import LabState, open_lab
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 NB_PORT, SB_PORT = 6641, 6642  # lab.plan.model.Plan defaults: the lab's remotes
@@ -202,10 +202,8 @@ def split_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], li
 
 def cmd_test(args: argparse.Namespace) -> int:
     name, opts, extra = split_args(args)
-    lab = resolve_lab(name)
-    state = load_state(lab)
-    if state is None:
-        raise UserError(f"lab '{lab}' is gone")
+    state = open_lab(name)
+    lab = state.name
     checks = Path(opts["checks"]) if opts["checks"] else CHECKS_DIR
     if not checks.is_dir():
         raise UserError(f"no acceptance suites at {checks}; pass --checks DIR")

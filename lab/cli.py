@@ -16,7 +16,7 @@ from rich.table import Table
 
 from lab.errors import LabError, UserError
 from lab.progress import Progress
-from lab.state import list_labs, load_state, node_dir, resolve_lab
+from lab.state import LabState, list_labs, load_state, node_dir, open_lab, resolve_lab
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,12 +27,8 @@ def _strip_dashes(argv: Sequence[str]) -> list[str]:
     return argv[1:] if argv[:1] == ["--"] else argv
 
 
-def _state(name: str | None):
-    lab = resolve_lab(name)
-    state = load_state(lab)
-    if state is None:  # raced with `lab down`
-        raise UserError(f"lab '{lab}' is gone")
-    return state
+def _state(name: str | None) -> LabState:
+    return open_lab(name)
 
 
 # --- commands --------------------------------------------------------------------------------

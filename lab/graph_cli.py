@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
-from lab.state import load_state, resolve_lab
+from lab.state import open_lab
 
 if TYPE_CHECKING:
     from lab.topology.model import Topology
@@ -52,10 +52,8 @@ def topology_for(target: str | None) -> Topology:
         return load_topology(target)
     if target and (Path(target).suffix in (".yaml", ".yml") or "/" in target):
         raise UserError(f"topology file '{target}' does not exist; check the path")
-    lab = resolve_lab(target)
-    state = load_state(lab)
-    if state is None:  # raced with `lab down`
-        raise UserError(f"lab '{lab}' is gone")
+    state = open_lab(target)
+    lab = state.name
     saved = state.dir / "topology.yaml"
     try:
         text = saved.read_text(encoding="utf-8")

@@ -27,7 +27,7 @@ from lab.errors import LabError, UserError
 from lab.lifecycle import saved_plan
 from lab.ovn import chassis as ovn_chassis
 from lab.providers import netns as nsprov
-from lab.state import LabState, lab_lock, load_state, node_dir, resolve_lab
+from lab.state import LabState, lab_lock, load_state, node_dir, open_lab
 from lab.status import LabStatus, lab_status
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
@@ -167,10 +167,7 @@ def print_report(report: HealReport) -> None:
 def cmd_heal(args: argparse.Namespace) -> int:
     if args.name and args.lab and args.name != args.lab:
         raise UserError(f"two labs named ('{args.name}' and --lab {args.lab}); name one")
-    name = resolve_lab(args.name or args.lab)
-    state = load_state(name)
-    if state is None:  # raced with `lab down`
-        raise UserError(f"lab '{name}' is gone")
+    state = open_lab(args.name or args.lab)
     report = heal(state, timeout=args.timeout)
     print_report(report)
     return 0 if report.healthy else 1

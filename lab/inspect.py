@@ -15,7 +15,7 @@ from rich.table import Table
 
 from lab.errors import UserError
 from lab.ovn.db import list_rows
-from lab.state import load_state, resolve_lab
+from lab.state import open_lab
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import trace as tr
@@ -25,10 +25,7 @@ out = Console(soft_wrap=True)
 
 
 def _ctx(args: argparse.Namespace) -> LabContext:
-    state = load_state(resolve_lab(args.lab))
-    if state is None:
-        raise UserError("the lab went away")
-    return LabContext(state)
+    return LabContext(open_lab(args.lab))
 
 
 def _node(ctx: LabContext, node: str) -> dict[str, Any]:

@@ -165,6 +165,15 @@ def resolve_lab(name: str | None) -> str:
     raise UserError(f"several labs are up ({', '.join(labs)}); name one with --lab NAME")
 
 
+def open_lab(name: str | None) -> LabState:
+    """The state of the lab a command is about (named, or the only one up)."""
+    lab = resolve_lab(name)
+    state = load_state(lab)
+    if state is None:  # raced with `lab down`
+        raise UserError(f"lab '{lab}' is gone")
+    return state
+
+
 @contextlib.contextmanager
 def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
     """Serialise commands that change one lab (up, down, stop, start).

@@ -13,7 +13,7 @@ from lab.ovn.wait import nb_db, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
-from lab.state import LabState, lab_lock, load_state, node_dir, resolve_lab
+from lab.state import LabState, lab_lock, node_dir, open_lab
 from lab.targets import netns_env
 
 ADD_TIMEOUT = 30.0
@@ -128,10 +128,7 @@ def del_vm(state: LabState, name: str) -> None:
 
 
 def _state(args: argparse.Namespace) -> LabState:
-    state = load_state(resolve_lab(args.lab))
-    if state is None:
-        raise UserError("the lab went away")
-    return state
+    return open_lab(args.lab)
 
 
 def cmd_add_vm(args: argparse.Namespace) -> int:
