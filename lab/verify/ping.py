@@ -20,8 +20,17 @@ class PingResult:
         return self.received > 0
 
 
-def ping_argv(address: str, count: int = 3, interval: float = 0.2, wait_s: int = 2) -> list[str]:
-    return ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(wait_s), address]
+def ping_argv(
+    address: str,
+    count: int = 3,
+    interval: float = 0.2,
+    wait_s: int = 2,
+    deadline_s: int | None = None,
+) -> list[str]:
+    """`deadline_s`: keep pinging until `count` replies came back or the deadline passed
+    (ping -w), i.e. "does traffic flow again within this time"."""
+    timing = ["-w", str(deadline_s)] if deadline_s else ["-W", str(wait_s)]
+    return ["ping", "-n", "-c", str(count), "-i", str(interval), *timing, address]
 
 
 _STATS = re.compile(
