@@ -3,10 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 LAB := $(VENV)/bin/lab
-APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz
+APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client
 DEMO ?= topologies/geneve-router.yaml
 
-.PHONY: install deps venv demo test unit integration lint bench clean
+.PHONY: install deps venv docker-ready demo test unit integration lint bench clean
 
 install: deps venv ## Debian packages + .venv with `lab`, linked as /usr/local/bin/lab
 
@@ -18,6 +18,9 @@ deps: ## install missing Debian packages (needs root)
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+docker-ready: ## docker provider: docker.io + debootstrap installed, dockerd running
+	@bash scripts/docker-ready.sh
 
 venv: $(VENV)/.installed
 
@@ -34,7 +37,7 @@ demo: install ## bring up the seed lab, check it, leave it up
 	$(LAB) check
 	@echo; echo "The lab is up. Try: lab exec vm1 -- ping -c2 20.0.0.10 ; lab nbctl -- show ; lab status ; lab down"
 
-test: install ## the whole suite: unit + integration (real OVS/OVN, needs root)
+test: install docker-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
 	@$(VENV)/bin/ruff check lab tests benchmarks checks
 	@$(VENV)/bin/python -m pytest tests; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
@@ -42,7 +45,7 @@ test: install ## the whole suite: unit + integration (real OVS/OVN, needs root)
 unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
 
-integration: install
+integration: install docker-ready
 	$(VENV)/bin/python -m pytest tests/integration
 
 lint: venv

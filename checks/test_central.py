@@ -26,12 +26,14 @@ def test_database_answers(host, rundirs, database, socket):
     assert database in out.stdout.split(), f"unix:{path} serves {out.stdout.split()}"
 
 
-def test_northd_active(host, rundirs, daemon_pid):
-    """ovn-northd answers on its control socket and is the active instance."""
+def test_northd_active(host, node, rundirs, daemon_pid):
+    """ovn-northd answers on its control socket and is the active instance (in a raft
+    cluster of centrals: active, or standby while another one holds the lock)."""
     ctl = f"{rundirs['ovn']}/ovn-northd.{daemon_pid('ovn-northd')}.ctl"
     out = host.run("ovn-appctl -T 5 -t %s status", ctl)
     assert out.rc == 0, f"ovn-appctl -t {ctl} status: {out.stderr.strip()}"
-    assert "active" in out.stdout.split(), f"ovn-northd status: {out.stdout.strip()}"
+    wanted = {"active", "standby"} if node.get("clustered") else {"active"}
+    assert wanted & set(out.stdout.split()), f"ovn-northd status: {out.stdout.strip()}"
 
 
 @pytest.mark.parametrize("remote", ["nb_port", "sb_port"], ids=["NB", "SB"])

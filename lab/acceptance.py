@@ -43,9 +43,11 @@ def _netns_spec(state: LabState, target: str) -> str:
 
 
 def _docker_spec(state: LabState, target: str) -> str:
-    # testinfra's own backend; the docker provider names a node's container like its netns.
-    member = {**state.info.get("nodes", {}), **state.info.get("vms", {})}[target]
-    return f"docker://{member.get('container') or naming.netns_name(state.name, target)}"
+    # testinfra's own backend for nodes (containers named like their namespace, with the
+    # node's OVS/OVN environment); VMs are namespaces, as on the netns provider.
+    if target in state.info.get("vms", {}):
+        return _netns_spec(state, target)
+    return f"docker://{naming.netns_name(state.name, target)}"
 
 
 def _ssh_spec(state: LabState, target: str) -> str:
@@ -118,12 +120,15 @@ def lab_expectations(state: LabState) -> dict[str, Any]:
         entry: dict[str, Any] = {"role": node["role"], "host": host_spec(state, name)}
         links = node.get("links", {})
         if node["role"] == "central":
-            entry.update(address=central_ip, nb_port=NB_PORT, sb_port=SB_PORT)
+            own_ip = _address(links.get(overlay)) or central_ip
+            entry.update(address=own_ip, nb_port=NB_PORT, sb_port=SB_PORT)
+            if len(info.get("centrals", [])) > 1:
+                entry["clustered"] = True  # one ovn-northd active, the others standby
         elif node["role"] in ("chassis", "gateway"):
             entry.update(
                 system_id=name,
                 encap_ip=node.get("encap_ip"),
-                ovn_remote=f"tcp:{central_ip}:{SB_PORT}",
+                ovn_remote=info.get("sb_remote", f"tcp:{central_ip}:{SB_PORT}"),
                 datapath_type="netdev",
                 bridge_mappings=_bridge_mappings(plan, name, links, overlay),
             )

@@ -68,10 +68,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab.teardown import down
+    from lab.teardown import down, orphan_container_labs, remove_orphan_containers
 
     if args.all:
-        names = list_labs()
+        names = sorted({*list_labs(), *orphan_container_labs()})
     else:
         names = [args.name] if args.name else [resolve_lab(None)] if list_labs() else []
     if not names:
@@ -80,7 +80,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     for name in names:
         start = time.monotonic()
         if load_state(name) is None:  # safe to repeat: nothing to do is not an error
-            err.print(f"no lab named {name} is up; nothing to remove")
+            orphans = remove_orphan_containers(name)
+            if orphans:
+                err.print(
+                    f"lab {name} had no state left; removed its containers by label: "
+                    + ", ".join(orphans)
+                )
+            else:
+                err.print(f"no lab named {name} is up; nothing to remove")
             continue
         pids = down(name)
         err.print(
@@ -110,7 +117,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(st) -> None:
-    nodes = Table(title=f"lab {st.name} ({st.phase})", title_justify="left")
+    nodes = Table(title=f"lab {st.name} ({st.phase}, {st.provider})", title_justify="left")
     for col in ("node", "role", "namespace", "daemons", "chassis in SB"):
         nodes.add_column(col)
     for n in st.nodes:
@@ -151,6 +158,13 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from lab.targets import netns_env
 
     netns, env = netns_env(state, args.target)
+    if args.target in state.info.get("nodes", {}):
+        from lab.providers.docker import container_of, exec_argv
+
+        container = container_of(node_dir(state, args.target))
+        if container is not None:  # docker provider: inside the node's container
+            argv = exec_argv(container["name"], command, env, tty=sys.stdin.isatty())
+            os.execvp("docker", argv)
     os.execvpe("ip", ["ip", "netns", "exec", netns, *command], {**os.environ, **env})
     return 0  # not reached
 
@@ -190,6 +204,26 @@ def cmd_start(args: argparse.Namespace) -> int:
     start = time.monotonic()
     start_node(state, args.node)
     err.print(f"node {args.node} is back in {time.monotonic() - start:.2f} s")
+    return 0
+
+
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from lab import image, preflight
+
+    preflight.check_root()
+    recipe = image.default_recipe(args.ovn_from, args.suite)
+    if args.mirror:
+        recipe = image.Recipe(suite=recipe.suite, mirror=args.mirror.rstrip("/"))
+    start = time.monotonic()
+    progress = Progress()
+    with progress.step(f"node image from Debian {recipe.suite} (debootstrap + docker import)"):
+        tag, built = image.build(recipe, say=progress.note, force=args.force)
+    took = time.monotonic() - start
+    if built:
+        err.print(f"built {tag} in {took:.0f} s")
+    else:
+        err.print(f"{tag} is up to date (its inputs have not changed; --force rebuilds it)")
+    print(tag)
     return 0
 
 
@@ -269,7 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     p.set_defaults(func=cmd_exec)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, vms
+    p = sub.add_parser("image", help="the docker provider's node image")
+    image_sub = p.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    p = image_sub.add_parser(
+        "build", help="build ovn-lab/node:<ovs>-<ovn> offline (debootstrap + docker import)"
+    )
+    p.add_argument(
+        "--ovn-from", default="debian", help="where OVS/OVN come from (debian: Debian's packages)"
+    )
+    p.add_argument("--suite", help="Debian release (default: this machine's)")
+    p.add_argument("--mirror", help="Debian mirror URL (default: the one apt uses here)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
+    p.set_defaults(func=cmd_image_build)
+
+    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -277,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph_cli.add_parser(sub)
     gen.add_parser(sub)
     acceptance.add_parser(sub)
+    provision.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lab import links
 from lab.errors import UserError
-from lab.lifecycle import saved_plan
+from lab.lifecycle import central_dirs, saved_plan
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import wait_ports_up
@@ -34,6 +34,15 @@ def _set_cables(plan: Plan, node: NodePlan, state: str) -> None:
             handle.link("set", index=links.index(handle, link.fabric_if), state=state)
 
 
+def _kill_daemons(state: LabState, node: NodePlan) -> list[int]:
+    """SIGKILL everything in the node's namespace but a container's own init (the node
+    itself stays; only what it runs dies)."""
+    from lab.providers.docker import container_init_pids
+
+    spare = container_init_pids(node_dir(state, node.name))
+    return nsprov.kill_all_in([node.netns], hard=True, spare=spare)
+
+
 def stop_node(state: LabState, name: str) -> list[int]:
     """Crash a node: SIGKILL everything in its namespace, then unplug it from every fabric.
     Its namespace and state stay, so `lab start` can restore it."""
@@ -44,7 +53,7 @@ def stop_node(state: LabState, name: str) -> list[int]:
             raise UserError(f"node {name} is already stopped; `lab start {name}` restores it")
         state.info["stopped"] = [*stopped_nodes(state), name]
         state.save()
-        pids = nsprov.kill_all_in([node.netns], hard=True)
+        pids = _kill_daemons(state, node)
         _set_cables(plan, node, "down")
         return pids
 
@@ -66,10 +75,10 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
     """Kill whatever runs in the node's namespace, plug it in, restart its daemons on their
     existing databases and re-attach its VMs' ports. The caller holds the lab lock (used
     by `lab start` and `lab heal`)."""
-    nsprov.kill_all_in([node.netns], hard=True)  # whatever a failed start left running
+    _kill_daemons(state, node)  # whatever a failed start left running
     _set_cables(plan, node, "up")
     directory = node_dir(state, node.name)
-    central_dir = node_dir(state, plan.central)
+    central_dir = central_dirs(plan, state)
     if node.role == "central":
         ovn_central.start_central(plan, node, directory)
     elif node.is_chassis:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from lab.ovn.db import list_rows, map_of, uuid_of, uuids_of
 from lab.ovn.wait import nb_db, sb_db
-from lab.state import LabState, node_dir
-from lab.targets import netns_env
+from lab.state import LabState
+from lab.targets import centrals_of, netns_env
 
 
 @dataclass
@@ -33,7 +33,7 @@ class GatewayReport:
 
 def active_chassis(state: LabState, port: str) -> str | None:
     """Where the chassisredirect port cr-<port> is bound: the active gateway."""
-    central = node_dir(state, state.info["central"])
+    central = centrals_of(state)
     chassis = {
         uuid_of(u): str(n)
         for u, n in list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb_db(central)) or []
@@ -47,7 +47,7 @@ def active_chassis(state: LabState, port: str) -> str | None:
 
 
 def gateway_report(state: LabState) -> GatewayReport:
-    central = node_dir(state, state.info["central"])
+    central = centrals_of(state)
     nb = nb_db(central)
     gws = {
         uuid_of(u): (str(ch), int(prio))

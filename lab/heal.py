@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from lab import faults
 from lab.errors import LabError, UserError
-from lab.lifecycle import saved_plan
+from lab.lifecycle import central_dirs, saved_plan
 from lab.ovn import chassis as ovn_chassis
 from lab.providers import netns as nsprov
 from lab.state import LabState, lab_lock, load_state, node_dir, open_lab
@@ -106,7 +106,7 @@ def _restart(
     report: HealReport,
 ) -> None:
     plan = saved_plan(state)
-    central_dir = node_dir(state, plan.central)
+    central_dir = central_dirs(plan, state)
     for name in sorted(dead, key=lambda n: plan.nodes[n].role != "central"):  # central first
         node = plan.nodes[name]
         dead_daemons, all_daemons = dead[name]

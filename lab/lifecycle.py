@@ -13,6 +13,7 @@ from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn import daemons
+from lab.ovn.remotes import Centrals
 from lab.ovn.wait import nb_db, sb_db, wait_ports_up
 from lab.plan.commands import chassis_registration, transaction
 from lab.plan.model import NodePlan, Plan
@@ -37,7 +38,10 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
     """What later commands (exec, status, nbctl, check) need, without re-planning."""
     return {
         "topology_file": topology_file,
-        "central": plan.central,
+        "central": plan.central,  # the first central (compatibility)
+        "centrals": plan.centrals,  # all of them: 1, or 3 in a raft cluster
+        "ssl": plan.ssl,
+        "sb_remote": plan.sb_remote,  # what chassis have in external_ids:ovn-remote
         "overlay": plan.overlay,
         "fabric_netns": plan.fabric_netns,
         "vlan_fabrics": [f.name for f in plan.fabrics.values() if f.vlans],
@@ -84,8 +88,11 @@ def up(
 ) -> LabState:
     progress = progress or Progress(enabled=False)
     preflight.check_up()
-    if provider != "netns":
-        raise UserError(f"provider '{provider}' is not available yet; use provider: netns")
+    if provider not in ("netns", "docker"):
+        raise UserError(
+            f"provider '{provider}' is not available yet; use provider: netns or docker"
+        )
+    image = node_image(progress) if provider == "docker" else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
         if existing is not None:
@@ -99,7 +106,9 @@ def up(
             (state.dir / "topology.yaml").write_text(topology_text)
             state.set(info=lab_info(plan, topology_file))
             checkpoint("state")
-            _build_in_thread(plan, state, progress)
+            if image:
+                state.set(info={**state.info, "image": image})
+            _build_in_thread(plan, state, progress, image)
             state.set(phase="up")
             return state
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
@@ -118,7 +127,22 @@ def up(
             raise
 
 
-def _build_in_thread(plan: Plan, state: LabState, progress: Progress) -> None:
+def node_image(progress: Progress) -> str:
+    """The docker provider's node image: found by its inputs, or built now (with progress)."""
+    from lab import image
+
+    recipe = image.default_recipe()
+    found = image.find_image(recipe)
+    if found:
+        return found
+    with progress.step("building the node image (once; see `lab image build`)"):
+        tag, _built = image.build(recipe, say=progress.note)
+    return tag
+
+
+def _build_in_thread(
+    plan: Plan, state: LabState, progress: Progress, image: str | None = None
+) -> None:
     """Build in a worker thread while this (main) thread only waits for it.
 
     Ctrl-C raises KeyboardInterrupt in the main thread, wherever it is. Building here, it
@@ -127,15 +151,23 @@ def _build_in_thread(plan: Plan, state: LabState, progress: Progress) -> None:
     thread that logs hangs, with half a lab up. A wait is safe to interrupt; leaving the
     `with` then waits for the build (and its node threads) to finish, and up() rolls back."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-up") as pool:
-        pool.submit(_build, plan, state, progress).result()
+        pool.submit(_build, plan, state, progress, image).result()
 
 
-def _build(plan: Plan, state: LabState, progress: Progress) -> None:
-    central_dir = node_dir(state, plan.central)
-    with progress.step("namespaces"):
-        for name in [plan.fabric_netns, *(n.netns for n in plan.nodes.values())]:
-            state.record("netns", name)
-            nsprov.create(name)
+def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = None) -> None:
+    central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
+    with progress.step("namespaces" if image is None else "containers"):
+        state.record("netns", plan.fabric_netns)
+        nsprov.create(plan.fabric_netns)
+        if image is None:
+            for node in plan.nodes.values():
+                state.record("netns", node.netns)
+                nsprov.create(node.netns)
+        else:
+            state.record("vm_netns_dir", plan.lab)
+            _run_parallel(
+                [lambda n=n: _create_container(plan, n, state, image) for n in plan.nodes.values()]
+            )
     checkpoint("namespaces")
     with progress.step("fabric"):
         fabric.build_bridges(plan, state.dir / fabric.FABRIC_DIR)
@@ -165,7 +197,38 @@ def _build(plan: Plan, state: LabState, progress: Progress) -> None:
         ovn_chassis.warm_tunnels(plan)
 
 
-def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Path) -> None:
+def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:
+    """A node as a docker container whose network namespace is pinned as the node's."""
+    from lab import links
+    from lab.providers import docker as dockerprov
+
+    directory = node_dir(state, node.name)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    state.record("container", node.netns)
+    state.record("netns", node.netns)
+    # the centrals' directories too: `lab exec NODE -- ovn-sbctl ...` reaches the databases
+    # by their unix sockets, as on the netns provider
+    extra = [
+        node_dir(state, n.name)
+        for n in plan.nodes.values()
+        if n.role == "central" and n.name != node.name
+    ]
+    for path in extra:
+        path.mkdir(mode=0o700, exist_ok=True)
+    # the env `lab exec` sets, as the container's own: a bare `docker exec NODE ovs-vsctl
+    # show` (or testinfra's docker backend) reaches the node's daemons too
+    env = {} if node.role == "host" else daemons.node_env(directory, central_dirs(plan, state))
+    dockerprov.create_node(plan.lab, node.name, node.netns, image, directory, extra, env)
+    checkpoint("container", node.name)  # docker only, so not in testhooks.CHECKPOINTS
+    links.disable_ipv6(node.netns)
+
+
+def central_dirs(plan: Plan, state: LabState) -> list[Path]:
+    """The centrals' directories: where the lab's own clients find the databases."""
+    return [node_dir(state, name) for name in plan.centrals]
+
+
+def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Centrals) -> None:
     """Wire a node and start its daemons (a chassis: all but ovn-controller)."""
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
@@ -174,8 +237,8 @@ def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Pat
     if node.role == "central":
         ovn_central.start_central(plan, node, directory)
         checkpoint("node-daemons", node.name)
-        if plan.nb_commands:
-            run(["ovn-nbctl", f"--db={nb_db(directory)}", *transaction(plan.nb_commands)])
+        if plan.nb_commands and node.name == plan.central:  # once, by the first central
+            run(["ovn-nbctl", f"--db={nb_db(central_dir)}", *transaction(plan.nb_commands)])
     elif node.is_chassis:
         ovn_chassis.start_chassis(plan, node, directory, central_dir)
         checkpoint("node-daemons", node.name)

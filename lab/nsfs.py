@@ -18,6 +18,8 @@ from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
 NETNS_DIR = Path("/run/netns")
 
@@ -81,6 +83,47 @@ def create(name: str) -> None:
         raise
     finally:
         os.close(home)
+
+
+def pin(source: Path, name: str, directory: Path = NETNS_DIR) -> None:
+    """Pin an existing namespace (e.g. /proc/PID/ns/net of a container) at /run/netns/<name>
+    (or in another directory), as `ip netns attach` does, so it is reachable by name."""
+    directory.mkdir(mode=0o755, exist_ok=True)
+    path = directory / name
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    try:
+        _check(
+            _libc.mount(str(source).encode(), str(path).encode(), None, MS_BIND, None),
+            f"bind-mount {path}",
+        )
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def make_shared_mount(directory: Path) -> None:
+    """Turn a directory into a shared mount point: namespaces pinned in it later show up
+    in the containers that mount it with slave propagation (what `ip netns` does to
+    /run/netns)."""
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if not os.path.ismount(directory):
+        _check(
+            _libc.mount(str(directory).encode(), str(directory).encode(), None, MS_BIND, None),
+            f"bind-mount {directory}",
+        )
+    _check(
+        _libc.mount(b"none", str(directory).encode(), None, MS_SHARED | MS_REC, None),
+        f"make {directory} shared",
+    )
+
+
+def unmount_tree(directory: Path) -> None:
+    """Detach a mount point and everything mounted below it; gone already is fine."""
+    if _libc.umount2(str(directory).encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise OSError(err, f"umount {directory}: {os.strerror(err)}")
 
 
 def remove(name: str) -> None:

@@ -8,7 +8,8 @@ from lab.lifecycle import node_daemons
 from lab.ovn.db import list_rows, uuid_of
 from lab.ovn.wait import nb_db, sb_db
 from lab.providers import netns as nsprov
-from lab.state import LabState, node_dir
+from lab.state import LabState
+from lab.targets import centrals_of
 
 
 @dataclass
@@ -19,6 +20,10 @@ class NodeStatus:
     daemons: dict[str, bool]
     stopped: bool = False  # by `lab stop`: dead daemons are expected, not a fault
     chassis_registered: bool | None = None  # None: not a chassis, or the SB is unreadable
+    # clustered centrals: database -> this server's raft role (None: it does not answer),
+    # and whether its ovn-northd is active or standby
+    raft: dict[str, str | None] | None = None
+    northd: str | None = None
 
 
 @dataclass
@@ -34,6 +39,7 @@ class PortStatus:
 class LabStatus:
     name: str
     phase: str
+    provider: str = "netns"
     nodes: list[NodeStatus] = field(default_factory=list)
     ports: list[PortStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -47,9 +53,9 @@ class LabStatus:
 
 
 def lab_status(state: LabState) -> LabStatus:
-    status = LabStatus(name=state.name, phase=state.phase)
-    central = node_dir(state, state.info["central"])
-    sb, nb = sb_db(central), nb_db(central)
+    status = LabStatus(name=state.name, phase=state.phase, provider=state.provider)
+    centrals = centrals_of(state)
+    sb, nb = sb_db(centrals), nb_db(centrals)
     chassis_rows = list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb, timeout=5)
     binding_rows = list_rows("ovn-sbctl", "logical_port,chassis", "Port_Binding", db=sb, timeout=5)
     sb_read = chassis_rows is not None and binding_rows is not None
@@ -78,6 +84,8 @@ def lab_status(state: LabState) -> LabStatus:
             if not alive and not node.stopped:
                 status.problems.append(f"node {name}: {daemon} is not running")
         status.nodes.append(node)
+    if len(centrals) > 1:
+        _cluster_health(state, status)
     bindings = {str(lp): chassis_by_uuid.get(uuid_of(ch)) for lp, ch in binding_rows or []}
     lsp_rows = list_rows("ovn-nbctl", "name,up", "Logical_Switch_Port", db=nb, timeout=5)
     up = {str(n): u is True for n, u in lsp_rows or []}
@@ -103,3 +111,36 @@ def lab_status(state: LabState) -> LabStatus:
             status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
         status.ports.append(port)
     return status
+
+
+def _cluster_health(state: LabState, status: LabStatus) -> None:
+    """Raft roles and northd states of clustered centrals: each database needs a leader
+    and every running server must be a member; one ovn-northd must be active."""
+    from lab.ovn.central import DBS
+    from lab.ovn.cluster import read_cluster_status, read_northd_status
+    from lab.ovn.daemons import node_env
+    from lab.state import node_dir
+
+    running = [n for n in status.nodes if n.role == "central" and not n.stopped and n.netns]
+    for node in running:
+        directory = node_dir(state, node.name)
+        node.raft = {}
+        for db in DBS:
+            view = (
+                read_cluster_status(db.ctl(directory), db.name) if node.daemons[db.daemon] else None
+            )
+            node.raft[db.name] = view.role if view else None
+            if view is not None and view.status != "cluster member":
+                status.problems.append(
+                    f"node {node.name}: its {db.name} server is not a cluster member "
+                    f"({view.status})"
+                )
+        if node.daemons["ovn-northd"]:
+            node.northd = read_northd_status(node_env(directory, directory))
+    for db in DBS:
+        if running and not any((n.raft or {}).get(db.name) == "leader" for n in running):
+            status.problems.append(f"the {db.name} raft cluster has no leader")
+    if running and not any(n.northd == "active" for n in running):
+        status.problems.append(
+            "no ovn-northd is active (all standby or dead): NB changes do not reach the SB"
+        )

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address
+from pathlib import Path
 
 from lab.errors import UserError
 from lab.ovn.daemons import node_env
+from lab.ovn.remotes import nb_db, sb_db
 from lab.state import LabState, node_dir
+
+
+def centrals_of(state: LabState) -> list[Path]:
+    """Every central's directory (1, or 3 in a raft cluster): the lab's own clients reach
+    the databases through their unix sockets. Labs from before clusters record one."""
+    names = state.info.get("centrals") or [state.info["central"]]
+    return [node_dir(state, name) for name in names]
+
+
+def db_remote(state: LabState, db: str) -> str:
+    """`--db` for ovn-nbctl (db "nb") or ovn-sbctl ("sb"): every central's unix socket."""
+    return nb_db(centrals_of(state)) if db == "nb" else sb_db(centrals_of(state))
 
 
 def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:
@@ -17,8 +31,7 @@ def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:
         node = info["nodes"][target]
         if node["role"] == "host":
             return node["netns"], {}
-        central = node_dir(state, info["central"])
-        return node["netns"], node_env(node_dir(state, target), central)
+        return node["netns"], node_env(node_dir(state, target), centrals_of(state))
     if target in info.get("vms", {}):
         return info["vms"][target]["netns"], {}
     known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])

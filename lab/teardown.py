@@ -17,8 +17,29 @@ def down(name: str) -> list[int]:
     with lab_lock(name, remove_after=True):
         state = load_state(name)
         if state is None:
+            remove_orphan_containers(name)
             return []
         return teardown(state)
+
+
+def remove_orphan_containers(name: str) -> list[str]:
+    """A docker lab whose state file is lost: its containers are found by label; its
+    fabric and VM namespaces by the names the lab gives them (the VMs are listed in the
+    chassis' pin directories). Returns the containers removed."""
+    from lab import naming
+    from lab.providers import docker as dockerprov
+
+    vms = dockerprov.pinned_vms(name)
+    removed = dockerprov.remove_lab_containers(name)
+    if not removed:
+        return []
+    namespaces = [*removed, naming.fabric_netns(name), *(naming.netns_name(name, v) for v in vms)]
+    nsprov.kill_all_in(namespaces)
+    dockerprov.remove_vm_netns_dirs(name)
+    for ns in namespaces:
+        nsprov.remove(ns)
+    shutil.rmtree(lab_dir(name), ignore_errors=True)
+    return removed
 
 
 def teardown(state: LabState) -> list[int]:
@@ -26,14 +47,39 @@ def teardown(state: LabState) -> list[int]:
     them every veth, bridge and tap inside), then the state directory."""
     state.set(phase="stopping")
     namespaces = list(state.resources.get("netns", []))
-    pids = nsprov.kill_all_in(namespaces)
+    in_containers: set[int] = set()
+    if state.resources.get("container"):
+        from lab.providers import docker as dockerprov
+
+        # docker stops the containers' processes itself; left to the netns sweep below,
+        # their init would be killed and docker would only notice later
+        in_containers = set(nsprov.pids_in(state.resources["container"]))
+        dockerprov.remove_lab_containers(state.name, required=True)
+    pids = sorted(in_containers | set(nsprov.kill_all_in(namespaces)))
     errors: list[str] = []
     for ns in reversed(namespaces):
         try:
             nsprov.remove(ns)
         except LabError as exc:
             errors.append(str(exc))
+    if state.resources.get("vm_netns_dir"):
+        from lab.providers import docker as dockerprov
+
+        dockerprov.remove_vm_netns_dirs(state.name)
     if errors:
         raise LabError("; ".join(errors))
     shutil.rmtree(lab_dir(state.name), ignore_errors=True)
     return pids
+
+
+def orphan_container_labs() -> list[str]:
+    """Labs that still have containers (by label) but may have lost their state."""
+    from lab.providers import docker as dockerprov
+
+    if not dockerprov.DOCKER_SOCKET.exists():
+        return []
+    try:
+        containers = dockerprov.lab_containers(None)
+    except LabError:
+        return []
+    return sorted({c.labels.get(dockerprov.LAB_LABEL, "") for c in containers} - {""})

@@ -14,7 +14,7 @@ from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
 from lab.state import LabState, lab_lock, node_dir, open_lab
-from lab.targets import netns_env
+from lab.targets import centrals_of, netns_env
 
 ADD_TIMEOUT = 30.0
 
@@ -47,7 +47,7 @@ def add_vm(
         gw = IPv4Address(gateway) if gateway else None
     except ValueError as exc:
         raise UserError(f"bad address: {exc}") from None
-    central = node_dir(state, info["central"])
+    central = centrals_of(state)
     db = f"--db={nb_db(central)}"
     if not run(
         ["ovn-nbctl", db, "--bare", "--columns=name", "find", "Logical_Switch", f"name={switch}"]
@@ -110,7 +110,7 @@ def del_vm(state: LabState, name: str) -> None:
     vm = state.info.get("vms", {}).get(name)
     if vm is None:
         raise UserError(f"'{name}' is not a VM of lab {state.name}")
-    central = node_dir(state, state.info["central"])
+    central = centrals_of(state)
     with lab_lock(state.name):
         run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm["port"]])
         netns, env = netns_env(state, vm["chassis"])
@@ -122,6 +122,9 @@ def del_vm(state: LabState, name: str) -> None:
         )
         nsprov.kill_all_in([vm["netns"]])
         nsprov.remove(vm["netns"])
+        from lab.providers.docker import hide_vm
+
+        hide_vm(node_dir(state, vm["chassis"]), name)
         state.forget("netns", vm["netns"])
         del state.info["vms"][name]
         state.save()

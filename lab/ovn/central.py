@@ -1,42 +1,142 @@
-"""The central node: Northbound and Southbound ovsdb-servers and ovn-northd."""
+"""The central node(s): Northbound and Southbound ovsdb-servers and ovn-northd.
+
+One central: standalone databases, ovn-northd on the local unix sockets. Three centrals:
+NB and SB are raft clusters (the first central creates them, the others join; raft runs on
+the overlay address, ports 6643 NB / 6644 SB), and every central runs an ovn-northd
+pointed at all three NB and SB remotes: they contend for the SB lock, one is active, the
+others stand by."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from lab.ovn import daemons
+from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
+from lab.ovn.pki import SslFiles
 from lab.plan.model import NodePlan, Plan
+from lab.runner import run
+
+JOIN_TIMEOUT = 30  # s for a new cluster member to be connected to the cluster
+
+
+@dataclass(frozen=True)
+class CentralDb:
+    daemon: str  # ovnnb_db | ovnsb_db: its pidfile, log, socket and control socket names
+    schema: Path
+    name: str  # the database name inside the schema (cluster/status takes it)
+    kind: str  # nb | sb
+
+    def port(self, plan: Plan) -> int:
+        return plan.nb_port if self.kind == "nb" else plan.sb_port
+
+    def raft_port(self, plan: Plan) -> int:
+        return plan.nb_raft_port if self.kind == "nb" else plan.sb_raft_port
+
+    def path(self, node_dir: Path) -> Path:
+        return node_dir / f"{self.daemon}.db"
+
+    def sock(self, node_dir: Path) -> Path:
+        return node_dir / f"{self.daemon}.sock"
+
+    def ctl(self, node_dir: Path) -> Path:
+        return node_dir / f"{self.daemon}.ctl"
+
+
+NB = CentralDb("ovnnb_db", daemons.NB_SCHEMA, "OVN_Northbound", "nb")
+SB = CentralDb("ovnsb_db", daemons.SB_SCHEMA, "OVN_Southbound", "sb")
+DBS = (NB, SB)
+
+
+def ssl_files(plan: Plan, node: NodePlan, node_dir: Path) -> SslFiles | None:
+    """The node's TLS key, certificate and CA with `ssl: true` (made on first use)."""
+    if not plan.ssl:
+        return None
+    return pki.ensure_node(node_dir.parent, plan.lab, node.name)
 
 
 def start_central(plan: Plan, node: NodePlan, node_dir: Path) -> None:
-    env = daemons.node_env(node_dir, node_dir)
-    ip = plan.central_ip  # remotes listen on the lab's overlay address only
-    for db, schema, port in (
-        ("ovnnb_db", daemons.NB_SCHEMA, plan.nb_port),
-        ("ovnsb_db", daemons.SB_SCHEMA, plan.sb_port),
-    ):
-        path = node_dir / f"{db}.db"
-        daemons.create_db(path, schema)
-        daemons.start(
-            node.netns,
-            Daemon(db, node_dir),
-            [
-                "ovsdb-server",
-                f"--unixctl={node_dir / (db + '.ctl')}",
-                f"--remote=punix:{node_dir / (db + '.sock')}",
-                f"--remote=ptcp:{port}:{ip}",
-                str(path),
-            ],
-            env,
-        )
+    """Create (first start) and start the node's databases, then its ovn-northd."""
+    created = [db for db in DBS if _create_db(plan, node, node_dir, db)]
+    for db in DBS:
+        start_db_server(plan, node, node_dir, db)
+    if plan.clustered:
+        for db in created:  # restarted members catch up by themselves
+            wait_joined(node_dir, db)
+    start_northd(plan, node, node_dir)
+
+
+def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> bool:
+    """Create the database file unless it exists; True when it was created now."""
+    path = db.path(node_dir)
+    if path.exists():
+        return False
+    if not plan.clustered:
+        daemons.create_db(path, db.schema)
+        return True
+    port = db.raft_port(plan)
+    local = plan.raft_address(node.name, port)
+    if node.name == plan.central:
+        run(["ovsdb-tool", "create-cluster", str(path), str(db.schema), local])
+    else:
+        members = [plan.raft_address(c, port) for c in plan.centrals if c != node.name]
+        run(["ovsdb-tool", "join-cluster", str(path), db.name, local, *members])
+    return True
+
+
+def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> None:
+    """One database's ovsdb-server, its remote listening on the node's overlay address
+    only (ptcp:, or pssl: with `ssl: true`). A cluster member rejoins by itself."""
+    ip = plan.ip_of(node.name)
+    ssl = ssl_files(plan, node, node_dir)
+    listen = f"--remote=pssl:{db.port(plan)}:{ip}" if ssl else f"--remote=ptcp:{db.port(plan)}:{ip}"
     daemons.start(
         node.netns,
-        Daemon("ovn-northd", node_dir),
+        Daemon(db.daemon, node_dir),
         [
-            "ovn-northd",
-            f"--ovnnb-db=unix:{node_dir / 'ovnnb_db.sock'}",
-            f"--ovnsb-db=unix:{node_dir / 'ovnsb_db.sock'}",
+            "ovsdb-server",
+            f"--unixctl={db.ctl(node_dir)}",
+            f"--remote=punix:{db.sock(node_dir)}",
+            listen,
+            *(ssl.ovsdb_args() if ssl else []),
+            str(db.path(node_dir)),
         ],
-        env,
+        daemons.node_env(node_dir, node_dir),
+    )
+
+
+def wait_joined(node_dir: Path, db: CentralDb) -> None:
+    """Until the local server is a connected member of its cluster."""
+    run(
+        [
+            "ovsdb-client",
+            f"--timeout={JOIN_TIMEOUT}",
+            "wait",
+            f"unix:{db.sock(node_dir)}",
+            db.name,
+            "connected",
+        ],
+        timeout=JOIN_TIMEOUT + 10,
+    )
+
+
+def start_northd(plan: Plan, node: NodePlan, node_dir: Path) -> None:
+    """ovn-northd: on the local sockets with one central; with three, on every central's
+    NB and SB remote over the overlay (TLS with `ssl: true`)."""
+    if plan.clustered:
+        ssl = ssl_files(plan, node, node_dir)
+        argv = [
+            "ovn-northd",
+            f"--ovnnb-db={plan.nb_remote}",
+            f"--ovnsb-db={plan.sb_remote}",
+            *(ssl.ovsdb_args() if ssl else []),
+        ]
+    else:
+        argv = [
+            "ovn-northd",
+            f"--ovnnb-db=unix:{NB.sock(node_dir)}",
+            f"--ovnsb-db=unix:{SB.sock(node_dir)}",
+        ]
+    daemons.start(
+        node.netns, Daemon("ovn-northd", node_dir), argv, daemons.node_env(node_dir, node_dir)
     )

@@ -7,30 +7,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab import links, naming
-from lab.ovn import daemons
+from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
+from lab.ovn.remotes import Centrals
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
 
 
-def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path) -> None:
+def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Centrals) -> None:
     """ovsdb-server and ovs-vswitchd with the node's bridges and OVN settings."""
     env = daemons.node_env(node_dir, central_dir)
     sock = daemons.start_ovsdb(node.netns, node_dir, env)
+    cmds = chassis_ovs_commands(plan, node)
+    if plan.ssl:  # ovn-controller reads its TLS files from the SSL table, also on restarts
+        cmds.append(pki.ensure_node(node_dir.parent, plan.lab, node.name).vsctl_set_ssl())
     # Configure everything before ovs-vswitchd starts, so it comes up in its final shape.
-    run(
-        [
-            "ovs-vsctl",
-            f"--db={sock}",
-            "--no-wait",
-            "--",
-            "init",
-            *transaction(chassis_ovs_commands(plan, node)),
-        ],
-        env=env,
-    )
+    run(["ovs-vsctl", f"--db={sock}", "--no-wait", "--", "init", *transaction(cmds)], env=env)
     # --detach returns after ovs-vswitchd applied its initial configuration: bridges exist.
     daemons.start(node.netns, Daemon("ovs-vswitchd", node_dir), ["ovs-vswitchd", sock], env)
     overlay = node.link(plan.overlay) if plan.overlay else None
@@ -42,7 +36,7 @@ def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Path)
             links.add_address(handle, overlay.ovs_bridge, overlay.address)
 
 
-def start_controller(node: NodePlan, node_dir: Path, central_dir: Path) -> None:
+def start_controller(node: NodePlan, node_dir: Path, central_dir: Centrals) -> None:
     """ovn-controller goes last, once the node's VM ports are plugged and the logical
     network exists: it then computes its flows and claims its ports in one go instead of
     recomputing through every change on the way (what makes 100 chassis slow)."""
@@ -62,6 +56,10 @@ def bind_vms(
     record_netns([vm.netns for vm in vms])  # one state write for the chassis' VMs
     for vm in vms:
         nsprov.create(vm.netns)
+    if (node_dir / "container.json").exists():  # docker: VMs visible inside their chassis
+        from lab.providers.docker import show_vms_inside
+
+        show_vms_inside(node_dir, [(vm.name, vm.netns) for vm in vms])
     veths = [vm for vm in vms if vm.attach == "veth"]
     if veths:
         with links.ipr(node.netns) as handle:

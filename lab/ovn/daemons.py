@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.ovn.remotes import Centrals, nb_db, sb_db
 from lab.runner import run
 
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
@@ -34,10 +35,18 @@ class Daemon:
         return self.node_dir / f"{self.name}.log"
 
     def pid(self) -> int | None:
+        """The daemon's PID as this (host) process sees it."""
         try:
-            return int(self.pidfile.read_text().strip())
+            pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
+        container = _container(self.node_dir)
+        if container is None:
+            return pid
+        # a container node's pidfile holds the PID inside the container
+        from lab.providers.docker import host_pid
+
+        return host_pid(int(container["pid"]), pid)
 
     def alive(self) -> bool:
         pid = self.pid()
@@ -62,7 +71,8 @@ def daemon_names(role: str) -> tuple[str, ...]:
     return ()
 
 
-def node_env(node_dir: Path, central_dir: Path) -> dict[str, str]:
+def node_env(node_dir: Path, central_dir: Centrals) -> dict[str, str]:
+    """The node's own run/log/db directories; the OVN databases at the lab's central(s)."""
     d = str(node_dir)
     return {
         "OVS_RUNDIR": d,
@@ -73,27 +83,38 @@ def node_env(node_dir: Path, central_dir: Path) -> dict[str, str]:
         "OVN_LOGDIR": d,
         "OVN_DBDIR": d,
         "OVN_SYSCONFDIR": d,
-        "OVN_NB_DB": f"unix:{central_dir / 'ovnnb_db.sock'}",
-        "OVN_SB_DB": f"unix:{central_dir / 'ovnsb_db.sock'}",
+        "OVN_NB_DB": nb_db(central_dir),
+        "OVN_SB_DB": sb_db(central_dir),
     }
 
 
 def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> None:
     """Start a daemon detached inside a namespace. OVS daemons' --detach returns only
     once the daemon is ready (e.g. ovsdb-server listening), so no polling is needed."""
-    run(
-        [
-            *argv[:1],
-            "--detach",
-            "--no-chdir",
-            f"--pidfile={daemon.pidfile}",
-            f"--log-file={daemon.logfile}",
-            *argv[1:],
-        ],
-        netns=netns,
-        env=env,
-        timeout=30,
-    )
+    full = [
+        *argv[:1],
+        "--detach",
+        "--no-chdir",
+        f"--pidfile={daemon.pidfile}",
+        f"--log-file={daemon.logfile}",
+        *argv[1:],
+    ]
+    container = _container(daemon.node_dir)
+    if container is not None:  # docker provider: the daemon lives inside the node
+        from lab.providers.docker import exec_in
+
+        exec_in(container["name"], full, env)
+        return
+    run(full, netns=netns, env=env, timeout=30)
+
+
+def _container(node_dir: Path) -> dict[str, object] | None:
+    """The container a node is (docker provider), from the marker in its directory."""
+    if not (node_dir / "container.json").exists():
+        return None
+    from lab.providers.docker import container_of
+
+    return container_of(node_dir)
 
 
 def create_db(path: Path, schema: Path) -> None:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lab.errors import RuntimeFailure
 from lab.ovn.db import list_rows
+from lab.ovn.remotes import Centrals, nb_db, sb_db
 from lab.runner import run
 
-
-def nb_db(central_dir: Path) -> str:
-    return f"unix:{central_dir / 'ovnnb_db.sock'}"
+__all__ = ["nb_db", "port_up_states", "ports_not_up", "sb_db", "wait_ports_up"]
 
 
-def sb_db(central_dir: Path) -> str:
-    return f"unix:{central_dir / 'ovnsb_db.sock'}"
-
-
-def wait_ports_up(central_dir: Path, ports: list[str], timeout: float) -> None:
+def wait_ports_up(central_dir: Centrals, ports: list[str], timeout: float) -> None:
     """Block until each logical switch port has up=true, then until every chassis has
     processed the latest NB change. One ovn-nbctl process for all ports."""
     db = f"--db={nb_db(central_dir)}"
@@ -36,11 +29,11 @@ def wait_ports_up(central_dir: Path, ports: list[str], timeout: float) -> None:
     run(["ovn-nbctl", db, f"--timeout={int(timeout)}", "--wait=hv", "sync"], timeout=timeout + 10)
 
 
-def ports_not_up(central_dir: Path, ports: list[str]) -> list[str]:
+def ports_not_up(central_dir: Centrals, ports: list[str]) -> list[str]:
     states = port_up_states(central_dir)
     return [p for p in ports if not states.get(p, False)]
 
 
-def port_up_states(central_dir: Path) -> dict[str, bool]:
+def port_up_states(central_dir: Centrals) -> dict[str, bool]:
     rows = list_rows("ovn-nbctl", "name,up", "Logical_Switch_Port", db=nb_db(central_dir))
     return {str(name): up is True for name, up in rows or []}

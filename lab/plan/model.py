@@ -74,23 +74,56 @@ class Plan:
     fabrics: dict[str, FabricPlan]
     nodes: dict[str, NodePlan]
     vms: dict[str, VMPlan]
-    central: str
+    central: str  # the first central: the one that creates the raft cluster
     nb_port: int = 6641
     sb_port: int = 6642
     # One ovn-nbctl transaction: each item is one command's argv (without "ovn-nbctl").
     nb_commands: list[list[str]] = field(default_factory=list)
+    centrals: list[str] = field(default_factory=list)  # 1, or 3 (a raft cluster); [central]
+    ssl: bool = False  # OVSDB over the network is TLS (pssl:/ssl:) with the lab's PKI
+    nb_raft_port: int = 6643
+    sb_raft_port: int = 6644
+
+    def __post_init__(self) -> None:
+        if not self.centrals:
+            self.centrals = [self.central]
 
     @property
-    def central_ip(self) -> IPv4Address:
-        node = self.nodes[self.central]
+    def clustered(self) -> bool:
+        """Three centrals: NB and SB are raft clusters, one ovn-northd per central."""
+        return len(self.centrals) > 1
+
+    @property
+    def proto(self) -> str:
+        """How OVSDB connects over the network: tcp, or ssl with `ssl: true`."""
+        return "ssl" if self.ssl else "tcp"
+
+    def ip_of(self, node_name: str) -> IPv4Address:
+        node = self.nodes[node_name]
         link = node.link(self.overlay) if self.overlay else None
         if link is None or link.address is None:
-            raise ValueError("central node has no overlay address")
+            raise ValueError(f"central node {node_name} has no overlay address")
         return link.address.ip
 
     @property
+    def central_ip(self) -> IPv4Address:
+        return self.ip_of(self.central)
+
+    def remote(self, port: int) -> str:
+        """Every central's `tcp:IP:PORT` (or ssl:), comma-separated: where clients connect."""
+        return ",".join(f"{self.proto}:{self.ip_of(c)}:{port}" for c in self.centrals)
+
+    @property
     def sb_remote(self) -> str:
-        return f"tcp:{self.central_ip}:{self.sb_port}"
+        return self.remote(self.sb_port)
+
+    @property
+    def nb_remote(self) -> str:
+        return self.remote(self.nb_port)
+
+    def raft_address(self, node_name: str, port: int) -> str:
+        """A central's raft endpoint for one database (tcp:IP:6643 NB, :6644 SB)."""
+        return f"{self.proto}:{self.ip_of(node_name)}:{port}"
 
     def chassis(self) -> list[NodePlan]:
         return [n for n in self.nodes.values() if n.is_chassis]

@@ -16,11 +16,8 @@ FIRST_ALLOCATED_HOST = 11
 
 
 def make_plan(topo: Topology) -> Plan:
-    if len(topo.centrals) != 1:
-        raise UserError(
-            f"{len(topo.centrals)} central nodes are not supported yet; "
-            "use exactly one central node"
-        )
+    if len(topo.centrals) not in (1, 3):
+        raise UserError(f"{len(topo.centrals)} central nodes; use one, or three for a raft cluster")
     fabrics = {
         name: FabricPlan(
             name=name,
@@ -92,6 +89,8 @@ def make_plan(topo: Topology) -> Plan:
         vms=vms,
         central=topo.centrals[0],
         nb_commands=logical_network_commands(topo),
+        centrals=list(topo.centrals),
+        ssl=topo.ssl,
     )
 
 

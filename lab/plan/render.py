@@ -10,7 +10,10 @@ import shlex
 
 from lab.fabric import link_mtu
 from lab.plan.commands import chassis_ovs_commands, vm_ovs_commands
-from lab.plan.model import Plan
+from lab.plan.model import NodePlan, Plan
+
+# Files of a node with `ssl: true`, as the dry run names them (in <lab>/pki/).
+SSL_ARGS = ["--private-key=NODE-privkey.pem", "--certificate=NODE-cert.pem", "--ca-cert=cacert.pem"]
 
 
 def _cmd(*argv: str) -> str:
@@ -108,30 +111,11 @@ def render_plan(plan: Plan) -> str:
             )
         run_in = ["ip", "netns", "exec", node.netns]
         if node.role == "central":
-            ip = str(plan.central_ip)
-            out += [
-                _cmd(
-                    *run_in,
-                    "ovsdb-server",
-                    "--detach",
-                    "--remote=punix:ovnnb_db.sock",
-                    f"--remote=ptcp:{plan.nb_port}:{ip}",
-                    "ovnnb_db.db",
-                ),
-                _cmd(
-                    *run_in,
-                    "ovsdb-server",
-                    "--detach",
-                    "--remote=punix:ovnsb_db.sock",
-                    f"--remote=ptcp:{plan.sb_port}:{ip}",
-                    "ovnsb_db.db",
-                ),
-                _cmd(*run_in, "ovn-northd", "--detach"),
-            ]
+            out += _central(plan, node, run_in)
         elif node.is_chassis:
             out += [
                 _cmd(*run_in, "ovsdb-server", "--detach", "--remote=punix:db.sock", "conf.db"),
-                _vsctl(["ovs-vsctl", "--no-wait", "init"], chassis_ovs_commands(plan, node)),
+                _vsctl(["ovs-vsctl", "--no-wait", "init"], _chassis_commands(plan, node)),
                 _cmd(*run_in, "ovs-vswitchd", "--detach", "unix:db.sock"),
             ]
             overlay = node.link(plan.overlay) if plan.overlay else None
@@ -201,3 +185,47 @@ def render_plan(plan: Plan) -> str:
         _cmd("ovn-nbctl", "--wait=hv", "sync"),
     ]
     return "\n".join(out) + "\n"
+
+
+def _chassis_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
+    cmds = chassis_ovs_commands(plan, node)
+    if plan.ssl:
+        cmds.append(["set-ssl", f"{node.name}-privkey.pem", f"{node.name}-cert.pem", "cacert.pem"])
+    return cmds
+
+
+def _central(plan: Plan, node: NodePlan, run_in: list[str]) -> list[str]:
+    """A central's databases (standalone, or raft cluster members) and its ovn-northd."""
+    ip = str(plan.ip_of(node.name))
+    ssl = [a.replace("NODE", node.name) for a in SSL_ARGS] if plan.ssl else []
+    listen = "pssl" if plan.ssl else "ptcp"
+    out: list[str] = []
+    dbs = (
+        ("ovnnb_db", "ovn-nb.ovsschema", "OVN_Northbound", plan.nb_port, plan.nb_raft_port),
+        ("ovnsb_db", "ovn-sb.ovsschema", "OVN_Southbound", plan.sb_port, plan.sb_raft_port),
+    )
+    for daemon, schema, name, port, raft_port in dbs:
+        if plan.clustered and node.name == plan.central:
+            local = plan.raft_address(node.name, raft_port)
+            out.append(_cmd("ovsdb-tool", "create-cluster", f"{daemon}.db", schema, local))
+        elif plan.clustered:
+            others = [plan.raft_address(c, raft_port) for c in plan.centrals if c != node.name]
+            local = plan.raft_address(node.name, raft_port)
+            out.append(_cmd("ovsdb-tool", "join-cluster", f"{daemon}.db", name, local, *others))
+        out.append(
+            _cmd(
+                *run_in,
+                "ovsdb-server",
+                "--detach",
+                f"--remote=punix:{daemon}.sock",
+                f"--remote={listen}:{port}:{ip}",
+                *ssl,
+                f"{daemon}.db",
+            )
+        )
+    if plan.clustered:
+        northd = [f"--ovnnb-db={plan.nb_remote}", f"--ovnsb-db={plan.sb_remote}", *ssl]
+        out.append(_cmd(*run_in, "ovn-northd", "--detach", *northd))
+    else:
+        out.append(_cmd(*run_in, "ovn-northd", "--detach"))
+    return out

@@ -76,12 +76,15 @@ def pids_in(names: Iterable[str]) -> dict[int, str]:
     return found
 
 
-def kill_all_in(names: Iterable[str], grace: float = 1.0, hard: bool = False) -> list[int]:
+def kill_all_in(
+    names: Iterable[str], grace: float = 1.0, hard: bool = False, spare: Iterable[int] = ()
+) -> list[int]:
     """SIGTERM every process in the namespaces, SIGKILL what is left after `grace` seconds
-    (`hard`: SIGKILL at once, like a crash). Returns the PIDs that were found. Raises if
-    any is still alive at the end."""
+    (`hard`: SIGKILL at once, like a crash). `spare`: PIDs to leave alone (a container's
+    own init). Returns the PIDs that were found. Raises if any is still alive at the end."""
     names = list(names)
-    pids = pids_in(names)
+    kept = set(spare)
+    pids = {pid: ns for pid, ns in pids_in(names).items() if pid not in kept}
     _signal_all(pids, signal.SIGKILL if hard else signal.SIGTERM)
     deadline = time.monotonic() + grace
     alive = set(pids)

@@ -46,6 +46,7 @@ def _assemble(parts: Parts) -> Topology:
     return Topology(
         name=parts.name or "",
         provider=parts.provider,
+        ssl=parts.ssl,
         fabric=parts.fabric,
         nodes=parts.nodes,
         ovn=Ovn(switches=parts.switches, routers=parts.routers),

@@ -113,6 +113,9 @@ class VM(Strict):
 class Topology(Strict):
     name: str
     provider: ProviderName = "netns"
+    # TLS everywhere OVSDB is reached over the network: NB/SB remotes pssl:, chassis,
+    # northd and raft connections ssl:, with a lab-local PKI (one certificate per node).
+    ssl: bool = False
     fabric: dict[str, Fabric] = Field(default_factory=dict)
     nodes: dict[str, Node]
     ovn: Ovn = Field(default_factory=Ovn)

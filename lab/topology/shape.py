@@ -85,6 +85,7 @@ class Parts:
     name: str | None = None
     name_from_cli: bool = False
     provider: ProviderName = "netns"
+    ssl: bool = False
     fabric: dict[str, Fabric] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     switches: dict[str, Switch] = field(default_factory=dict)
@@ -142,6 +143,7 @@ class Shaper:
             self.parts.name = data["name"]
         if top is not None:
             self.parts.provider = top.provider
+            self.parts.ssl = top.ssl
 
     def _fabrics(self, raw: Any) -> None:
         for name, value in self._items("fabric", raw):

@@ -493,6 +493,13 @@ def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
     return CheckResult("failover", spec, passed, summary, evidence, diagnosis)
 
 
+def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Kill raft leaders (or followers) of a clustered central; see lab.verify.raft."""
+    from lab.verify.raft import check_raft as run_raft
+
+    return run_raft(ctx, spec, cid)
+
+
 # --- the ToR CAM table -----------------------------------------------------------------------
 
 
@@ -536,6 +543,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "flows": check_flows,
     "gateway": check_gateway,
     "failover": check_failover,
+    "raft": check_raft,
     "fdb": check_fdb,
 }
 

@@ -14,8 +14,8 @@ from lab.fdb import Watcher
 from lab.ovn.db import list_rows
 from lab.ovn.wait import nb_db, sb_db
 from lab.runner import netns_argv, run
-from lab.state import LabState, node_dir
-from lab.targets import address_of, netns_env
+from lab.state import LabState
+from lab.targets import address_of, centrals_of, netns_env
 from lab.verify import trace as tr
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class LabContext:
     def __init__(self, state: LabState):
         self.state = state
         self.info = state.info
-        central = node_dir(state, self.info["central"])
+        central = centrals_of(state)
         self.sb = sb_db(central)
         self.nb = nb_db(central)
         self.raw_dir = state.dir / "checks"

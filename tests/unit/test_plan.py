@@ -149,3 +149,44 @@ def test_long_interface_names_are_mapped_deterministically() -> None:
     assert len(a) == len(b) == 15 and a != b
     assert a == naming.fabric_port("compute-a", "provider")
     assert a.startswith("compute-a-p")
+
+
+@pytest.fixture(scope="module")
+def ha():
+    return make_plan(load_topology(TOPOLOGIES / "ha-central.yaml"))
+
+
+def test_one_central_keeps_its_plain_remotes(seed) -> None:
+    assert seed.centrals == ["central"] and not seed.clustered and not seed.ssl
+    assert seed.sb_remote == "tcp:192.0.2.11:6642"
+    text = render_plan(seed)
+    assert "create-cluster" not in text and "join-cluster" not in text
+    assert "ovn-northd --detach\n" in text
+
+
+def test_three_centrals_make_a_raft_cluster(ha) -> None:
+    assert ha.centrals == ["central1", "central2", "central3"] and ha.clustered
+    assert ha.central == "central1"  # creates the clusters; info["central"] for old readers
+    assert ha.sb_remote == "tcp:192.0.2.11:6642,tcp:192.0.2.12:6642,tcp:192.0.2.13:6642"
+    assert ha.nb_remote == "tcp:192.0.2.11:6641,tcp:192.0.2.12:6641,tcp:192.0.2.13:6641"
+    ids = chassis_ovs_commands(ha, ha.nodes["worker1"])[-1]
+    assert f"external_ids:ovn-remote={ha.sb_remote}" in ids
+    text = render_plan(ha)
+    assert "ovsdb-tool create-cluster ovnnb_db.db ovn-nb.ovsschema tcp:192.0.2.11:6643" in text
+    assert (
+        "ovsdb-tool join-cluster ovnsb_db.db OVN_Southbound tcp:192.0.2.13:6644 "
+        "tcp:192.0.2.11:6644 tcp:192.0.2.12:6644" in text
+    )
+    assert text.count(f"ovn-northd --detach --ovnnb-db={ha.nb_remote}") == 3
+
+
+def test_ssl_makes_every_network_remote_tls() -> None:
+    text = (TOPOLOGIES / "ha-central.yaml").read_text().replace("provider: netns", "ssl: true")
+    plan = make_plan(parse_topology(text, "ha-tls.yaml"))
+    assert plan.ssl and plan.sb_remote.split(",")[0] == "ssl:192.0.2.11:6642"
+    assert plan.raft_address("central2", plan.nb_raft_port) == "ssl:192.0.2.12:6643"
+    rendered = render_plan(plan)
+    assert "--remote=pssl:6642:192.0.2.13" in rendered
+    assert "--private-key=central3-privkey.pem" in rendered
+    assert "set-ssl worker2-privkey.pem worker2-cert.pem cacert.pem" in rendered
+    assert "ptcp:" not in rendered

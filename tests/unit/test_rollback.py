@@ -66,7 +66,7 @@ def test_ctrl_c_waits_for_the_build_thread_then_rolls_back(
     monkeypatch.setattr(lifecycle.preflight, "check_up", lambda: None)
     events: list[str] = []
 
-    def build(plan, lab_state, progress) -> None:
+    def build(plan, lab_state, progress, image=None) -> None:
         events.append("build started")
         time.sleep(0.5)
         (lab_state.dir / "made-by-build").write_text("")

@@ -1,0 +1,318 @@
+"""The docker provider: every node is a container `<lab>-<node>` with its own filesystem,
+process tree and hostname, visible in `docker ps`.
+
+Containers start with no network (`network_mode: none`, so nothing reaches the outside
+and docker's bridge is never used). The container's network namespace is then pinned at
+/run/netns/<lab>-<node>, the name the netns provider would give the node: fabric wiring,
+VM plugging and checks work on it unchanged (pyroute2 by namespace), and the node's own
+daemons run inside the container (docker exec). The node's run/log/db directory is
+bind-mounted at the same path, so sockets, pidfiles and logs are where the netns
+provider puts them.
+
+Everything is labelled `ovn-lab.lab=<lab>`, so `lab down` finds a lab's containers even
+when its state file is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lab import nsfs
+from lab.errors import RuntimeFailure, UserError
+
+if TYPE_CHECKING:
+    import docker
+
+LAB_LABEL = "ovn-lab.lab"
+NODE_LABEL = "ovn-lab.node"
+# What a node needs, and no more: --privileged fails where the capability bounding set is
+# reduced, and would hand the node the whole host.
+CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_NICE"]
+MARKER = "container.json"  # in the node dir: this node is a container (name, init PID)
+DOCKER_SOCKET = Path("/var/run/docker.sock")
+VM_NETNS_ROOT = Path("/run/ovn-lab")
+
+_client: docker.DockerClient | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> docker.DockerClient:
+    """One client per process (its connection pool is shared by the bring-up threads)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            import docker
+
+            try:
+                candidate = docker.from_env(timeout=120)
+                candidate.ping()
+            except docker.errors.DockerException as exc:
+                raise UserError(
+                    f"the docker daemon is not reachable ({_short(exc)}); start it with "
+                    "`systemctl start docker` (or `dockerd --bridge=none --iptables=false &`), "
+                    "or use --provider netns"
+                ) from None
+            _client = candidate
+        return _client
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:160]
+
+
+def vm_netns_dir(lab: str, node: str) -> Path:
+    """Where a chassis container's VMs' namespaces are pinned under their plain names; the
+    container sees it as its own /run/netns, so `ip netns exec vm1 ...` works inside."""
+    return VM_NETNS_ROOT / lab / node / "netns"
+
+
+def create_node(
+    lab: str,
+    node: str,
+    name: str,
+    image: str,
+    node_dir: Path,
+    extra_mounts: Sequence[Path] = (),
+    environment: Mapping[str, str] | None = None,
+) -> int:
+    """Start the node's container and pin its network namespace at /run/netns/<name>.
+    Returns the container's init PID (as the host sees it)."""
+    import docker
+    from docker.types import Mount
+
+    mounts = [Mount(target=str(p), source=str(p), type="bind") for p in (node_dir, *extra_mounts)]
+    # the VMs' namespaces, pinned on the host after the container started, appear inside
+    mounts.append(
+        Mount(
+            target="/run/netns",
+            source=str(prepare_vm_netns_dir(lab, node)),
+            type="bind",
+            read_only=True,
+            propagation="rslave",
+        )
+    )
+    try:
+        container = client().containers.run(
+            image,
+            ["sleep", "infinity"],
+            name=name,
+            hostname=node,
+            labels={LAB_LABEL: lab, NODE_LABEL: node},
+            environment=dict(environment or {}),
+            network_mode="none",
+            cap_add=CAPABILITIES,
+            devices=["/dev/net/tun:/dev/net/tun:rwm"],
+            mounts=mounts,
+            init=True,  # reaps the daemons' orphans, like any init
+            detach=True,
+        )
+    except docker.errors.ImageNotFound:
+        raise UserError(
+            f"docker image {image} is missing; build it with `lab image build`"
+        ) from None
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            raise UserError(
+                f"a docker container named '{name}' already exists and is not this lab's; "
+                f"remove it with `docker rm -f {name}` or pick another lab name with --name"
+            ) from None
+        raise RuntimeFailure(f"cannot start container {name}: {_short(exc)}") from None
+    container.reload()
+    pid = int(container.attrs["State"]["Pid"])
+    if not pid:
+        raise RuntimeFailure(f"container {name} exited at once: {container.logs()[-200:]!r}")
+    marker = {"name": name, "pid": pid, "vm_netns_dir": str(vm_netns_dir(lab, node))}
+    (node_dir / MARKER).write_text(json.dumps(marker))
+    nsfs.pin(Path(f"/proc/{pid}/ns/net"), name)
+    return pid
+
+
+def import_rootfs(root: Path, tag: str, labels: Mapping[str, str]) -> None:
+    """`docker import` of a root filesystem directory, streamed as a tar (no temp file)."""
+    repository, _, version = tag.partition(":")
+    changes = [f'LABEL {key}="{value}"' for key, value in labels.items()]
+    changes.append('CMD ["sleep", "infinity"]')
+    with subprocess.Popen(
+        ["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
+    ) as tar:
+        result = client().api.import_image_from_stream(
+            tar.stdout, repository=repository, tag=version, changes=changes
+        )
+    if tar.returncode != 0:
+        raise RuntimeFailure(f"tar of {root} failed (exit {tar.returncode})")
+    if "error" in str(result).lower():
+        raise RuntimeFailure(f"docker import failed: {str(result)[:300]}")
+
+
+def lab_containers(lab: str | None) -> list[Any]:
+    """The containers of one lab (or of every lab), found by label, running or not."""
+    label = f"{LAB_LABEL}={lab}" if lab else LAB_LABEL
+    return client().containers.list(all=True, filters={"label": label})
+
+
+def remove_lab_containers(lab: str, required: bool = False) -> list[str]:
+    """Remove a lab's containers (with every process in them). Safe to repeat. A machine
+    with no docker daemon has no containers to remove, unless the lab's state says it
+    made some (`required`): then the daemon must be started first."""
+    if not DOCKER_SOCKET.exists() and not required:
+        return []
+    import docker
+
+    try:
+        containers = lab_containers(lab)
+    except UserError:
+        if required:
+            raise
+        return []
+
+    def remove(container: Any) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # each removal waits on docker
+        list(pool.map(remove, containers))
+    removed = [c.name for c in containers]
+    return removed
+
+
+def container_of(node_dir: Path) -> dict[str, Any] | None:
+    """{name, pid} when the node in `node_dir` is a container."""
+    try:
+        return json.loads((node_dir / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def exec_in(name: str, argv: Sequence[str], env: Mapping[str, str], timeout: float = 30) -> str:
+    """Run a command inside a container to completion (a daemon's --detach start)."""
+    import docker
+
+    try:
+        container = client().containers.get(name)
+        code, output = container.exec_run(list(argv), environment=dict(env), demux=False)
+    except docker.errors.DockerException as exc:
+        raise RuntimeFailure(f"docker exec in {name} failed: {_short(exc)}") from None
+    text = (output or b"").decode(errors="replace")
+    if code != 0:
+        detail = text.strip().splitlines()
+        raise RuntimeFailure(
+            f"`{' '.join(argv[:6])}` in container {name} failed (exit {code}): "
+            + (detail[-1] if detail else "no output")
+        )
+    return text
+
+
+def host_pid(container_init_pid: int, pid_in_container: int) -> int | None:
+    """The host PID of a process known by its PID inside a container's PID namespace."""
+    try:
+        target = os.stat(f"/proc/{container_init_pid}/ns/pid").st_ino
+    except OSError:
+        return None
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(f"{entry.path}/ns/pid").st_ino != target:
+                continue
+            with open(f"{entry.path}/status") as fh:
+                for line in fh:
+                    if line.startswith("NSpid:"):
+                        if int(line.split()[-1]) == pid_in_container:
+                            return int(entry.name)
+                        break
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def exec_argv(name: str, argv: Sequence[str], env: Mapping[str, str], tty: bool) -> list[str]:
+    """`docker exec` argv for `lab exec` on a container node: the docker CLI (not the SDK)
+    because it passes the user's terminal, stdin and exit status straight through."""
+    flags = ["-i", "-t"] if tty else ["-i"]
+    env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+    return ["docker", "exec", *flags, *env_args, name, *argv]
+
+
+def container_init_pids(node_dir: Path) -> set[int]:
+    """The processes that keep a node's container alive (docker-init and its `sleep`), to
+    spare when only the node's daemons are to die (`lab stop`, `lab heal`)."""
+    info = container_of(node_dir)
+    if info is None:
+        return set()
+    init = int(info["pid"])
+    keep = {init}
+    try:
+        children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+    except OSError:
+        return keep
+    for child in children:
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "sleep":
+                keep.add(int(child))
+        except OSError:
+            continue
+    return keep
+
+
+def prepare_vm_netns_dir(lab: str, node: str) -> Path:
+    """A node's shared directory for VM namespace pins (made before its container mounts
+    it: docker refuses slave propagation from a mount that is not shared)."""
+    directory = vm_netns_dir(lab, node)
+    nsfs.make_shared_mount(directory)
+    return directory
+
+
+def remove_vm_netns_dirs(lab: str) -> None:
+    """Unpin the VMs' plain names and remove the lab's directories (the namespaces
+    themselves go with their /run/netns pins)."""
+    root = VM_NETNS_ROOT / lab
+    if not root.is_dir():
+        return
+    for mount in sorted(_mounts_below(root), key=lambda m: len(m.parts), reverse=True):
+        nsfs.unmount_tree(mount)
+    if _mounts_below(root):
+        raise RuntimeFailure(f"{root} still has mounts; remove them with `umount -R {root}`")
+    shutil.rmtree(root)  # only empty pin files and directories are left, nothing mounted
+    with contextlib.suppress(OSError):
+        VM_NETNS_ROOT.rmdir()
+
+
+def _mounts_below(root: Path) -> list[Path]:
+    with open("/proc/self/mounts") as fh:
+        points = [Path(line.split()[1].replace("\\040", " ")) for line in fh]
+    return [p for p in points if p == root or root in p.parents]
+
+
+def show_vms_inside(node_dir: Path, vms: Sequence[tuple[str, str]]) -> None:
+    """Pin each (vm name, host namespace name) in the chassis container's /run/netns."""
+    info = container_of(node_dir)
+    if info is None:
+        return
+    directory = Path(info["vm_netns_dir"])
+    for vm, netns in vms:
+        nsfs.pin(nsfs.NETNS_DIR / netns, vm, directory)
+
+
+def hide_vm(node_dir: Path, vm: str) -> None:
+    """Undo show_vms_inside for one VM (`lab del-vm`): its last pin goes, so does it."""
+    info = container_of(node_dir)
+    if info is not None:
+        path = Path(info["vm_netns_dir"]) / vm
+        nsfs.unmount_tree(path)
+        path.unlink(missing_ok=True)
+
+
+def pinned_vms(lab: str) -> list[str]:
+    """Names of the VMs pinned in a lab's chassis containers (what a lost state forgot)."""
+    root = VM_NETNS_ROOT / lab
+    return sorted({p.name for p in root.glob("*/netns/*")}) if root.is_dir() else []
