@@ -169,20 +169,22 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def _ctl(args: argparse.Namespace, tool: str, sock: str) -> int:
+def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
+    from lab.targets import db_remote
+
     state = _state(args.lab)
-    central_dir = node_dir(state, state.info["central"])
-    argv = [tool, f"--db=unix:{central_dir / sock}", *_strip_dashes(args.args)]
+    # every central's socket: with a raft cluster the client settles on the leader
+    argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
     os.execvp(tool, argv)
     return 0  # not reached
 
 
 def cmd_nbctl(args: argparse.Namespace) -> int:
-    return _ctl(args, "ovn-nbctl", "ovnnb_db.sock")
+    return _ctl(args, "ovn-nbctl", "nb")
 
 
 def cmd_sbctl(args: argparse.Namespace) -> int:
-    return _ctl(args, "ovn-sbctl", "ovnsb_db.sock")
+    return _ctl(args, "ovn-sbctl", "sb")
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

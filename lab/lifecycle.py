@@ -215,6 +215,11 @@ def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -
     ]
     for path in extra:
         path.mkdir(mode=0o700, exist_ok=True)
+    if plan.ssl and node.role != "host":  # the node's own key and certificate, and the CA's
+        from lab.ovn import pki
+
+        files = pki.ensure_node(state.dir, plan.lab, node.name)
+        extra += [files.private_key, files.certificate, files.ca_cert]
     # the env `lab exec` sets, as the container's own: a bare `docker exec NODE ovs-vsctl
     # show` (or testinfra's docker backend) reaches the node's daemons too
     env = {} if node.role == "host" else daemons.node_env(directory, central_dirs(plan, state))

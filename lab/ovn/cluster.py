@@ -95,12 +95,24 @@ def parse_northd_status(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def northd_status_argv() -> list[str]:
-    """Run with the central's environment (OVN_RUNDIR): ovn-appctl finds the northd of that
-    central from its pidfile."""
-    return ["ovn-appctl", "-T", "5", "-t", "ovn-northd", "status"]
+def northd_status_argv(ctl: Path) -> list[str]:
+    return ["ovn-appctl", "-T", "5", "-t", str(ctl), "status"]
+
+
+def northd_ctl(rundir: Path) -> Path | None:
+    """The northd's control socket, named after the PID in its pidfile. Given by path, not
+    as `-t ovn-northd`: that checks the pidfile's lock holder against the PID in it, which
+    differ when the northd runs in a container (its own PID namespace)."""
+    try:
+        pid = int((rundir / "ovn-northd.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return rundir / f"ovn-northd.{pid}.ctl"
 
 
 def read_northd_status(env: dict[str, str]) -> str | None:
-    proc = run(northd_status_argv(), env=env, check=False, timeout=10)
+    ctl = northd_ctl(Path(env["OVN_RUNDIR"]))
+    if ctl is None:
+        return None
+    proc = run(northd_status_argv(ctl), env=env, check=False, timeout=10)
     return parse_northd_status(proc.stdout) if proc.returncode == 0 else None
