@@ -88,25 +88,7 @@ def ensure_node(lab_dir: Path, lab: str, node: str) -> SslFiles:
     request = d / f"{node}-req.pem"
     run([*_req(files.private_key), "-subj", f"/O=ovn-lab/OU={lab}/CN={node}", "-out", str(request)])
     files.private_key.chmod(0o600)
-    run(
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(request),
-            "-CA",
-            str(files.ca_cert),
-            "-CAkey",
-            str(d / "ca-privkey.pem"),
-            "-set_serial",
-            str(_serial(node)),
-            "-days",
-            str(DAYS),
-            "-out",
-            str(files.certificate),
-        ]
-    )
+    _sign(request, files.ca_cert, d / "ca-privkey.pem", _serial(node), DAYS, files.certificate)
     request.unlink()
     return files
 
@@ -120,26 +102,19 @@ def make_foreign(directory: Path, name: str = "stranger") -> SslFiles:
     files = SslFiles(directory / f"{name}-privkey.pem", directory / f"{name}-cert.pem", ca)
     request = directory / f"{name}-req.pem"
     run([*_req(files.private_key), "-subj", f"/CN={name}", "-out", str(request)])
+    _sign(request, ca, ca_key, 1, 1, files.certificate)
+    return files
+
+
+def _sign(request: Path, ca: Path, ca_key: Path, serial: int, days: int, out: Path) -> None:
+    """`openssl x509 -req`: the CA signs a certificate request."""
     run(
         [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(request),
-            "-CA",
-            str(ca),
-            "-CAkey",
-            str(ca_key),
-            "-set_serial",
-            "1",
-            "-days",
-            "1",
-            "-out",
-            str(files.certificate),
+            *("openssl", "x509", "-req", "-in", str(request)),
+            *("-CA", str(ca), "-CAkey", str(ca_key)),
+            *("-set_serial", str(serial), "-days", str(days), "-out", str(out)),
         ]
     )
-    return files
 
 
 def _req(key: Path) -> list[str]:
