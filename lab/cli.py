@@ -68,7 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab.teardown import down, orphan_container_labs, remove_orphan_containers
+    from lab.teardown import down, down_orphan, orphan_container_labs
 
     if args.all:
         names = sorted({*list_labs(), *orphan_container_labs()})
@@ -80,7 +80,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     for name in names:
         start = time.monotonic()
         if load_state(name) is None:  # safe to repeat: nothing to do is not an error
-            orphans = remove_orphan_containers(name)
+            orphans = down_orphan(name)
             if orphans:
                 err.print(
                     f"lab {name} had no state left; removed its containers by label: "

@@ -22,6 +22,14 @@ def down(name: str) -> list[int]:
         return teardown(state)
 
 
+def down_orphan(name: str) -> list[str]:
+    """`lab down NAME` for a lab with no state: its containers by label, and a lock file
+    left beside the lost state."""
+    preflight.check_root()
+    with lab_lock(name, remove_after=True):
+        return remove_orphan_containers(name)
+
+
 def remove_orphan_containers(name: str) -> list[str]:
     """A docker lab whose state file is lost: its containers are found by label; its
     fabric and VM namespaces by the names the lab gives them (the VMs are listed in the

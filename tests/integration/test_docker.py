@@ -159,6 +159,7 @@ def test_lost_state_is_cleaned_up_by_label(docker_client: object, node_image: st
     assert not _containers(docker_client, name)
     assert not {n for n in namespaces() if n.startswith(f"{name}-")}
     assert not Path(f"/run/ovn-lab/{name}").exists()
+    assert not (STATE_ROOT / f".{name}.lock").exists(), "lock file left behind"
 
 
 def test_docker_daemon_unreachable_is_a_clear_error(docker_client: object) -> None:
