@@ -12,6 +12,7 @@ from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.providers import docker as dockerprov
 from lab.providers import netns as nsprov
 from lab.runner import run
 
@@ -56,10 +57,8 @@ def bind_vms(
     record_netns([vm.netns for vm in vms])  # one state write for the chassis' VMs
     for vm in vms:
         nsprov.create(vm.netns)
-    if (node_dir / "container.json").exists():  # docker: VMs visible inside their chassis
-        from lab.providers.docker import show_vms_inside
-
-        show_vms_inside(node_dir, [(vm.name, vm.netns) for vm in vms])
+    # docker: VMs visible inside their chassis (a no-op for a namespace node)
+    dockerprov.show_vms_inside(node_dir, [(vm.name, vm.netns) for vm in vms])
     veths = [vm for vm in vms if vm.attach == "veth"]
     if veths:
         with links.ipr(node.netns) as handle:

@@ -110,8 +110,6 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
 
 def _container(node_dir: Path) -> dict[str, object] | None:
     """The container a node is (docker provider), from the marker in its directory."""
-    if not (node_dir / "container.json").exists():
-        return None
     from lab.providers.docker import container_of
 
     return container_of(node_dir)

@@ -135,3 +135,21 @@ def ping(lab_name: str, vm: str, address: str, count: int = 3) -> subprocess.Com
         "2",
         address,
     )
+
+
+def chassis_remote(name: str) -> list[str]:
+    """worker1's `external_ids:ovn-remote`: the Southbound remotes its chassis uses."""
+    out = lab(
+        "exec",
+        "--lab",
+        name,
+        "worker1",
+        "--",
+        "ovs-vsctl",
+        "get",
+        "Open_vSwitch",
+        ".",
+        "external_ids:ovn-remote",
+        check=True,
+    ).stdout
+    return out.strip().strip('"').split(",")

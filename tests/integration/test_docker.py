@@ -69,6 +69,13 @@ def node_image(docker_client: object) -> str:
     return tag
 
 
+def up_on_docker(name: str, **kw) -> subprocess.CompletedProcess:
+    """`lab up` of the seed topology on the docker provider."""
+    return lab(
+        "up", str(TOPOLOGIES / "geneve-router.yaml"), "--name", name, "--provider", "docker", **kw
+    )
+
+
 def _containers(client: object, lab_name: str) -> list:
     return client.containers.list(all=True, filters={"label": f"ovn-lab.lab={lab_name}"})  # type: ignore[attr-defined]
 
@@ -141,15 +148,7 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
 
 def test_lost_state_is_cleaned_up_by_label(docker_client: object, node_image: str) -> None:
     name = "tdlost"
-    lab(
-        "up",
-        str(TOPOLOGIES / "geneve-router.yaml"),
-        "--name",
-        name,
-        "--provider",
-        "docker",
-        check=True,
-    )
+    up_on_docker(name, check=True)
     try:
         shutil.rmtree(STATE_ROOT / name)  # as if the state were lost
         down = lab("down", name, check=True)
@@ -191,15 +190,7 @@ def test_killed_up_leaves_nothing_after_down(
     name = "tdkill"
     links_before = host_links()
     env = {**os.environ, ENV: kill_at}
-    up = lab(
-        "up",
-        str(TOPOLOGIES / "geneve-router.yaml"),
-        "--name",
-        name,
-        "--provider",
-        "docker",
-        env=env,
-    )
+    up = up_on_docker(name, env=env)
     try:
         assert up.returncode == -9, up.stderr  # it really died there
     finally:

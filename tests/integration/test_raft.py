@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TOPOLOGIES, lab, ping, running_lab
+from .conftest import TOPOLOGIES, chassis_remote, lab, ping, running_lab
 
 pytestmark = pytest.mark.root
 
@@ -48,24 +48,7 @@ def test_leader_kill_elects_writes_fails_northd_over_and_heals(tmp_path: Path) -
             roles = sorted(views[c]["raft"][db] for c in CENTRALS)
             assert roles == ["follower", "follower", "leader"], (db, roles)
         assert sorted(views[c]["northd"] for c in CENTRALS) == ["active", "standby", "standby"]
-        remote = (
-            lab(
-                "exec",
-                "--lab",
-                "raft-t1",
-                "worker1",
-                "--",
-                "ovs-vsctl",
-                "get",
-                "Open_vSwitch",
-                ".",
-                "external_ids:ovn-remote",
-                check=True,
-            )
-            .stdout.strip()
-            .strip('"')
-        )
-        assert remote.split(",") == [f"tcp:192.0.2.{i}:6642" for i in (11, 12, 13)]
+        assert chassis_remote("raft-t1") == [f"tcp:192.0.2.{i}:6642" for i in (11, 12, 13)]
 
         proc = lab("check", "raft-t1", "--json", str(report))
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from lab.ovn import pki
 
-from .conftest import TOPOLOGIES, lab, ping, running_lab
+from .conftest import TOPOLOGIES, chassis_remote, lab, ping, running_lab
 
 pytestmark = pytest.mark.root
 
@@ -68,23 +68,6 @@ def assert_private_pki(name: str) -> None:
     assert directory.stat().st_mode & 0o777 == 0o700
     keys = sorted(directory.glob("*privkey.pem"))
     assert keys and all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
-
-
-def chassis_remote(name: str) -> list[str]:
-    out = lab(
-        "exec",
-        "--lab",
-        name,
-        "worker1",
-        "--",
-        "ovs-vsctl",
-        "get",
-        "Open_vSwitch",
-        ".",
-        "external_ids:ovn-remote",
-        check=True,
-    ).stdout
-    return out.strip().strip('"').split(",")
 
 
 def test_tls_with_one_central(tmp_path: Path) -> None:
