@@ -24,8 +24,10 @@ import testinfra
 import testinfra.backend
 
 # testinfra maps URL schemes to backend class paths in BACKENDS and offers no plugin hook to add
-# one, so register ours there (imported on first use: only netns:// hosts need ovn-lab).
+# one, so register ours there (imported on first use: only netns:// and labssh:// hosts need
+# ovn-lab).
 testinfra.backend.BACKENDS.setdefault("netns", "lab.testinfra_netns.NetnsBackend")
+testinfra.backend.BACKENDS.setdefault("labssh", "lab.testinfra_ssh.LabSshBackend")
 
 HOST_PARAM = "_testinfra_host"  # the fixture pytest-testinfra parametrises with --hosts
 

@@ -51,12 +51,8 @@ def _docker_spec(state: LabState, target: str) -> str:
 
 
 def _ssh_spec(state: LabState, target: str) -> str:
-    # testinfra's own backend; the ssh provider is expected to record how it reaches a node.
-    member = {**state.info.get("nodes", {}), **state.info.get("vms", {})}[target]
-    ssh = member.get("ssh")
-    if not ssh:
-        raise UserError(f"lab {state.name}: node '{target}' has no ssh address recorded")
-    return f"paramiko://{ssh}"
+    # the lab's own SSH connection (host keys as checked by `lab up`), VMs in their namespace
+    return f"labssh://{target}@{state.name}"
 
 
 HOST_SPECS: dict[str, Callable[[LabState, str], str]] = {
@@ -129,7 +125,7 @@ def lab_expectations(state: LabState) -> dict[str, Any]:
                 system_id=name,
                 encap_ip=node.get("encap_ip"),
                 ovn_remote=info.get("sb_remote", f"tcp:{central_ip}:{SB_PORT}"),
-                datapath_type="netdev",
+                datapath_type=node.get("datapath_type", "netdev"),
                 bridge_mappings=_bridge_mappings(plan, name, links, overlay),
             )
             if plan is not None and name in plan.nodes:

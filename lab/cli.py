@@ -50,6 +50,26 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     start = time.monotonic()
     progress = Progress()
+    placed = None
+    if topo.provider == "ssh":  # the hosts' own addresses go into the plan
+        from lab import ssh_lab
+
+        if not args.inventory:
+            raise UserError(
+                "provider ssh needs --inventory FILE: the Ansible inventory of the hosts "
+                "(the one `lab provision` used)"
+            )
+        hosts = {name: node.host for name, node in topo.nodes.items()}
+        placed = ssh_lab.place(
+            plan,
+            hosts,
+            Path(args.inventory),
+            Path(args.known_hosts) if args.known_hosts else None,
+            args.accept_new_host_keys,
+            progress,
+        )
+        ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
+        plan = make_plan(topo)
     lifecycle.up(
         plan,
         str(path.resolve()),
@@ -57,6 +77,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         provider=topo.provider,
         progress=progress,
         keep_on_error=args.keep_on_error,
+        placed=placed,
     )
     took = time.monotonic() - start
     err.print(
@@ -155,6 +176,14 @@ def cmd_exec(args: argparse.Namespace) -> int:
     command = _strip_dashes(args.command)
     if not command:
         raise UserError("nothing to run: lab exec TARGET -- COMMAND [ARGS...]")
+    if state.provider == "ssh":  # on the node's host, through the lab's SSH connection
+        from lab import ssh_lab
+
+        host, netns = ssh_lab.where(state, args.target)
+        proc = host.run(command, netns=netns, check=False, timeout=3600)
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        return proc.returncode
     from lab.targets import netns_env
 
     netns, env = netns_env(state, args.target)
@@ -173,6 +202,14 @@ def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
     from lab.targets import db_remote
 
     state = _state(args.lab)
+    if state.provider == "ssh":  # the central host's own client, over the lab's connection
+        from lab import ssh_lab
+
+        host, _ = ssh_lab.where(state, state.info["central"])
+        proc = host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600)
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        return proc.returncode
     # every central's socket: with a raft cluster the client settles on the leader
     argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
     os.execvp(tool, argv)
@@ -261,6 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topology", help="topology YAML file")
     p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
+    p.add_argument(
+        "--inventory", "-i", metavar="FILE", help="provider ssh: Ansible inventory of the hosts"
+    )
+    p.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="provider ssh: known_hosts file holding the hosts' keys (default ~/.ssh/known_hosts)",
+    )
+    p.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="provider ssh: trust hosts seen for the first time and record their keys",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
     p.add_argument(
         "--keep-on-error",
@@ -272,7 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="print what `lab up` would do (same as up --dry-run)")
     p.add_argument("topology")
     p.add_argument("--name")
-    p.set_defaults(func=cmd_up, dry_run=True, provider=None, keep_on_error=False)
+    p.set_defaults(
+        func=cmd_up,
+        dry_run=True,
+        provider=None,
+        keep_on_error=False,
+        inventory=None,
+        known_hosts=None,
+        accept_new_host_keys=False,
+    )
 
     p = sub.add_parser("down", help="remove everything a lab created")
     p.add_argument("name", nargs="?")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from lab import fabric, preflight
+from lab import fabric, preflight, ssh_lab
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -85,13 +85,13 @@ def up(
     provider: str = "netns",
     progress: Progress | None = None,
     keep_on_error: bool = False,
+    placed: ssh_lab.Placement | None = None,
 ) -> LabState:
+    """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first)."""
     progress = progress or Progress(enabled=False)
     preflight.check_up()
-    if provider not in ("netns", "docker"):
-        raise UserError(
-            f"provider '{provider}' is not available yet; use provider: netns or docker"
-        )
+    if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
+        raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
     image = node_image(progress) if provider == "docker" else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
@@ -104,11 +104,18 @@ def up(
         try:  # from the first file written: a Ctrl-C while writing state rolls back too
             state = create_state(plan.lab, topology_file, provider)
             (state.dir / "topology.yaml").write_text(topology_text)
-            state.set(info=lab_info(plan, topology_file))
+            info = lab_info(plan, topology_file)
+            if placed is not None:
+                ssh_lab.adapt_info(info, placed)
+                info["ssh"] = ssh_lab.ssh_info(plan, placed)
+            state.set(info=info)
             checkpoint("state")
             if image:
                 state.set(info={**state.info, "image": image})
-            _build_in_thread(plan, state, progress, image)
+            if placed is not None:
+                _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
+            else:
+                _in_thread(lambda: _build(plan, state, progress, image))
             state.set(phase="up")
             return state
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
@@ -140,9 +147,7 @@ def node_image(progress: Progress) -> str:
     return tag
 
 
-def _build_in_thread(
-    plan: Plan, state: LabState, progress: Progress, image: str | None = None
-) -> None:
+def _in_thread(build: Callable[[], None]) -> None:
     """Build in a worker thread while this (main) thread only waits for it.
 
     Ctrl-C raises KeyboardInterrupt in the main thread, wherever it is. Building here, it
@@ -151,7 +156,7 @@ def _build_in_thread(
     thread that logs hangs, with half a lab up. A wait is safe to interrupt; leaving the
     `with` then waits for the build (and its node threads) to finish, and up() rolls back."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-up") as pool:
-        pool.submit(_build, plan, state, progress, image).result()
+        pool.submit(build).result()
 
 
 def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = None) -> None:

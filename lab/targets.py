@@ -13,7 +13,12 @@ from lab.state import LabState, node_dir
 
 def centrals_of(state: LabState) -> list[Path]:
     """Every central's directory (1, or 3 in a raft cluster): the lab's own clients reach
-    the databases through their unix sockets. Labs from before clusters record one."""
+    the databases through their unix sockets. Labs from before clusters record one.
+    An ssh lab's are forwarded from its central host to a private local directory."""
+    if state.provider == "ssh":
+        from lab import ssh_lab
+
+        return [ssh_lab.session(state).db_dir()]
     names = state.info.get("centrals") or [state.info["central"]]
     return [node_dir(state, name) for name in names]
 

@@ -54,6 +54,10 @@ def teardown(state: LabState) -> list[int]:
     """Kill every process living in the lab's namespaces, delete the namespaces (and with
     them every veth, bridge and tap inside), then the state directory."""
     state.set(phase="stopping")
+    if state.resources.get("ssh_host"):
+        from lab import ssh_lab
+
+        ssh_lab.teardown(state)  # the hosts first: on failure the state stays for a retry
     namespaces = list(state.resources.get("netns", []))
     in_containers: set[int] = set()
     if state.resources.get("container"):

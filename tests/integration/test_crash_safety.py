@@ -244,7 +244,7 @@ def _signal_after(
     try:
         stdout, stderr = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        proc.kill()  # a hung `lab up` (see lifecycle._build_in_thread) is a failure
+        proc.kill()  # a hung `lab up` (see lifecycle._in_thread) is a failure
         stdout, stderr = proc.communicate()
         raise AssertionError(f"lab up hung after the signal ({where}):\n{stderr}") from None
     return proc, where, stdout, stderr

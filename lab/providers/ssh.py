@@ -1,0 +1,405 @@
+"""SSH hosts: the Ansible inventory that names them, and one paramiko connection per host.
+
+Host keys are checked against a known_hosts file (default ~/.ssh/known_hosts). A host whose
+key is not there is refused unless the user asked to accept new keys on first contact
+(`--accept-new-host-keys`), and then its key is written to that file; a key that differs
+from the recorded one is always refused. Commands are argv lists, quoted with shlex for the
+remote shell; a user other than root runs them through `sudo -n`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import RuntimeFailure, UserError
+
+log = logging.getLogger("lab.ssh")
+
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+CONNECT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """How to reach one inventory host, and which of its interfaces carries the underlay."""
+
+    name: str  # inventory name
+    address: str
+    port: int = 22
+    user: str = "root"
+    key_file: str | None = None
+    underlay_if: str | None = None  # host var ovn_underlay_if
+
+    @property
+    def url(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "user": self.user,
+            "key_file": self.key_file,
+            "underlay_if": self.underlay_if,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HostSpec:
+        return cls(**data)
+
+
+# --- the inventory ---------------------------------------------------------------------------
+
+
+def _ansible_inventory() -> str:
+    """ansible-inventory from this Python's environment (ansible-core), else from PATH."""
+    beside = Path(sys.executable).parent / "ansible-inventory"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("ansible-inventory")
+    if found is None:
+        raise UserError("ansible-inventory is missing; install the project with `make install`")
+    return found
+
+
+def load_inventory(path: Path) -> dict[str, HostSpec]:
+    """Every host of an Ansible inventory (INI or YAML, as Ansible itself reads it)."""
+    if not path.is_file():
+        raise UserError(f"inventory {path} does not exist (an Ansible INI or YAML file)")
+    proc = subprocess.run(
+        [_ansible_inventory(), "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+    )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        raise UserError(f"inventory {path} cannot be read: {lines[-1] if lines else 'no output'}")
+    return hosts_from_inventory_json(json.loads(proc.stdout), path.parent)
+
+
+def hosts_from_inventory_json(data: dict[str, Any], base: Path) -> dict[str, HostSpec]:
+    """`ansible-inventory --list` output -> HostSpec per host (relative key paths resolved
+    against the inventory's directory, as Ansible does for paths in inventories)."""
+    hostvars: dict[str, dict[str, Any]] = data.get("_meta", {}).get("hostvars", {})
+    names = set(hostvars)
+    for group, body in data.items():
+        if group != "_meta" and isinstance(body, dict):
+            names.update(body.get("hosts", []))
+    hosts = {}
+    for name in sorted(names):
+        hv = hostvars.get(name, {})
+        key = hv.get("ansible_ssh_private_key_file") or hv.get("ansible_private_key_file")
+        if key:
+            key_path = Path(os.path.expanduser(str(key)))
+            key = str(key_path if key_path.is_absolute() else (base / key_path).resolve())
+        hosts[name] = HostSpec(
+            name=name,
+            address=str(hv.get("ansible_host") or hv.get("ansible_ssh_host") or name),
+            port=int(hv.get("ansible_port") or hv.get("ansible_ssh_port") or 22),
+            user=str(hv.get("ansible_user") or hv.get("ansible_ssh_user") or "root"),
+            key_file=key,
+            underlay_if=str(hv["ovn_underlay_if"]) if hv.get("ovn_underlay_if") else None,
+        )
+    return hosts
+
+
+def place_nodes(
+    nodes: dict[str, str | None], hosts: dict[str, HostSpec], inventory: Path
+) -> dict[str, HostSpec]:
+    """node -> the inventory host it runs on: its `host:` key, else the host of its name.
+    Each host carries one node (its own OVS/OVN services are the node's daemons)."""
+    placed: dict[str, HostSpec] = {}
+    missing = []
+    for node, wanted in nodes.items():
+        host = hosts.get(wanted or node)
+        if host is None:
+            missing.append(f"{node} (host '{wanted or node}')")
+            continue
+        placed[node] = host
+    if missing:
+        known = ", ".join(hosts) or "none"
+        raise UserError(
+            f"inventory {inventory} has no host for node(s) {', '.join(missing)}; name the "
+            f"inventory hosts like the nodes or give the nodes a `host:` key (hosts: {known})"
+        )
+    by_host: dict[str, list[str]] = {}
+    for node, host in placed.items():
+        by_host.setdefault(host.name, []).append(node)
+    shared = {h: n for h, n in by_host.items() if len(n) > 1}
+    if shared:
+        host, names = next(iter(shared.items()))
+        raise UserError(
+            f"nodes {', '.join(names)} are all placed on host {host}; with provider ssh each "
+            "host is one node (its own OVS/OVN services): give each node its own host"
+        )
+    return placed
+
+
+# --- connections -------------------------------------------------------------------------------
+
+
+class Host:
+    """One SSH connection to a host; every command of the lab on that host goes through it
+    (paramiko opens a channel per command on the one transport, also from several threads)."""
+
+    def __init__(self, spec: HostSpec, client: Any):
+        self.spec = spec
+        self.client = client
+        self.sudo = spec.user != "root"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def command_line(self, argv: Sequence[str]) -> str:
+        line = shlex.join(argv)
+        return f"sudo -n {line}" if self.sudo else line
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        timeout: float = 60,
+        netns: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run argv on the host (inside `netns` if given) and collect its output."""
+        full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+        line = self.command_line(full)
+        log.debug("ssh %s: %s", self.name, line)
+        chan = self.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
+        try:
+            chan.exec_command(line)
+            out, err, rc = _collect(chan, timeout, f"{self.name}: {line}")
+        finally:
+            chan.close()
+        proc = subprocess.CompletedProcess(full, rc, out, err)
+        if check and rc != 0:
+            detail = (err or out).strip().splitlines()
+            raise RuntimeFailure(
+                f"on {self.name}: `{shlex.join(full)[:200]}` failed (exit {rc}): "
+                + (detail[-1] if detail else "no output")
+            )
+        return proc
+
+    def popen(self, argv: Sequence[str], netns: str | None = None) -> RemoteProcess:
+        full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+        return RemoteProcess(self, full)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _collect(chan: Any, timeout: float, what: str) -> tuple[str, str, int]:
+    out, err = bytearray(), bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        while chan.recv_ready():
+            out += chan.recv(65536)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"`{what[:200]}` did not finish within {timeout:.0f} s")
+        select.select([chan], [], [], 0.05)
+    rc = chan.recv_exit_status()
+    return out.decode(errors="replace"), err.decode(errors="replace"), rc
+
+
+class RemoteProcess:
+    """A command left running on a host, shaped like subprocess.Popen for the checks that
+    capture while traffic flows (stdout/stderr are local pipes fed from the channel).
+
+    The remote shell prints its PID before exec'ing the command, so terminate() and kill()
+    can signal it through a second channel: SSH has no portable way to signal a command."""
+
+    def __init__(self, host: Host, argv: list[str]):
+        self.host = host
+        self.args = argv
+        self.returncode: int | None = None
+        self._chan = host.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
+        script = f"echo $$; exec {shlex.join(argv)}"
+        self._chan.exec_command(host.command_line(["sh", "-c", script]))
+        self.pid = self._read_pid()
+        out_r, self._out_w = os.pipe()
+        err_r, self._err_w = os.pipe()
+        self.stdout = os.fdopen(out_r, "r", errors="replace")
+        self.stderr = os.fdopen(err_r, "r", errors="replace")
+        self._pump = threading.Thread(target=self._forward, daemon=True, name="ssh-popen")
+        self._pump.start()
+
+    def _read_pid(self) -> int:
+        line = b""
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while not line.endswith(b"\n"):
+            if self._chan.recv_ready():
+                line += self._chan.recv(1)
+            elif self._chan.exit_status_ready() or time.monotonic() > deadline:
+                err = self._chan.recv_stderr(4096).decode(errors="replace").strip()
+                raise RuntimeFailure(f"on {self.host.name}: {shlex.join(self.args)}: {err}")
+            else:
+                select.select([self._chan], [], [], 0.05)
+        return int(line)
+
+    def _forward(self) -> None:
+        chan = self._chan
+        try:
+            while True:
+                moved = False
+                if chan.recv_ready():
+                    os.write(self._out_w, chan.recv(65536))
+                    moved = True
+                if chan.recv_stderr_ready():
+                    os.write(self._err_w, chan.recv_stderr(65536))
+                    moved = True
+                if not moved:
+                    if chan.exit_status_ready():
+                        break
+                    select.select([chan], [], [], 0.05)
+            self.returncode = chan.recv_exit_status()
+        finally:
+            os.close(self._out_w)
+            os.close(self._err_w)
+            chan.close()
+
+    def poll(self) -> int | None:
+        return self.returncode if not self._pump.is_alive() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._pump.join(timeout)
+        if self._pump.is_alive():
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode if self.returncode is not None else -1
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        return self.stdout.read(), self.stderr.read()
+
+    def _signal(self, name: str) -> None:
+        if self.poll() is None:
+            self.host.run(["kill", f"-{name}", str(self.pid)], check=False, timeout=10)
+
+    def terminate(self) -> None:
+        self._signal("TERM")
+
+    def kill(self) -> None:
+        self._signal("KILL")
+
+
+class _AcceptNewPolicy:
+    """Trust a host seen for the first time and write its key to the known_hosts file."""
+
+    def __init__(self, known_hosts: Path):
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        self.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _KNOWN_HOSTS_LOCK, open(self.known_hosts, "a") as fh:
+            fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+        log.info("accepted the new host key of %s (%s)", hostname, key.get_name())
+
+
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def connect(spec: HostSpec, known_hosts: Path, accept_new: bool) -> Host:
+    """A verified, key-authenticated connection, or one clear sentence saying why not."""
+    import paramiko
+
+    known_hosts = Path(os.path.expanduser(str(known_hosts)))
+    client = paramiko.SSHClient()
+    if known_hosts.is_file():
+        client.load_host_keys(str(known_hosts))
+    elif not accept_new:
+        raise UserError(
+            f"known_hosts file {known_hosts} does not exist: make it with "
+            f"`ssh-keyscan -p {spec.port} {spec.address} >> {known_hosts}` after checking the "
+            "keys, or pass --accept-new-host-keys to trust hosts on first contact"
+        )
+    client.set_missing_host_key_policy(
+        _AcceptNewPolicy(known_hosts) if accept_new else paramiko.RejectPolicy()
+    )
+    where = f"{spec.name} ({spec.url})"
+    try:
+        client.connect(
+            spec.address,
+            port=spec.port,
+            username=spec.user,
+            key_filename=spec.key_file,
+            timeout=CONNECT_TIMEOUT,
+            banner_timeout=CONNECT_TIMEOUT,
+            auth_timeout=CONNECT_TIMEOUT,
+            allow_agent=True,
+            look_for_keys=spec.key_file is None,
+        )
+    except paramiko.BadHostKeyException as exc:
+        raise UserError(
+            f"the host key of {where} differs from the one in {known_hosts}: if the host was "
+            f"rebuilt, remove the old key with `ssh-keygen -f {known_hosts} -R "
+            f"'[{spec.address}]:{spec.port}'` (else someone may be in the middle)"
+        ) from exc
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc):
+            raise UserError(
+                f"the host key of {where} is not in {known_hosts}: add it with `ssh-keyscan "
+                f"-p {spec.port} {spec.address} >> {known_hosts}` after checking it, or pass "
+                "--accept-new-host-keys to trust it on first contact"
+            ) from exc
+        raise UserError(f"cannot log in to {where}: {exc}") from exc
+    except OSError as exc:
+        raise UserError(f"cannot reach {where}: {exc}") from exc
+    transport = client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(15)
+    return Host(spec, client)
+
+
+class Pool:
+    """This process' connections, one per host, opened on first use."""
+
+    def __init__(self, known_hosts: Path, accept_new: bool = False):
+        self.known_hosts = known_hosts
+        self.accept_new = accept_new
+        self._hosts: dict[str, Host] = {}
+        self._lock = threading.Lock()
+        self._connecting: dict[str, threading.Lock] = {}
+
+    def get(self, spec: HostSpec) -> Host:
+        with self._lock:
+            host = self._hosts.get(spec.name)
+            if host is not None:
+                return host
+            gate = self._connecting.setdefault(spec.name, threading.Lock())
+        with gate:  # two threads wanting one host: one connection
+            with self._lock:
+                if spec.name in self._hosts:
+                    return self._hosts[spec.name]
+            host = connect(spec, self.known_hosts, self.accept_new)
+            with self._lock:
+                self._hosts[spec.name] = host
+            return host
+
+    def close(self) -> None:
+        with self._lock:
+            hosts, self._hosts = list(self._hosts.values()), {}
+        for host in hosts:
+            host.close()

@@ -1,0 +1,95 @@
+"""The central's databases as local unix sockets, forwarded through the central's SSH
+connection (what `ssh -L local.sock:ADDR:6641` does), so the lab's own OVSDB clients
+(ovn-nbctl, ovn-sbctl, ovn-trace, the port-up wait) work unchanged on an ssh lab.
+
+The sockets live in a private directory of this process and go away with it: nothing
+listens on the network on this side."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("lab.ssh")
+
+CHUNK = 65536
+
+
+class Forwarder:
+    """Accepts on a unix socket; each connection becomes a direct-tcpip channel to
+    (address, port) as seen from the remote host."""
+
+    def __init__(self, transport: Any, path: Path, address: str, port: int):
+        self.transport = transport
+        self.target = (address, port)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True, name=f"fwd-{path.name}").start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            chan = self.transport.open_channel("direct-tcpip", self.target, ("127.0.0.1", 0))
+        except Exception as exc:  # the remote end refused: the client sees a closed socket
+            log.warning("forwarding to %s:%s failed: %s", *self.target, exc)
+            client.close()
+            return
+        back = threading.Thread(target=_pump_channel, args=(chan, client), daemon=True)
+        back.start()
+        try:
+            while data := client.recv(CHUNK):
+                chan.sendall(data)
+        except OSError:
+            pass
+        finally:
+            chan.shutdown_write()
+            back.join(timeout=5)
+            chan.close()
+            client.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _pump_channel(chan: Any, client: socket.socket) -> None:
+    try:
+        while data := chan.recv(CHUNK):
+            client.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_WR)
+
+
+class DbTunnels:
+    """ovnnb_db.sock and ovnsb_db.sock in one private directory, forwarded to the central."""
+
+    def __init__(self, transport: Any, address: str, nb_port: int, sb_port: int):
+        self.dir = Path(tempfile.mkdtemp(prefix="ovn-lab-ssh-"))
+        atexit.register(shutil.rmtree, self.dir, True)
+        self.forwarders = [
+            Forwarder(transport, self.dir / "ovnnb_db.sock", address, nb_port),
+            Forwarder(transport, self.dir / "ovnsb_db.sock", address, sb_port),
+        ]
+
+    def close(self) -> None:
+        for fwd in self.forwarders:
+            fwd.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,646 @@
+"""`provider: ssh`: a lab on SSH hosts provisioned by `lab provision` (playbooks/site.yml).
+
+Each topology node is one inventory host, and the host's own OVS/OVN services (as the
+playbook left them) are the node's daemons: the central host's NB/SB databases and
+ovn-northd, each chassis' ovsdb-server, ovs-vswitchd and ovn-controller. `lab up` points them
+at each other over the hosts' underlay addresses (host var `ovn_underlay_if`), writes the
+logical network, and puts VMs in namespaces on the chassis hosts. Everything it changes on a
+host is recorded in the lab's state before it is changed, and `lab down` puts it back: VM
+ports and namespaces removed, Open_vSwitch external_ids and database listeners restored, the
+underlay address moved back off the lab's OVS bridge, the lab's logical switches and routers
+deleted.
+
+Datapath per host: the kernel's where the `openvswitch` module loads, else userspace
+(netdev), where the underlay interface must become a port of an OVS bridge holding the
+tunnel endpoint address (see DESIGN.md) - never the interface SSH itself arrives on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError, RuntimeFailure, UserError
+from lab.plan.commands import transaction, vm_ovs_commands
+from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.progress import Progress
+from lab.providers.ssh import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
+from lab.providers.ssh_tunnel import DbTunnels
+from lab.runner import run
+from lab.state import LabState
+from lab.topology.model import Topology
+
+NB_PORT, SB_PORT = 6641, 6642
+OWNER_KEY = "ovn-lab"  # external_ids key tagging what a lab made on a host
+# userspace datapath: the OVS bridge that takes over the underlay interface's address
+UNDERLAY_BRIDGE = "br-ovnlab"
+# Open_vSwitch external_ids the lab sets on a chassis host (and restores on down)
+CHASSIS_KEYS = (
+    "system-id",
+    "hostname",
+    "ovn-remote",
+    "ovn-encap-type",
+    "ovn-encap-ip",
+    "ovn-bridge-datapath-type",
+    "ovn-cms-options",
+)
+
+
+@dataclass(frozen=True)
+class Underlay:
+    interface: str
+    address: str  # with prefix length, as found on the interface
+    mac: str
+    datapath: str  # system | netdev
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+
+# --- connections for this process ----------------------------------------------------------
+
+
+class Session:
+    """A lab's SSH hosts as seen by this process: one connection per host, the central's
+    databases forwarded to local unix sockets on first use."""
+
+    def __init__(self, hosts: dict[str, HostSpec], pool: Pool, central: str, central_ip: str):
+        self.hosts = hosts
+        self.pool = pool
+        self.central = central
+        self.central_ip = central_ip
+        self._tunnels: DbTunnels | None = None
+        self._lock = threading.Lock()
+
+    def host(self, node: str) -> Host:
+        return self.pool.get(self.hosts[node])
+
+    def db_dir(self) -> Path:
+        """Where ovnnb_db.sock and ovnsb_db.sock are (local forwards to the central)."""
+        with self._lock:
+            if self._tunnels is None:
+                transport = self.host(self.central).client.get_transport()
+                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT)
+            return self._tunnels.dir
+
+    def close(self) -> None:
+        if self._tunnels is not None:
+            self._tunnels.close()
+        self.pool.close()
+
+
+_SESSIONS: dict[str, Session] = {}
+
+
+def session(state: LabState) -> Session:
+    """The session of a running ssh lab (host keys were recorded by `lab up`)."""
+    found = _SESSIONS.get(state.name)
+    if found is None:
+        ssh = state.info["ssh"]
+        hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
+        pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
+        found = Session(hosts, pool, state.info["central"], ssh["central_ip"])
+        _SESSIONS[state.name] = found
+    return found
+
+
+def where(state: LabState, target: str) -> tuple[Host, str | None]:
+    """The host a node or VM is on, and the namespace on it (None: the host itself)."""
+    info = state.info
+    if target in info.get("nodes", {}):
+        return session(state).host(target), None
+    if target in info.get("vms", {}):
+        vm = info["vms"][target]
+        return session(state).host(vm["chassis"]), vm["netns"]
+    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
+    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
+
+
+# --- before planning: which host is which node, and their underlay addresses -----------------
+
+
+@dataclass
+class Placement:
+    hosts: dict[str, HostSpec]  # node -> host
+    underlay: dict[str, Underlay]  # node -> what was found on its host
+    subnet: ipaddress.IPv4Network  # the one the hosts' underlay addresses share
+    pool: Pool
+    inventory: Path
+    known_hosts: Path
+
+
+def supported(plan: Plan) -> None:
+    """What an ssh lab can be today: one central, chassis and gateways on one overlay."""
+    problems = []
+    if len(plan.centrals) != 1:
+        problems.append("exactly one central (a raft cluster of hosts is not supported yet)")
+    if plan.ssl:
+        problems.append("no `ssl: true` (the playbook sets up plain TCP listeners)")
+    extra = [f for f in plan.fabrics if f != plan.overlay]
+    if extra:
+        problems.append(f"only the overlay fabric (not {', '.join(extra)}: no ToR between hosts)")
+    hosts = [n.name for n in plan.nodes.values() if n.role == "host"]
+    if hosts:
+        problems.append(f"no role: host nodes (here {', '.join(hosts)})")
+    if problems:
+        raise UserError("provider ssh needs " + "; ".join(problems))
+
+
+def place(
+    plan: Plan,
+    host_keys: dict[str, str | None],
+    inventory: Path,
+    known_hosts: Path | None,
+    accept_new: bool,
+    progress: Progress,
+) -> Placement:
+    """Connect to every node's host, check it is ready, find its underlay address."""
+    from lab.providers.ssh import place_nodes
+
+    supported(plan)
+    specs = place_nodes(host_keys, load_inventory(inventory), inventory)
+    known = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser().resolve()
+    pool = Pool(known, accept_new)
+    with progress.step(f"connecting to {len(specs)} hosts"):
+        found = _parallel(
+            {n: (lambda n=n: _inspect_host(pool, specs[n], plan.nodes[n])) for n in specs}
+        )
+    subnets = {ipaddress.ip_interface(u.address).network for u in found.values()}
+    if len(subnets) != 1:
+        listing = ", ".join(f"{n} {u.address} on {u.interface}" for n, u in found.items())
+        raise UserError(
+            f"the hosts' underlay addresses are not on one subnet ({listing}); set "
+            "ovn_underlay_if in the inventory to the interface of the shared overlay network"
+        )
+    return Placement(specs, found, subnets.pop(), pool, inventory.resolve(), known)
+
+
+def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
+    host = pool.get(spec)
+    if host.sudo and host.run(["true"], check=False).returncode != 0:
+        raise UserError(
+            f"{spec.name}: user {spec.user} cannot run `sudo -n` (passwordless sudo is needed)"
+        )
+    tools = ["ovn-nbctl", "ovn-sbctl"] if node.role == "central" else ["ovs-vsctl"]
+    probe = (
+        [["ovn-nbctl", "--timeout=5", "get-connection"]]
+        if node.role == "central"
+        else [["ovs-vsctl", "--timeout=5", "get", "Open_vSwitch", ".", "_uuid"]]
+    )
+    for tool in tools:
+        if host.run(["which", tool], check=False).returncode != 0:
+            raise UserError(
+                f"{spec.name} has no {tool}: provision it first with "
+                "`lab provision --inventory FILE`"
+            )
+    for argv in probe:
+        proc = host.run(argv, check=False, timeout=15)
+        if proc.returncode != 0:
+            raise UserError(
+                f"{spec.name}: {argv[0]} gets no answer ({proc.stderr.strip()[:120]}); are its "
+                "services running? `lab provision --inventory FILE` starts them"
+            )
+    addrs = json.loads(host.run(["ip", "-j", "-4", "addr", "show"]).stdout or "[]")
+    links = json.loads(host.run(["ip", "-j", "link", "show"]).stdout or "[]")
+    macs = {lk["ifname"]: lk.get("address", "") for lk in links}
+    by_if = {
+        a["ifname"]: f"{i['local']}/{i['prefixlen']}"
+        for a in addrs
+        for i in a.get("addr_info", [])
+        if i.get("family") == "inet" and a["ifname"] != "lo"
+    }
+    ssh_if = next(
+        (a["ifname"] for a in addrs for i in a.get("addr_info", []) if i["local"] == spec.address),
+        None,
+    )
+    interface = spec.underlay_if or ssh_if
+    if interface is None:
+        raise UserError(
+            f"{spec.name}: which interface carries the overlay? set the host variable "
+            "ovn_underlay_if in the inventory (e.g. ovn_underlay_if=eth1)"
+        )
+    lab_bridge = UNDERLAY_BRIDGE
+    address = by_if.get(interface) or by_if.get(lab_bridge)  # a crashed lab's bridge
+    if address is None:
+        raise UserError(f"{spec.name}: interface {interface} has no IPv4 address")
+    datapath = "netdev"
+    if node.is_chassis:
+        loaded = host.run(["test", "-d", "/sys/module/openvswitch"], check=False).returncode == 0
+        if loaded or host.run(["modprobe", "-q", "openvswitch"], check=False).returncode == 0:
+            datapath = "system"
+        if datapath == "netdev" and interface == ssh_if:
+            raise UserError(
+                f"{spec.name} has no openvswitch kernel module, so its underlay interface must "
+                f"become an OVS port, and {interface} carries this SSH session: give the "
+                "overlay its own interface (ovn_underlay_if in the inventory)"
+            )
+    return Underlay(interface, address, macs.get(interface, ""), datapath)
+
+
+def with_host_addresses(
+    topo: Topology, found: dict[str, Underlay], subnet: ipaddress.IPv4Network
+) -> None:
+    """Set the overlay subnet and every node's overlay address to what its host has: the
+    planner then derives encap IPs and the Southbound remote from them."""
+    from lab.topology.model import Link
+
+    overlay = topo.overlay
+    assert overlay is not None  # supported() made sure
+    topo.fabric[overlay].subnet = subnet
+    for name, underlay in found.items():
+        node = topo.nodes[name]
+        address = ipaddress.IPv4Interface(f"{underlay.ip}/{subnet.prefixlen}")
+        node.links = [lk for lk in node.links if lk.fabric != overlay]
+        node.links.insert(0, Link(fabric=overlay, address=address))
+
+
+# --- lab up ---------------------------------------------------------------------------------
+
+
+def ssh_info(plan: Plan, placed: Placement) -> dict[str, Any]:
+    """What state.info needs beyond lab_info(): how to reach and restore each host."""
+    central_ip = placed.underlay[plan.central].ip
+    return {
+        "inventory": str(placed.inventory),
+        "known_hosts": str(placed.known_hosts),
+        "central_ip": central_ip,
+        "hosts": {n: s.to_json() for n, s in placed.hosts.items()},
+        "underlay": {n: u.__dict__ for n, u in placed.underlay.items()},
+        "saved": {},  # node -> what was there before the lab changed it
+    }
+
+
+def adapt_info(info: dict[str, Any], placed: Placement) -> None:
+    """Nodes are the hosts themselves (no namespace); the overlay wire is the host's
+    underlay interface (what the geneve check captures on)."""
+    overlay = info["overlay"]
+    for name, node in info["nodes"].items():
+        underlay = placed.underlay[name]
+        node["netns"] = None
+        node["datapath_type"] = underlay.datapath
+        node["host"] = placed.hosts[name].name
+        if overlay in node["links"]:
+            node["links"][overlay]["node_if"] = underlay.interface
+
+
+def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) -> None:
+    from lab.ovn.wait import nb_db, wait_ports_up
+
+    sess = Session(placed.hosts, placed.pool, plan.central, placed.underlay[plan.central].ip)
+    _SESSIONS[plan.lab] = sess
+    for node in plan.nodes:
+        state.record("ssh_host", node)  # before anything on it changes
+    with progress.step("central"):
+        _prepare_central(plan, state, sess.host(plan.central), placed.underlay[plan.central])
+        run(["ovn-nbctl", f"--db={nb_db([sess.db_dir()])}", *transaction(plan.nb_commands)])
+    chassis = plan.chassis()
+    with progress.step(f"{len(chassis)} chassis, {len(plan.vms)} VMs"):
+        _parallel(
+            {
+                n.name: (lambda n=n: _prepare_chassis(plan, state, sess, n, placed.underlay))
+                for n in chassis
+            }
+        )
+    with progress.step(f"waiting for {len(plan.vms)} ports up"):
+        from lab.lifecycle import port_up_timeout
+
+        wait_ports_up([sess.db_dir()], [v.port for v in plan.vms.values()], port_up_timeout(plan))
+    with progress.step("resolving tunnel endpoints"):
+        _warm_tunnels(plan, sess, placed.underlay)
+
+
+def _save(state: LabState, node: str, what: str, value: Any) -> None:
+    info = dict(state.info)
+    saved = dict(info["ssh"]["saved"])
+    saved[node] = {**saved.get(node, {}), what: value}
+    info["ssh"] = {**info["ssh"], "saved": saved}
+    state.set(info=info)
+
+
+def _connections(host: Host) -> dict[str, list[str]]:
+    """The NB and SB listeners now (`ovn-sbctl get-connection` says 'read-write role=""
+    ptcp:6642', ovn-nbctl just 'ptcp:6641')."""
+    return {
+        tool: [ln.split()[-1] for ln in host.run([tool, "get-connection"]).stdout.splitlines()]
+        for tool in ("ovn-nbctl", "ovn-sbctl")
+    }
+
+
+def _prepare_central(plan: Plan, state: LabState, host: Host, underlay: Underlay) -> None:
+    existing = set()
+    for table in ("Logical_Switch", "Logical_Router"):
+        out = host.run(["ovn-nbctl", "--bare", "--columns=name", "list", table]).stdout
+        existing |= set(out.split())
+    ours = [*plan_switches(plan), *plan_routers(plan)]
+    taken = sorted(existing & set(ours))
+    if taken:
+        raise UserError(
+            f"the Northbound DB on {host.name} already has {', '.join(taken)}: another lab (or "
+            "a leftover) uses these names; `lab down` it, or delete them with ovn-nbctl"
+        )
+    _save(
+        state,
+        plan.central,
+        "nb_objects",
+        {"switches": plan_switches(plan), "routers": plan_routers(plan)},
+    )
+    _save(state, plan.central, "connections", _connections(host))
+    # listen on the overlay address only, as the lab's own centrals do
+    host.run(["ovn-nbctl", "set-connection", f"ptcp:{NB_PORT}:{underlay.ip}"])
+    host.run(["ovn-sbctl", "set-connection", f"ptcp:{SB_PORT}:{underlay.ip}"])
+
+
+def plan_switches(plan: Plan) -> list[str]:
+    return _names_created(plan, "ls-add")
+
+
+def plan_routers(plan: Plan) -> list[str]:
+    return _names_created(plan, "lr-add")
+
+
+def _names_created(plan: Plan, verb: str) -> list[str]:
+    names = []
+    for cmd in plan.nb_commands:
+        args = [a for a in cmd if not a.startswith("--")]
+        if args and args[0] == verb and len(args) > 1:
+            names.append(args[1])
+    return names
+
+
+def _external_ids(host: Host) -> dict[str, str]:
+    out = host.run(
+        ["ovs-vsctl", "--format=json", "--columns=external_ids", "list", "Open_vSwitch"]
+    ).stdout
+    rows = json.loads(out)["data"]
+    return {str(k): str(v) for k, v in rows[0][0][1]} if rows else {}
+
+
+def _prepare_chassis(
+    plan: Plan, state: LabState, sess: Session, node: NodePlan, found: dict[str, Underlay]
+) -> None:
+    host = sess.host(node.name)
+    underlay = found[node.name]
+    before = _external_ids(host)
+    owner = before.get(OWNER_KEY)
+    if owner not in (None, plan.lab):
+        raise UserError(f"host {host.name} is a node of lab {owner}: `lab down {owner}` first")
+    _save(state, node.name, "external_ids", {k: before.get(k) for k in (*CHASSIS_KEYS, OWNER_KEY)})
+    kind = host.run(["ovs-vsctl", "--if-exists", "get", "Bridge", "br-int", "datapath_type"])
+    _save(state, node.name, "br_int", kind.stdout.strip().strip('"') or None)
+    if underlay.datapath == "netdev":
+        _address_onto_bridge(state, host, node.name, underlay, plan.lab)
+    ids = {
+        OWNER_KEY: plan.lab,
+        "system-id": node.name,
+        "hostname": node.name,
+        "ovn-remote": plan.sb_remote,
+        "ovn-encap-type": "geneve",
+        "ovn-encap-ip": underlay.ip,
+        "ovn-bridge-datapath-type": underlay.datapath,
+    }
+    if node.role == "gateway":
+        ids["ovn-cms-options"] = "enable-chassis-as-gw"
+    host.run(
+        [
+            "ovs-vsctl",
+            "set",
+            "Open_vSwitch",
+            ".",
+            *(f"external_ids:{k}={v}" for k, v in ids.items()),
+        ]
+    )
+    # ovn-controller made br-int when the playbook pointed it at the central; make sure of
+    # it (and of its datapath type) before plugging VMs into it
+    host.run(
+        [
+            "ovs-vsctl",
+            "--may-exist",
+            "add-br",
+            "br-int",
+            "--",
+            "set",
+            "Bridge",
+            "br-int",
+            "fail_mode=secure",
+            f"datapath_type={underlay.datapath}",
+        ]
+    )
+    vms = plan.vms_on(node.name)
+    if vms:
+        state.record_many("ssh_vm", [vm.name for vm in vms])
+        host.run(["sh", "-ec", script(vm_commands(vms, plan.lab))], timeout=120)
+
+
+def _address_onto_bridge(
+    state: LabState, host: Host, node: str, underlay: Underlay, lab: str
+) -> None:
+    """Userspace tunnels: the underlay interface becomes a port of an OVS bridge that takes
+    over its address (and MAC, so the peers' ARP caches stay right)."""
+    bridge = UNDERLAY_BRIDGE
+    _save(state, node, "underlay", {"bridge": bridge, **underlay.__dict__})
+    host.run(
+        [
+            "ovs-vsctl",
+            "--may-exist",
+            "add-br",
+            bridge,
+            "--",
+            "set",
+            "Bridge",
+            bridge,
+            "datapath_type=netdev",
+            f"other_config:hwaddr={underlay.mac}",
+            f"external_ids:{OWNER_KEY}={lab}",
+            "--",
+            "--may-exist",
+            "add-port",
+            bridge,
+            underlay.interface,
+        ]
+    )
+    host.run(
+        [
+            "sh",
+            "-ec",
+            script(
+                [
+                    ["ip", "addr", "del", underlay.address, "dev", underlay.interface],
+                    ["ip", "addr", "replace", underlay.address, "dev", bridge],
+                    ["ip", "link", "set", bridge, "up"],
+                ]
+            ),
+        ]
+    )
+
+
+def vm_commands(vms: list[VMPlan], lab: str) -> list[list[str]]:
+    """Everything that makes the VMs of one chassis, as argv lists run in one remote shell."""
+    cmds: list[list[str]] = [["ip", "netns", "add", vm.netns] for vm in vms]
+    for vm in vms:
+        if vm.attach == "veth":
+            cmds.append(
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    vm.chassis_if,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    vm.vm_if,
+                    "netns",
+                    vm.netns,
+                ]
+            )
+            cmds.append(["ip", "link", "set", vm.chassis_if, "up"])
+    ovs: list[list[str]] = []
+    for vm in vms:
+        ovs += vm_ovs_commands(vm)
+        ovs.append(["set", "Interface", vm.chassis_if, f"external_ids:{OWNER_KEY}={lab}"])
+    cmds.append(["ovs-vsctl", "--timeout=30", *transaction(ovs)])  # waits for the taps
+    for vm in vms:
+        if vm.attach == "internal":
+            cmds.append(["ip", "link", "set", vm.chassis_if, "netns", vm.netns])
+        inside = ["ip", "-n", vm.netns]
+        cmds += [
+            [*inside, "link", "set", "lo", "up"],
+            [*inside, "link", "set", vm.vm_if, "address", vm.mac, "up"],
+            [*inside, "addr", "add", str(vm.ip), "dev", vm.vm_if],
+        ]
+        if vm.gateway is not None:
+            cmds.append([*inside, "route", "add", "default", "via", str(vm.gateway)])
+    return cmds
+
+
+def script(cmds: list[list[str]]) -> str:
+    """One shell script from argv lists, each quoted: one SSH round trip for many commands."""
+    return "\n".join(shlex.join(cmd) for cmd in cmds)
+
+
+def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay]) -> None:
+    """The userspace datapath drops the first packet to a tunnel peer it has not resolved:
+    one ping from each netdev chassis' bridge to every peer teaches it the peers' MACs."""
+    chassis = [n.name for n in plan.chassis()]
+
+    def warm(node: str) -> None:
+        if found[node].datapath != "netdev":
+            return
+        bridge = UNDERLAY_BRIDGE
+        for peer in chassis:
+            if peer != node:
+                sess.host(node).run(
+                    ["ping", "-c", "1", "-W", "1", "-I", bridge, found[peer].ip], check=False
+                )
+
+    _parallel({n: (lambda n=n: warm(n)) for n in chassis})
+
+
+# --- lab down ---------------------------------------------------------------------------------
+
+
+def teardown(state: LabState) -> None:
+    """Put every host back as the lab found it. Each step is idempotent, so a crash at any
+    point of `lab up` (or of this) is mended by running `lab down` again."""
+    ssh = state.info.get("ssh")
+    nodes = state.resources.get("ssh_host", [])
+    if not ssh or not nodes:
+        return
+    sess = session(state)
+    errors: list[str] = []
+
+    def clean(node: str) -> None:
+        try:
+            host = sess.host(node)
+            _clean_host(state, host, node)
+        except LabError as exc:
+            errors.append(f"{node}: {exc}")
+
+    _parallel({n: (lambda n=n: clean(n)) for n in nodes}, raise_first=False)
+    _SESSIONS.pop(state.name, None)
+    sess.close()
+    if errors:
+        raise RuntimeFailure(
+            "could not clean every host (run `lab down` again once they answer): "
+            + "; ".join(errors)
+        )
+
+
+def _clean_host(state: LabState, host: Host, node: str) -> None:
+    saved = state.info["ssh"]["saved"].get(node, {})
+    vms = [
+        v
+        for n, v in state.info.get("vms", {}).items()
+        if v["chassis"] == node and n in state.resources.get("ssh_vm", [])
+    ]
+    if vms:
+        listed = set(host.run(["ip", "netns", "list"]).stdout.split())
+        cmds = [["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]] for v in vms]
+        cmds += [["ip", "netns", "del", v["netns"]] for v in vms if v["netns"] in listed]
+        host.run(["sh", "-ec", script(cmds)])
+    if "external_ids" in saved:
+        ids = saved["external_ids"]
+        back = [f"external_ids:{k}={v}" for k, v in ids.items() if v is not None]
+        gone = [k for k, v in ids.items() if v is None]
+        if back:
+            host.run(["ovs-vsctl", "set", "Open_vSwitch", ".", *back])
+        if gone:
+            host.run(["ovs-vsctl", "remove", "Open_vSwitch", ".", "external_ids", *gone])
+    if "br_int" in saved:
+        kind = saved["br_int"]
+        host.run(
+            ["ovs-vsctl", "--if-exists", "del-br", "br-int"]
+            if kind is None
+            else ["ovs-vsctl", "set", "Bridge", "br-int", f"datapath_type={kind}"]
+        )
+    if "underlay" in saved:
+        u = saved["underlay"]
+        host.run(
+            [
+                "sh",
+                "-c",
+                script(
+                    [
+                        ["ip", "addr", "del", u["address"], "dev", u["bridge"]],
+                        ["ovs-vsctl", "--if-exists", "del-br", u["bridge"]],
+                        ["ip", "addr", "replace", u["address"], "dev", u["interface"]],
+                        ["ip", "link", "set", u["interface"], "up"],
+                    ]
+                ),
+            ]
+        )
+    if "nb_objects" in saved:
+        objects = saved["nb_objects"]
+        cmds = [["--if-exists", "lr-del", r] for r in objects["routers"]]
+        cmds += [["--if-exists", "ls-del", s] for s in objects["switches"]]
+        if cmds:
+            host.run(["ovn-nbctl", *transaction(cmds)])
+    if "connections" in saved:
+        for tool, targets in saved["connections"].items():
+            host.run([tool, "set-connection", *targets] if targets else [tool, "del-connection"])
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _parallel(tasks: dict[str, Callable[[], Any]], raise_first: bool = True) -> dict[str, Any]:
+    """Run per-host work side by side (each host has its own connection)."""
+    if not tasks:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+    results = {}
+    for name, future in futures.items():
+        exc = future.exception()
+        if exc is not None and raise_first:
+            raise exc
+        results[name] = None if exc is not None else future.result()
+    return results

@@ -1,0 +1,211 @@
+"""`lab up --provider ssh` for real: three SSH hosts (node-image containers running sshd),
+provisioned by the playbook through `lab provision`, then the seed topology on them.
+
+Management (SSH) on 198.51.100.0/24, the overlay on its own interface (eth1, 192.0.2.0/24):
+each host runs the userspace datapath (no openvswitch kernel module here), whose underlay
+interface becomes an OVS port, so it must not be the one SSH arrives on. Every `lab` command
+runs inside the test's client namespace, where the hosts are reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import REPO
+from tests.integration.ssh_hosts import (
+    MGMT_PREFIX,
+    UNDERLAY_PREFIX,
+    Hosts,
+    exec_in,
+    prereq_problem,
+    require_prerequisites,
+    ssh_hosts,
+)
+
+pytestmark = [pytest.mark.root, pytest.mark.ssh, pytest.mark.slow]
+
+LABEL = {"ovn-lab.test": "ssh-provider"}
+NETNS = f"sshtest-{os.getpid()}"
+NODES = {"central": 21, "worker1": 22, "worker2": 23}
+SEED = REPO / "topologies" / "geneve-router.yaml"
+LAB = "sshseed"
+
+
+@pytest.fixture(autouse=True)
+def _prerequisites() -> None:
+    require_prerequisites()
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    if os.geteuid() != 0 or prereq_problem():
+        pytest.skip("prerequisites missing (see ssh_hosts.require_prerequisites)")
+    mgmt = {n: f"{MGMT_PREFIX}.{i}" for n, i in NODES.items()}
+    underlay = {n: f"{UNDERLAY_PREFIX}.{i}" for n, i in NODES.items()}
+    with ssh_hosts(tmp_path_factory.mktemp("ssh"), NETNS, LABEL, mgmt, underlay) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def inventory(hosts: Hosts) -> Path:
+    groups = {"central": "central", "worker1": "chassis", "worker2": "chassis"}
+    path = hosts.inventory(
+        {n: (groups[n], hosts.addresses[n]) for n in NODES}, ovn_underlay_if="eth1"
+    )
+    proc = hosts.provision(path)
+    assert proc.returncode == 0, f"provisioning failed:\n{proc.stderr}"
+    return path
+
+
+def snapshot(hosts: Hosts) -> dict[str, Any]:
+    """What `lab down` must give back: addresses, namespaces, bridges, external_ids, the
+    Northbound DB's switches and routers, the databases' listeners."""
+    shot: dict[str, Any] = {}
+    for name, c in hosts.containers.items():
+        addrs = json.loads(exec_in(c, "ip", "-j", "-4", "addr", "show"))
+        shot[name] = {
+            "addresses": sorted(
+                f"{a['ifname']} {i['local']}/{i['prefixlen']}"
+                for a in addrs
+                for i in a["addr_info"]
+            ),
+            "netns": exec_in(c, "ip", "netns", "list"),
+            "bridges": exec_in(c, "ovs-vsctl", "list-br") if name != "central" else "",
+            "ports": exec_in(c, "ovs-vsctl", "list-ports", "br-int") if name != "central" else "",
+            "external_ids": exec_in(c, "ovs-vsctl", "get", "Open_vSwitch", ".", "external_ids")
+            if name != "central"
+            else "",
+        }
+    central = hosts.containers["central"]
+    shot["nb"] = exec_in(central, "ovn-nbctl", "show")
+    shot["listeners"] = [
+        exec_in(central, tool, "get-connection") for tool in ("ovn-nbctl", "ovn-sbctl")
+    ]
+    return shot
+
+
+def logins(hosts: Hosts) -> dict[str, int]:
+    """SSH logins each host's sshd has accepted so far."""
+    return {
+        name: exec_in(c, "cat", "/var/log/sshd.log").count("Accepted publickey")
+        for name, c in hosts.containers.items()
+    }
+
+
+def test_unknown_host_keys_are_refused_then_accepted_on_request(
+    hosts: Hosts, inventory: Path, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "known_hosts"
+    refused = hosts.lab(
+        "up",
+        str(SEED),
+        "--provider",
+        "ssh",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(fresh),
+        "--name",
+        LAB,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "--accept-new-host-keys" in refused.stderr and "Traceback" not in refused.stderr
+    print(refused.stderr.strip().splitlines()[-1])
+    fresh.write_text("")
+    refused = hosts.lab(
+        "up",
+        str(SEED),
+        "--provider",
+        "ssh",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(fresh),
+        "--name",
+        LAB,
+    )
+    assert refused.returncode == 2 and "not in" in refused.stderr, refused.stderr
+    assert fresh.read_text() == ""
+    # a known host showing another key is refused, even with --accept-new-host-keys
+    central_line = next(
+        ln
+        for ln in hosts.known_hosts.read_text().splitlines()
+        if ln.startswith(hosts.addresses["central"] + " ")
+    )
+    forged = central_line.replace(hosts.addresses["central"], hosts.addresses["worker1"], 1)
+    (tmp_path / "forged").write_text(forged + "\n")
+    bad = hosts.lab(
+        "up",
+        str(SEED),
+        "--provider",
+        "ssh",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(tmp_path / "forged"),
+        "--accept-new-host-keys",
+        "--name",
+        LAB,
+    )
+    assert bad.returncode == 2 and "differs" in bad.stderr, bad.stderr
+    print(bad.stderr.strip().splitlines()[-1])
+
+
+def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
+    before = snapshot(hosts)
+    known_hosts = hosts.tmp / "accepted_known_hosts"
+    up = hosts.lab(
+        "up",
+        str(SEED),
+        "--provider",
+        "ssh",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(known_hosts),
+        "--accept-new-host-keys",
+        "--name",
+        LAB,
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        print(up.stderr.strip().splitlines()[-1])
+        # every host's key was recorded on first contact
+        assert len(known_hosts.read_text().splitlines()) == len(NODES)
+
+        ping = hosts.lab("exec", "--lab", LAB, "vm1", "--", "ping", "-c", "3", "20.0.0.10")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert re.search(r"ttl=63", ping.stdout), ping.stdout  # one router hop
+        # the VM namespaces really live on the chassis hosts
+        assert "sshseed-vm2" in exec_in(hosts.containers["worker2"], "ip", "netns", "list")
+
+        nb = hosts.lab("nbctl", "--lab", LAB, "--", "show", "router1")
+        assert nb.returncode == 0 and "router1-net2" in nb.stdout, nb.stderr
+
+        seen = logins(hosts)
+        check = hosts.lab("check", LAB, "--json", str(hosts.tmp / "check.json"))
+        assert check.returncode == 0, check.stdout + check.stderr
+        results = json.loads((hosts.tmp / "check.json").read_text())
+        print(check.stdout)
+        kinds = sorted(r["kind"] for r in results["checks"])
+        assert kinds == ["flows", "flows", "geneve", "ping", "trace"], kinds
+        assert all(r["passed"] for r in results["checks"])
+        # one SSH connection per host the checks touched, reused by every command
+        more = {n: c - seen[n] for n, c in logins(hosts).items()}
+        assert all(v <= 1 for v in more.values()) and sum(more.values()) >= 2, more
+
+        tested = hosts.lab("test", LAB)
+        print(tested.stdout[-600:])
+        assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr
+    finally:
+        down = hosts.lab("down", LAB)
+    assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before  # every host as the lab found it
+    assert not Path("/var/lib/ovn-lab", LAB).exists()
