@@ -226,8 +226,9 @@ def cmd_sbctl(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from lab.faults import stop_node
+    from lab.state import local_only
 
-    state = _state(args.lab)
+    state = local_only(_state(args.lab), "stop")
     pids = stop_node(state, args.node)
     err.print(
         f"node {args.node} stopped: {len(pids)} processes killed, its fabric links cut; "
@@ -238,8 +239,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     from lab.faults import start_node
+    from lab.state import local_only
 
-    state = _state(args.lab)
+    state = local_only(_state(args.lab), "start")
     start = time.monotonic()
     start_node(state, args.node)
     err.print(f"node {args.node} is back in {time.monotonic() - start:.2f} s")

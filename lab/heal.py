@@ -27,7 +27,7 @@ from lab.errors import LabError, UserError
 from lab.lifecycle import central_dirs, saved_plan
 from lab.ovn import chassis as ovn_chassis
 from lab.providers import netns as nsprov
-from lab.state import LabState, lab_lock, load_state, node_dir, open_lab
+from lab.state import LabState, lab_lock, load_state, local_only, node_dir, open_lab
 from lab.status import LabStatus, lab_status
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
@@ -167,7 +167,7 @@ def print_report(report: HealReport) -> None:
 def cmd_heal(args: argparse.Namespace) -> int:
     if args.name and args.lab and args.name != args.lab:
         raise UserError(f"two labs named ('{args.name}' and --lab {args.lab}); name one")
-    state = open_lab(args.name or args.lab)
+    state = local_only(open_lab(args.name or args.lab), "heal")
     report = heal(state, timeout=args.timeout)
     print_report(report)
     return 0 if report.healthy else 1

@@ -35,6 +35,7 @@ from lab.providers.ssh import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_in
 from lab.providers.ssh_tunnel import DbTunnels
 from lab.runner import run
 from lab.state import LabState
+from lab.testhooks import checkpoint
 from lab.topology.model import Topology
 
 NB_PORT, SB_PORT = 6641, 6642
@@ -301,6 +302,7 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
     with progress.step("central"):
         _prepare_central(plan, state, sess.host(plan.central), placed.underlay[plan.central])
         run(["ovn-nbctl", f"--db={nb_db([sess.db_dir()])}", *transaction(plan.nb_commands)])
+    checkpoint("node-daemons", plan.central)
     chassis = plan.chassis()
     with progress.step(f"{len(chassis)} chassis, {len(plan.vms)} VMs"):
         _parallel(
@@ -313,16 +315,22 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
         from lab.lifecycle import port_up_timeout
 
         wait_ports_up([sess.db_dir()], [v.port for v in plan.vms.values()], port_up_timeout(plan))
+    checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         _warm_tunnels(plan, sess, placed.underlay)
 
 
+_SAVE_LOCK = threading.Lock()  # hosts are prepared side by side; each save reads, then writes
+
+
 def _save(state: LabState, node: str, what: str, value: Any) -> None:
-    info = dict(state.info)
-    saved = dict(info["ssh"]["saved"])
-    saved[node] = {**saved.get(node, {}), what: value}
-    info["ssh"] = {**info["ssh"], "saved": saved}
-    state.set(info=info)
+    """Record what a host had before the lab changes it (written to disk at once)."""
+    with _SAVE_LOCK:
+        info = dict(state.info)
+        saved = dict(info["ssh"]["saved"])
+        saved[node] = {**saved.get(node, {}), what: value}
+        info["ssh"] = {**info["ssh"], "saved": saved}
+        state.set(info=info)
 
 
 def _connections(host: Host) -> dict[str, list[str]]:
@@ -408,6 +416,7 @@ def _prepare_chassis(
     }
     if node.role == "gateway":
         ids["ovn-cms-options"] = "enable-chassis-as-gw"
+    checkpoint("node-wired", node.name)  # halfway: the underlay moved, ids not yet set
     host.run(
         [
             "ovs-vsctl",
@@ -437,6 +446,7 @@ def _prepare_chassis(
     if vms:
         state.record_many("ssh_vm", [vm.name for vm in vms])
         host.run(["sh", "-ec", script(vm_commands(vms, plan.lab))], timeout=120)
+    checkpoint("vms", node.name)
 
 
 def _address_onto_bridge(
@@ -542,6 +552,47 @@ def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay]) -> None
                 )
 
     _parallel({n: (lambda n=n: warm(n)) for n in chassis})
+
+
+# --- lab status -------------------------------------------------------------------------------
+
+# where Debian's ovs-ctl / ovn-ctl (and so the playbook's services) keep each daemon's pidfile
+PIDFILES = {
+    "ovsdb-server": "/var/run/openvswitch/ovsdb-server.pid",
+    "ovs-vswitchd": "/var/run/openvswitch/ovs-vswitchd.pid",
+    "ovn-controller": "/var/run/ovn/ovn-controller.pid",
+    "ovnnb_db": "/var/run/ovn/ovnnb_db.pid",
+    "ovnsb_db": "/var/run/ovn/ovnsb_db.pid",
+    "ovn-northd": "/var/run/ovn/ovn-northd.pid",
+}
+
+
+def node_health(
+    state: LabState, node: str, daemons: tuple[str, ...]
+) -> tuple[bool, dict[str, bool]]:
+    """(host answers, daemon -> running) for a node of an ssh lab: one command on its host."""
+    try:
+        host = session(state).host(node)
+        probe = "; ".join(
+            f"kill -0 $(cat {shlex.quote(PIDFILES[d])} 2>/dev/null) 2>/dev/null && echo {d}"
+            for d in daemons
+        )
+        running = set(host.run(["sh", "-c", probe], check=False, timeout=15).stdout.split())
+    except LabError:
+        return False, dict.fromkeys(daemons, False)
+    return True, {d: d in running for d in daemons}
+
+
+def vm_namespaces(state: LabState) -> set[str]:
+    """The VM namespaces that exist on the lab's chassis hosts."""
+    found: set[str] = set()
+    for chassis in {vm["chassis"] for vm in state.info.get("vms", {}).values()}:
+        try:
+            listed = session(state).host(chassis).run(["ip", "netns", "list"], check=False)
+        except LabError:
+            continue
+        found |= {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+    return found
 
 
 # --- lab down ---------------------------------------------------------------------------------

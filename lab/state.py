@@ -203,3 +203,15 @@ def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
                 lock_path.unlink()
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
+
+
+def local_only(state: LabState, command: str) -> LabState:
+    """Commands that drive a lab's daemons by their pidfiles and namespaces on this machine
+    (stop, start, heal, add-vm, del-vm): not for a lab on SSH hosts, whose services are the
+    hosts' own."""
+    if state.provider == "ssh":
+        raise UserError(
+            f"`lab {command}` works on netns and docker labs; lab {state.name} runs on SSH "
+            "hosts (provider ssh), where it is not available yet"
+        )
+    return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from lab.lifecycle import node_daemons
+from lab.ovn.daemons import daemon_names
 from lab.ovn.db import list_rows, uuid_of
 from lab.ovn.wait import nb_db, sb_db
 from lab.providers import netns as nsprov
@@ -66,20 +67,29 @@ def lab_status(state: LabState) -> LabStatus:
     chassis_by_uuid = {uuid_of(u): str(n) for u, n in chassis_rows or []}
     registered = set(chassis_by_uuid.values())
     stopped = set(state.info.get("stopped", []))
+    ssh = state.provider == "ssh"  # nodes are hosts: "netns" says whether the host answers
     for name, info in state.info.get("nodes", {}).items():
+        if ssh:
+            from lab import ssh_lab
+
+            there, daemons = ssh_lab.node_health(state, name, daemon_names(info["role"]))
+        else:
+            there = nsprov.exists(info["netns"])
+            daemons = {d.name: d.alive() for d in node_daemons(state, name)}
         node = NodeStatus(
-            name=name,
-            role=info["role"],
-            netns=nsprov.exists(info["netns"]),
-            daemons={d.name: d.alive() for d in node_daemons(state, name)},
-            stopped=name in stopped,
+            name=name, role=info["role"], netns=there, daemons=daemons, stopped=name in stopped
         )
         if info["role"] in ("chassis", "gateway") and sb_read:
             node.chassis_registered = name in registered
             if not node.chassis_registered and not node.stopped:
                 status.problems.append(f"chassis {name} is not registered in the Southbound DB")
         if not node.netns:
-            status.problems.append(f"node {name}: namespace {info['netns']} is missing")
+            missing = (
+                f"host {info.get('host')} does not answer"
+                if ssh
+                else (f"namespace {info['netns']} is missing")
+            )
+            status.problems.append(f"node {name}: {missing}")
         for daemon, alive in node.daemons.items():
             if not alive and not node.stopped:
                 status.problems.append(f"node {name}: {daemon} is not running")
@@ -91,6 +101,13 @@ def lab_status(state: LabState) -> LabStatus:
     up = {str(n): u is True for n, u in lsp_rows or []}
     if lsp_rows is None:
         status.problems.append("the Northbound DB cannot be read: which ports are up is unknown")
+    if ssh:
+        from lab import ssh_lab
+
+        vm_netns = ssh_lab.vm_namespaces(state)
+        exists = vm_netns.__contains__
+    else:
+        exists = nsprov.exists
     for vm, info in state.info.get("vms", {}).items():
         port = PortStatus(
             port=info["port"],
@@ -107,7 +124,7 @@ def lab_status(state: LabState) -> LabStatus:
                 f"port {port.port} is bound to {port.bound_chassis}, "
                 f"expected {port.expected_chassis}"
             )
-        if not nsprov.exists(info["netns"]):
+        if not exists(info["netns"]):
             status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
         status.ports.append(port)
     return status

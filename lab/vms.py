@@ -13,7 +13,7 @@ from lab.ovn.wait import nb_db, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
-from lab.state import LabState, lab_lock, node_dir, open_lab
+from lab.state import LabState, lab_lock, local_only, node_dir, open_lab
 from lab.targets import centrals_of, netns_env
 
 ADD_TIMEOUT = 30.0
@@ -131,7 +131,7 @@ def del_vm(state: LabState, name: str) -> None:
 
 
 def _state(args: argparse.Namespace) -> LabState:
-    return open_lab(args.lab)
+    return local_only(open_lab(args.lab), args.command)
 
 
 def cmd_add_vm(args: argparse.Namespace) -> int:

@@ -96,9 +96,9 @@ class Hosts:
         path.write_text(text)
         return path
 
-    def lab(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def lab(self, *args: str, timeout: float = 600, **kw: Any) -> subprocess.CompletedProcess:
         """`lab ARGS` run from the client namespace (where the hosts are reachable)."""
-        return lab(*args, prefix=["ip", "netns", "exec", self.netns], timeout=timeout)
+        return lab(*args, prefix=["ip", "netns", "exec", self.netns], timeout=timeout, **kw)
 
     def provision(self, inventory: Path, *extra: str) -> subprocess.CompletedProcess:
         return self.lab(

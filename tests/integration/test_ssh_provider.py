@@ -209,3 +209,31 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before  # every host as the lab found it
     assert not Path("/var/lib/ovn-lab", LAB).exists()
+
+
+@pytest.mark.parametrize("kill_at", ["node-wired:worker1", "vms:worker2"])
+def test_killed_up_then_down_leaves_hosts_clean(
+    hosts: Hosts, inventory: Path, kill_at: str
+) -> None:
+    """SIGKILL `lab up` while it changes the hosts; `lab down` (twice) puts them back."""
+    before = snapshot(hosts)
+    up = hosts.lab(
+        "up",
+        str(SEED),
+        "--provider",
+        "ssh",
+        "--inventory",
+        str(inventory),
+        "--known-hosts",
+        str(hosts.known_hosts),
+        "--name",
+        LAB,
+        env={**os.environ, "OVN_LAB_TEST_KILL_AT": kill_at},
+    )
+    assert up.returncode == -9, up.stderr
+    assert snapshot(hosts) != before  # it had changed something
+    for _ in range(2):
+        down = hosts.lab("down", LAB)
+        assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before
+    assert not Path("/var/lib/ovn-lab", LAB).exists()
