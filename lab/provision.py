@@ -267,8 +267,10 @@ def run_playbook(
     check: bool = False,
     known_hosts: Path | None = None,
     accept_new_host_keys: bool = False,
+    forks: int | None = None,
 ) -> Outcome:
-    """Run playbooks/site.yml against `inventory`; every ansible-runner event goes to on_event."""
+    """Run playbooks/site.yml against `inventory`; every ansible-runner event goes to on_event.
+    `forks`: hosts provisioned at once (Ansible's default is 5)."""
     try:
         import ansible_runner
     except ImportError:
@@ -308,6 +310,7 @@ def run_playbook(
             playbook=PLAYBOOK,
             inventory=str(inventory),
             limit=limit,
+            forks=forks,
             cmdline="--check" if check else None,
             envvars=envvars,
             event_handler=handler,
@@ -412,6 +415,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
             check=args.check,
             known_hosts=known_hosts.resolve() if known_hosts else None,
             accept_new_host_keys=args.accept_new_host_keys,
+            forks=args.forks,
         )
     error = run_error(watcher, outcome.rc, outcome.output, inventory)
     if watcher.counts():
@@ -441,6 +445,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--inventory", "-i", required=True, metavar="FILE", help="Ansible inventory")
     p.add_argument("--limit", metavar="HOST", help="only these hosts (an Ansible host pattern)")
     p.add_argument("--check", action="store_true", help="dry run: report what would change")
+    p.add_argument(
+        "--forks",
+        type=int,
+        metavar="N",
+        help="hosts provisioned side by side (Ansible's default: 5; raise it for many hosts)",
+    )
     p.add_argument(
         "--known-hosts",
         metavar="FILE",

@@ -59,7 +59,7 @@ def inventory(hosts: Hosts) -> Path:
     path = hosts.inventory(
         {n: (groups[n], hosts.addresses[n]) for n in NODES}, ovn_underlay_if="eth1"
     )
-    proc = hosts.provision(path)
+    proc = hosts.provision(path, "--forks", "3")  # all three side by side
     assert proc.returncode == 0, f"provisioning failed:\n{proc.stderr}"
     return path
 
