@@ -189,6 +189,12 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         nb = hosts.lab("nbctl", "--lab", LAB, "--", "show", "router1")
         assert nb.returncode == 0 and "router1-net2" in nb.stdout, nb.stderr
 
+        status = hosts.lab("status", LAB, "--json")
+        assert status.returncode == 0, status.stderr
+        (health,) = json.loads(status.stdout)["labs"]
+        assert health["healthy"] and health["provider"] == "ssh", health["problems"]
+        assert all(all(n["daemons"].values()) for n in health["nodes"]), health["nodes"]
+
         seen = logins(hosts)
         check = hosts.lab("check", LAB, "--json", str(hosts.tmp / "check.json"))
         assert check.returncode == 0, check.stdout + check.stderr
