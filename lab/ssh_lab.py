@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError, RuntimeFailure, UserError
-from lab.plan.commands import transaction, vm_ovs_commands
-from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.plan.commands import transaction, vm_commands
+from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.providers.ssh import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
 from lab.providers.ssh_tunnel import DbTunnels
@@ -445,7 +445,8 @@ def _prepare_chassis(
     vms = plan.vms_on(node.name)
     if vms:
         state.record_many("ssh_vm", [vm.name for vm in vms])
-        host.run(["sh", "-ec", script(vm_commands(vms, plan.lab))], timeout=120)
+        cmds = [argv for vm in vms for argv in vm_commands(vm, None, owner=plan.lab)]
+        host.run(["sh", "-ec", script(cmds)], timeout=120)
     checkpoint("vms", node.name)
 
 
@@ -489,46 +490,6 @@ def _address_onto_bridge(
             ),
         ]
     )
-
-
-def vm_commands(vms: list[VMPlan], lab: str) -> list[list[str]]:
-    """Everything that makes the VMs of one chassis, as argv lists run in one remote shell."""
-    cmds: list[list[str]] = [["ip", "netns", "add", vm.netns] for vm in vms]
-    for vm in vms:
-        if vm.attach == "veth":
-            cmds.append(
-                [
-                    "ip",
-                    "link",
-                    "add",
-                    vm.chassis_if,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    vm.vm_if,
-                    "netns",
-                    vm.netns,
-                ]
-            )
-            cmds.append(["ip", "link", "set", vm.chassis_if, "up"])
-    ovs: list[list[str]] = []
-    for vm in vms:
-        ovs += vm_ovs_commands(vm)
-        ovs.append(["set", "Interface", vm.chassis_if, f"external_ids:{OWNER_KEY}={lab}"])
-    cmds.append(["ovs-vsctl", "--timeout=30", *transaction(ovs)])  # waits for the taps
-    for vm in vms:
-        if vm.attach == "internal":
-            cmds.append(["ip", "link", "set", vm.chassis_if, "netns", vm.netns])
-        inside = ["ip", "-n", vm.netns]
-        cmds += [
-            [*inside, "link", "set", "lo", "up"],
-            [*inside, "link", "set", vm.vm_if, "address", vm.mac, "up"],
-            [*inside, "addr", "add", str(vm.ip), "dev", vm.vm_if],
-        ]
-        if vm.gateway is not None:
-            cmds.append([*inside, "route", "add", "default", "via", str(vm.gateway)])
-    return cmds
 
 
 def script(cmds: list[list[str]]) -> str:

@@ -128,6 +128,36 @@ def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
     return cmds
 
 
+def vm_commands(vm: VMPlan, chassis_netns: str | None, owner: str | None = None) -> list[list[str]]:
+    """Every command that makes one VM, whole argv lists as a person would type them on its
+    chassis (`chassis_netns`: the chassis' namespace, None on the chassis' own host): what
+    `lab plan` prints, and what the ssh provider runs on a host. `owner` tags the port with
+    external_ids:ovn-lab=OWNER."""
+    on_chassis = ["ip", "-n", chassis_netns] if chassis_netns else ["ip"]
+    inside = ["ip", "-n", vm.netns]
+    cmds = [["ip", "netns", "add", vm.netns]]
+    if vm.attach == "veth":
+        peer = ["type", "veth", "peer", "name", vm.vm_if, "netns", vm.netns]
+        cmds += [
+            [*on_chassis, "link", "add", vm.chassis_if, *peer],
+            [*on_chassis, "link", "set", vm.chassis_if, "up"],
+        ]
+    ovs = vm_ovs_commands(vm)
+    if owner:
+        ovs.append(["set", "Interface", vm.chassis_if, f"external_ids:ovn-lab={owner}"])
+    cmds.append(["ovs-vsctl", "--timeout=30", *transaction(ovs)])  # returns once the tap exists
+    if vm.attach == "internal":
+        cmds.append([*on_chassis, "link", "set", vm.chassis_if, "netns", vm.netns])
+    cmds += [
+        [*inside, "link", "set", "lo", "up"],
+        [*inside, "link", "set", vm.vm_if, "address", vm.mac, "up"],
+        [*inside, "addr", "add", str(vm.ip), "dev", vm.vm_if],
+    ]
+    if vm.gateway is not None:
+        cmds.append([*inside, "route", "add", "default", "via", str(vm.gateway)])
+    return cmds
+
+
 def vm_ovs_commands(vm: VMPlan) -> list[list[str]]:
     """Bind a VM's port to br-int, as in the OVN tutorials."""
     iface = ["set", "Interface", vm.chassis_if, f"external_ids:iface-id={vm.port}"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 
 from lab.fabric import link_mtu
-from lab.plan.commands import chassis_ovs_commands, vm_ovs_commands
+from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
 from lab.plan.model import NodePlan, Plan
 
 # Files of a node with `ssl: true`, as the dry run names them (in <lab>/pki/).
@@ -20,10 +20,14 @@ def _cmd(*argv: str) -> str:
     return shlex.join(argv)
 
 
-def _vsctl(prefix: list[str], cmds: list[list[str]]) -> str:
-    parts = [shlex.join(prefix)]
-    parts += [shlex.join(["--", *c]) for c in cmds]
-    return " \\\n    ".join(parts)
+def _vsctl(argv: list[str]) -> str:
+    """An ovs-vsctl/ovn-nbctl transaction, one `-- command` per line."""
+    parts: list[list[str]] = [[]]
+    for arg in argv:
+        if arg == "--":
+            parts.append([])
+        parts[-1].append(arg)
+    return " \\\n    ".join(shlex.join(p) for p in parts)
 
 
 def render_plan(plan: Plan) -> str:
@@ -115,7 +119,9 @@ def render_plan(plan: Plan) -> str:
         elif node.is_chassis:
             out += [
                 _cmd(*run_in, "ovsdb-server", "--detach", "--remote=punix:db.sock", "conf.db"),
-                _vsctl(["ovs-vsctl", "--no-wait", "init"], _chassis_commands(plan, node)),
+                _vsctl(
+                    ["ovs-vsctl", "--no-wait", "init", *transaction(_chassis_commands(plan, node))]
+                ),
                 _cmd(*run_in, "ovs-vswitchd", "--detach", "unix:db.sock"),
             ]
             overlay = node.link(plan.overlay) if plan.overlay else None
@@ -137,48 +143,8 @@ def render_plan(plan: Plan) -> str:
     out += [_cmd("ovn-nbctl", *c) for c in plan.nb_commands]
     for vm in plan.vms.values():
         out += ["", f"# VM {vm.name} on {vm.chassis}: namespace {vm.netns}"]
-        out.append(_cmd("ip", "netns", "add", vm.netns))
-        if vm.attach == "veth":
-            out.append(
-                _cmd(
-                    "ip",
-                    "-n",
-                    plan.nodes[vm.chassis].netns,
-                    "link",
-                    "add",
-                    vm.chassis_if,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    vm.vm_if,
-                    "netns",
-                    vm.netns,
-                )
-            )
-        out.append(_vsctl(["ovs-vsctl"], vm_ovs_commands(vm)))
-        if vm.attach == "internal":
-            out.append(
-                _cmd(
-                    "ip",
-                    "-n",
-                    plan.nodes[vm.chassis].netns,
-                    "link",
-                    "set",
-                    vm.chassis_if,
-                    "netns",
-                    vm.netns,
-                )
-            )
-        out += [
-            _cmd("ip", "-n", vm.netns, "link", "set", vm.vm_if, "address", vm.mac),
-            _cmd("ip", "-n", vm.netns, "addr", "add", str(vm.ip), "dev", vm.vm_if),
-            _cmd("ip", "-n", vm.netns, "link", "set", vm.vm_if, "up"),
-        ]
-        if vm.gateway:
-            out.append(
-                _cmd("ip", "-n", vm.netns, "route", "add", "default", "via", str(vm.gateway))
-            )
+        for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
+            out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
     out += [
         "",
         "# wait until every VM port is up and every chassis caught up",

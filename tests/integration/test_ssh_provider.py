@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,16 @@ def snapshot(hosts: Hosts) -> dict[str, Any]:
     return shot
 
 
+def up_on_hosts(
+    hosts: Hosts, inventory: Path, known_hosts: Path | str, *extra: str, **kw: Any
+) -> subprocess.CompletedProcess:
+    """`lab up SEED --provider ssh` with the test's inventory and a known_hosts file."""
+    return hosts.lab(
+        "up", str(SEED), "--provider", "ssh", "--inventory", str(inventory),
+        "--known-hosts", str(known_hosts), *extra, **kw,
+    )  # fmt: skip
+
+
 def logins(hosts: Hosts) -> dict[str, int]:
     """SSH logins each host's sshd has accepted so far."""
     return {
@@ -103,14 +114,9 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
     hosts: Hosts, inventory: Path, tmp_path: Path
 ) -> None:
     fresh = tmp_path / "known_hosts"
-    refused = hosts.lab(
-        "up",
-        str(SEED),
-        "--provider",
-        "ssh",
-        "--inventory",
-        str(inventory),
-        "--known-hosts",
+    refused = up_on_hosts(
+        hosts,
+        inventory,
         str(fresh),
         "--name",
         LAB,
@@ -119,14 +125,9 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
     assert "--accept-new-host-keys" in refused.stderr and "Traceback" not in refused.stderr
     print(refused.stderr.strip().splitlines()[-1])
     fresh.write_text("")
-    refused = hosts.lab(
-        "up",
-        str(SEED),
-        "--provider",
-        "ssh",
-        "--inventory",
-        str(inventory),
-        "--known-hosts",
+    refused = up_on_hosts(
+        hosts,
+        inventory,
         str(fresh),
         "--name",
         LAB,
@@ -141,14 +142,9 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
     )
     forged = central_line.replace(hosts.addresses["central"], hosts.addresses["worker1"], 1)
     (tmp_path / "forged").write_text(forged + "\n")
-    bad = hosts.lab(
-        "up",
-        str(SEED),
-        "--provider",
-        "ssh",
-        "--inventory",
-        str(inventory),
-        "--known-hosts",
+    bad = up_on_hosts(
+        hosts,
+        inventory,
         str(tmp_path / "forged"),
         "--accept-new-host-keys",
         "--name",
@@ -161,14 +157,9 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
 def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
     before = snapshot(hosts)
     known_hosts = hosts.tmp / "accepted_known_hosts"
-    up = hosts.lab(
-        "up",
-        str(SEED),
-        "--provider",
-        "ssh",
-        "--inventory",
-        str(inventory),
-        "--known-hosts",
+    up = up_on_hosts(
+        hosts,
+        inventory,
         str(known_hosts),
         "--accept-new-host-keys",
         "--name",
@@ -223,14 +214,9 @@ def test_killed_up_then_down_leaves_hosts_clean(
 ) -> None:
     """SIGKILL `lab up` while it changes the hosts; `lab down` (twice) puts them back."""
     before = snapshot(hosts)
-    up = hosts.lab(
-        "up",
-        str(SEED),
-        "--provider",
-        "ssh",
-        "--inventory",
-        str(inventory),
-        "--known-hosts",
+    up = up_on_hosts(
+        hosts,
+        inventory,
         str(hosts.known_hosts),
         "--name",
         LAB,

@@ -98,16 +98,21 @@ def test_seed_is_supported_and_takes_the_hosts_addresses() -> None:
 
 
 def test_vm_commands_plug_then_configure_in_the_namespace() -> None:
+    from lab.plan.commands import vm_commands
+
     plan = make_plan(load_topology(SEED))
-    vms = plan.vms_on("worker1")
-    cmds = ssh_lab.vm_commands(vms, "lab1")
-    vm = vms[0]
+    vm = plan.vms_on("worker1")[0]
+    cmds = vm_commands(vm, None, owner="lab1")  # on the chassis' own host
     assert cmds[0] == ["ip", "netns", "add", vm.netns]
     vsctl = next(c for c in cmds if c[0] == "ovs-vsctl")
     assert f"external_ids:iface-id={vm.port}" in vsctl
     assert "external_ids:ovn-lab=lab1" in vsctl  # tagged with its lab
     assert ["ip", "link", "set", vm.chassis_if, "netns", vm.netns] in cmds
     assert ["ip", "-n", vm.netns, "route", "add", "default", "via", "10.0.0.1"] in cmds
+    # in a chassis namespace (what `lab plan` prints), untagged
+    inside = vm_commands(vm, "lab1-worker1")
+    assert ["ip", "-n", "lab1-worker1", "link", "set", vm.chassis_if, "netns", vm.netns] in inside
+    assert not any("external_ids:ovn-lab=lab1" in c for c in inside)
     # one remote shell script, every argv quoted: a name can never become shell syntax
     script = ssh_lab.script([["echo", "a; rm -rf /"], ["true"]])
     assert [shlex.split(line) for line in script.splitlines()] == [
