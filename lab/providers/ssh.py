@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import shlex
 import shutil
 import subprocess
@@ -207,19 +206,38 @@ class Host:
         self.client.close()
 
 
+POLL = 0.005  # seconds between looks at a channel's buffers
+
+
+def _drain(chan: Any, out: bytearray | None = None, err: bytearray | None = None) -> bool:
+    """Move what the channel holds into out/err; True once the remote end sent EOF and
+    nothing is left (all output is in: OpenSSH may send the exit status before the last
+    output, so the exit status alone does not mean that).
+
+    Channels are polled, not select()ed: select needs the channel's fileno(), a pipe that
+    paramiko's transport thread writes to while it handles the channel's end, and closing
+    it from this side races with that (a write to a closed, reused descriptor)."""
+    moved = False
+    while chan.recv_ready():
+        data = chan.recv(65536)
+        if out is not None:
+            out += data
+        moved = True
+    while chan.recv_stderr_ready():
+        data = chan.recv_stderr(65536)
+        if err is not None:
+            err += data
+        moved = True
+    return not moved and chan.eof_received and not chan.recv_ready()
+
+
 def _collect(chan: Any, timeout: float, what: str) -> tuple[str, str, int]:
     out, err = bytearray(), bytearray()
     deadline = time.monotonic() + timeout
-    while True:
-        while chan.recv_ready():
-            out += chan.recv(65536)
-        while chan.recv_stderr_ready():
-            err += chan.recv_stderr(65536)
-        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-            break
+    while not _drain(chan, out, err):
         if time.monotonic() > deadline:
             raise RuntimeFailure(f"`{what[:200]}` did not finish within {timeout:.0f} s")
-        select.select([chan], [], [], 0.05)
+        time.sleep(POLL)
     rc = chan.recv_exit_status()
     return out.decode(errors="replace"), err.decode(errors="replace"), rc
 
@@ -252,28 +270,28 @@ class RemoteProcess:
         while not line.endswith(b"\n"):
             if self._chan.recv_ready():
                 line += self._chan.recv(1)
-            elif self._chan.exit_status_ready() or time.monotonic() > deadline:
+            elif self._chan.eof_received or time.monotonic() > deadline:
                 err = self._chan.recv_stderr(4096).decode(errors="replace").strip()
                 raise RuntimeFailure(f"on {self.host.name}: {shlex.join(self.args)}: {err}")
             else:
-                select.select([self._chan], [], [], 0.05)
+                time.sleep(POLL)
         return int(line)
 
     def _forward(self) -> None:
         chan = self._chan
+        out, err = bytearray(), bytearray()
         try:
             while True:
-                moved = False
-                if chan.recv_ready():
-                    os.write(self._out_w, chan.recv(65536))
-                    moved = True
-                if chan.recv_stderr_ready():
-                    os.write(self._err_w, chan.recv_stderr(65536))
-                    moved = True
-                if not moved:
-                    if chan.exit_status_ready():
-                        break
-                    select.select([chan], [], [], 0.05)
+                done = _drain(chan, out, err)
+                for fd, buf in ((self._out_w, out), (self._err_w, err)):
+                    view = memoryview(buf)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    view.release()
+                    buf.clear()
+                if done:
+                    break
+                time.sleep(POLL)
             self.returncode = chan.recv_exit_status()
         finally:
             os.close(self._out_w)
@@ -326,6 +344,8 @@ def connect(spec: HostSpec, known_hosts: Path, accept_new: bool) -> Host:
     import paramiko
 
     known_hosts = Path(os.path.expanduser(str(known_hosts)))
+    if not log.isEnabledFor(logging.DEBUG):  # its transport thread logs tracebacks itself
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     client = paramiko.SSHClient()
     if known_hosts.is_file():
         client.load_host_keys(str(known_hosts))
