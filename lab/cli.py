@@ -110,7 +110,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             else:
                 err.print(f"no lab named {name} is up; nothing to remove")
             continue
-        pids = down(name)
+        pids = down(name, forget_unreachable=args.forget_unreachable)
         err.print(
             f"lab {name} is down: {len(pids)} processes stopped, namespaces and state removed "
             f"in {time.monotonic() - start:.2f} s"
@@ -337,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="remove everything a lab created")
     p.add_argument("name", nargs="?")
     p.add_argument("--all", action="store_true", help="every lab on this machine")
+    p.add_argument(
+        "--forget-unreachable",
+        action="store_true",
+        help="provider ssh: give up on hosts that cannot be reached (destroyed) instead of "
+        "keeping the lab's state for a retry",
+    )
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("status", help="nodes, daemons, chassis and port bindings")

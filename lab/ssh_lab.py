@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shlex
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -559,13 +560,15 @@ def vm_namespaces(state: LabState) -> set[str]:
 # --- lab down ---------------------------------------------------------------------------------
 
 
-def teardown(state: LabState) -> None:
+def teardown(state: LabState, forget_unreachable: bool = False) -> list[str]:
     """Put every host back as the lab found it. Each step is idempotent, so a crash at any
-    point of `lab up` (or of this) is mended by running `lab down` again."""
+    point of `lab up` (or of this) is mended by running `lab down` again. A host that cannot
+    be cleaned fails the teardown (the state stays for a retry) unless `forget_unreachable`
+    (`lab down --forget-unreachable`: the host is gone); returns what was given up."""
     ssh = state.info.get("ssh")
     nodes = state.resources.get("ssh_host", [])
     if not ssh or not nodes:
-        return
+        return []
     sess = session(state)
     errors: list[str] = []
 
@@ -579,11 +582,16 @@ def teardown(state: LabState) -> None:
     _parallel({n: (lambda n=n: clean(n)) for n in nodes}, raise_first=False)
     _SESSIONS.pop(state.name, None)
     sess.close()
-    if errors:
+    if errors and not forget_unreachable:
         raise RuntimeFailure(
-            "could not clean every host (run `lab down` again once they answer): "
+            "could not clean every host: "
             + "; ".join(errors)
+            + " (run `lab down` again once they answer, or `lab down --forget-unreachable` "
+            "if they are gone for good)"
         )
+    for problem in errors:  # forgotten: say what may still be on those hosts
+        print(f"warning: gave up on {problem}", file=sys.stderr)
+    return errors
 
 
 def _clean_host(state: LabState, host: Host, node: str) -> None:

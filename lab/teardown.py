@@ -11,15 +11,16 @@ from lab.providers import netns as nsprov
 from lab.state import LabState, lab_dir, lab_lock, load_state
 
 
-def down(name: str) -> list[int]:
-    """Remove everything lab `name` created. Safe to run twice; returns the PIDs it stopped."""
+def down(name: str, forget_unreachable: bool = False) -> list[int]:
+    """Remove everything lab `name` created. Safe to run twice; returns the PIDs it stopped.
+    `forget_unreachable`: SSH hosts that cannot be cleaned are given up on (they are gone)."""
     preflight.check_root()
     with lab_lock(name, remove_after=True):
         state = load_state(name)
         if state is None:
             remove_orphan_containers(name)
             return []
-        return teardown(state)
+        return teardown(state, forget_unreachable)
 
 
 def down_orphan(name: str) -> list[str]:
@@ -50,14 +51,16 @@ def remove_orphan_containers(name: str) -> list[str]:
     return removed
 
 
-def teardown(state: LabState) -> list[int]:
+def teardown(state: LabState, forget_unreachable: bool = False) -> list[int]:
     """Kill every process living in the lab's namespaces, delete the namespaces (and with
     them every veth, bridge and tap inside), then the state directory."""
     state.set(phase="stopping")
     if state.resources.get("ssh_host"):
         from lab import ssh_lab
 
-        ssh_lab.teardown(state)  # the hosts first: on failure the state stays for a retry
+        ssh_lab.teardown(
+            state, forget_unreachable
+        )  # the hosts first: on failure the state stays for a retry
     namespaces = list(state.resources.get("netns", []))
     in_containers: set[int] = set()
     if state.resources.get("container"):

@@ -51,7 +51,12 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     mgmt = {n: f"{MGMT_PREFIX}.{i}" for n, i in NODES.items()}
     underlay = {n: f"{UNDERLAY_PREFIX}.{i}" for n, i in NODES.items()}
     with ssh_hosts(tmp_path_factory.mktemp("ssh"), NETNS, LABEL, mgmt, underlay) as made:
-        yield made
+        try:
+            yield made
+        finally:  # a failed test's lab goes while its hosts are still reachable (only from
+            # the client namespace: from the host's own, their addresses are not ours)
+            if Path("/var/lib/ovn-lab", LAB).exists():
+                made.lab("down", LAB)
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +234,26 @@ def test_killed_up_then_down_leaves_hosts_clean(
         assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before
     assert not Path("/var/lib/ovn-lab", LAB).exists()
+
+
+def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
+    """A host that does not answer keeps the lab's state (and says how to go on); with
+    --forget-unreachable the others are cleaned and the state goes. Runs last: it leaves
+    worker2 as the lab made it."""
+    before = snapshot(hosts)
+    up = up_on_hosts(hosts, inventory, hosts.known_hosts, "--name", LAB)
+    assert up.returncode == 0, up.stderr
+    exec_in(hosts.containers["worker2"], "pkill", "-x", "sshd")  # worker2 stops answering
+    down = hosts.lab("down", LAB)
+    assert down.returncode == 3, down.stderr
+    assert "worker2" in down.stderr and "--forget-unreachable" in down.stderr, down.stderr
+    assert "Traceback" not in down.stderr
+    assert Path("/var/lib/ovn-lab", LAB, "state.json").exists()
+    forced = hosts.lab("down", LAB, "--forget-unreachable")
+    assert forced.returncode == 0, forced.stderr
+    assert "warning: gave up on worker2" in forced.stderr, forced.stderr
+    assert not Path("/var/lib/ovn-lab", LAB).exists()
+    after = snapshot(hosts)
+    assert {k: after[k] for k in ("central", "worker1", "nb")} == {
+        k: before[k] for k in ("central", "worker1", "nb")
+    }
