@@ -6,7 +6,7 @@ LAB := $(VENV)/bin/lab
 APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client
 DEMO ?= topologies/geneve-router.yaml
 
-.PHONY: install deps venv docker-ready demo test unit integration lint bench clean
+.PHONY: install deps venv docker-ready vagrant-ready demo test unit integration lint bench clean
 
 install: deps venv ## Debian packages + .venv with `lab`, linked as /usr/local/bin/lab
 
@@ -21,6 +21,9 @@ deps: ## install missing Debian packages (needs root)
 
 docker-ready: ## docker provider: docker.io + debootstrap installed, dockerd running
 	@bash scripts/docker-ready.sh
+
+vagrant-ready: ## the Vagrantfile with the docker provider: vagrant installed, docker-ready
+	@bash scripts/vagrant-ready.sh
 
 venv: $(VENV)/.installed
 
@@ -37,7 +40,7 @@ demo: install ## bring up the seed lab, check it, leave it up
 	$(LAB) check
 	@echo; echo "The lab is up. Try: lab exec vm1 -- ping -c2 20.0.0.10 ; lab nbctl -- show ; lab status ; lab down"
 
-test: install docker-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
+test: install docker-ready vagrant-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
 	@$(VENV)/bin/ruff check lab tests benchmarks checks
 	@$(VENV)/bin/python -m pytest tests; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
@@ -45,7 +48,7 @@ test: install docker-ready ## the whole suite: unit + integration (real OVS/OVN 
 unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
 
-integration: install docker-ready
+integration: install docker-ready vagrant-ready
 	$(VENV)/bin/python -m pytest tests/integration
 
 lint: venv

@@ -305,7 +305,7 @@ def test_second_provisioning_changes_nothing(vagrant: Vagrant) -> None:
 
 
 def lab_on_vagrant_nodes(vagrant: Vagrant, known_hosts: Path) -> None:
-    """LEAD: the seed lab on the Vagrant nodes with `--provider ssh`, as README.md shows it."""
+    """The seed lab on the Vagrant nodes with `--provider ssh`, as README.md shows it."""
     name = "vagrant-seed"
     started = time.monotonic()
     up = lab(
@@ -337,9 +337,4 @@ def lab_on_vagrant_nodes(vagrant: Vagrant, known_hosts: Path) -> None:
 
 
 def test_lab_on_the_vagrant_nodes(vagrant: Vagrant, tmp_path: Path) -> None:
-    # LEAD: remove this guard once `lab up --provider ssh --inventory` is in.
-    if "--inventory" not in lab("up", "--help").stdout:
-        note = "`lab up` has no --inventory yet: the lab on the Vagrant nodes is not tried"
-        print(note)
-        pytest.skip(note)
     lab_on_vagrant_nodes(vagrant, tmp_path / "known_hosts")
