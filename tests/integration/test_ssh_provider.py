@@ -57,6 +57,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             # the client namespace: from the host's own, their addresses are not ours)
             if Path("/var/lib/ovn-lab", LAB).exists():
                 made.lab("down", LAB)
+            if Path("/var/lib/ovn-lab", LAB).exists():  # never left for a later `down --all`
+                made.lab("down", LAB, "--forget-unreachable")
 
 
 @pytest.fixture(scope="module")
