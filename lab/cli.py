@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -171,6 +172,13 @@ def _print_status(st) -> None:
         out.print(f"[red]problem:[/red] {problem}")
 
 
+def _relay(proc: subprocess.CompletedProcess[str]) -> int:
+    """A command run on an SSH host, shown as if it ran here: its output, its exit status."""
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    return proc.returncode
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     state = _state(args.lab)
     command = _strip_dashes(args.command)
@@ -180,10 +188,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         from lab import ssh_lab
 
         host, netns = ssh_lab.where(state, args.target)
-        proc = host.run(command, netns=netns, check=False, timeout=3600)
-        sys.stdout.write(proc.stdout)
-        sys.stderr.write(proc.stderr)
-        return proc.returncode
+        return _relay(host.run(command, netns=netns, check=False, timeout=3600))
     from lab.targets import netns_env
 
     netns, env = netns_env(state, args.target)
@@ -206,10 +211,7 @@ def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
         from lab import ssh_lab
 
         host, _ = ssh_lab.where(state, state.info["central"])
-        proc = host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600)
-        sys.stdout.write(proc.stdout)
-        sys.stderr.write(proc.stderr)
-        return proc.returncode
+        return _relay(host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600))
     # every central's socket: with a raft cluster the client settles on the leader
     argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
     os.execvp(tool, argv)

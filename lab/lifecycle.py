@@ -7,8 +7,9 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lab import fabric, preflight, ssh_lab
+from lab import fabric, preflight
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -23,6 +24,9 @@ from lab.runner import run
 from lab.state import LabState, create_state, lab_lock, load_state, node_dir
 from lab.teardown import teardown as _teardown
 from lab.testhooks import checkpoint
+
+if TYPE_CHECKING:
+    from lab.ssh_lab import Placement
 
 PORT_UP_TIMEOUT = 60.0  # for a small lab; big ones get more (port_up_timeout)
 # Bring-up work is mostly waiting on daemons and netlink, not CPU: more threads than cores.
@@ -85,7 +89,7 @@ def up(
     provider: str = "netns",
     progress: Progress | None = None,
     keep_on_error: bool = False,
-    placed: ssh_lab.Placement | None = None,
+    placed: Placement | None = None,
 ) -> LabState:
     """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first)."""
     progress = progress or Progress(enabled=False)
@@ -106,6 +110,8 @@ def up(
             (state.dir / "topology.yaml").write_text(topology_text)
             info = lab_info(plan, topology_file)
             if placed is not None:
+                from lab import ssh_lab
+
                 ssh_lab.adapt_info(info, placed)
                 info["ssh"] = ssh_lab.ssh_info(plan, placed)
             state.set(info=info)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError, RuntimeFailure, UserError
 from lab.plan.commands import transaction, vm_commands
@@ -37,7 +37,9 @@ from lab.providers.ssh_tunnel import DbTunnels
 from lab.runner import run
 from lab.state import LabState
 from lab.testhooks import checkpoint
-from lab.topology.model import Topology
+
+if TYPE_CHECKING:  # the model drags in pydantic; lab check and status never need it here
+    from lab.topology.model import Topology
 
 NB_PORT, SB_PORT = 6641, 6642
 OWNER_KEY = "ovn-lab"  # external_ids key tagging what a lab made on a host
@@ -191,28 +193,24 @@ def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
         raise UserError(
             f"{spec.name}: user {spec.user} cannot run `sudo -n` (passwordless sudo is needed)"
         )
-    tools = ["ovn-nbctl", "ovn-sbctl"] if node.role == "central" else ["ovs-vsctl"]
     probe = (
-        [["ovn-nbctl", "--timeout=5", "get-connection"]]
+        ["ovn-nbctl", "--timeout=5", "get-connection"]
         if node.role == "central"
-        else [["ovs-vsctl", "--timeout=5", "get", "Open_vSwitch", ".", "_uuid"]]
+        else ["ovs-vsctl", "--timeout=5", "get", "Open_vSwitch", ".", "_uuid"]
     )
-    for tool in tools:
-        if host.run(["which", tool], check=False).returncode != 0:
-            raise UserError(
-                f"{spec.name} has no {tool}: provision it first with "
-                "`lab provision --inventory FILE`"
-            )
-    for argv in probe:
-        proc = host.run(argv, check=False, timeout=15)
-        if proc.returncode != 0:
-            raise UserError(
-                f"{spec.name}: {argv[0]} gets no answer ({proc.stderr.strip()[:120]}); are its "
-                "services running? `lab provision --inventory FILE` starts them"
-            )
-    addrs = json.loads(host.run(["ip", "-j", "-4", "addr", "show"]).stdout or "[]")
-    links = json.loads(host.run(["ip", "-j", "link", "show"]).stdout or "[]")
-    macs = {lk["ifname"]: lk.get("address", "") for lk in links}
+    proc = host.run(probe, check=False, timeout=15)
+    if proc.returncode == 127:
+        raise UserError(
+            f"{spec.name} has no {probe[0]}: provision it first with "
+            "`lab provision --inventory FILE`"
+        )
+    if proc.returncode != 0:
+        raise UserError(
+            f"{spec.name}: {probe[0]} gets no answer ({proc.stderr.strip()[:120]}); are its "
+            "services running? `lab provision --inventory FILE` starts them"
+        )
+    addrs = json.loads(host.run(["ip", "-j", "addr", "show"]).stdout or "[]")
+    macs = {a["ifname"]: a.get("address", "") for a in addrs}
     by_if = {
         a["ifname"]: f"{i['local']}/{i['prefixlen']}"
         for a in addrs
@@ -220,7 +218,12 @@ def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
         if i.get("family") == "inet" and a["ifname"] != "lo"
     }
     ssh_if = next(
-        (a["ifname"] for a in addrs for i in a.get("addr_info", []) if i["local"] == spec.address),
+        (
+            a["ifname"]
+            for a in addrs
+            for i in a.get("addr_info", [])
+            if i.get("local") == spec.address
+        ),
         None,
     )
     interface = spec.underlay_if or ssh_if
@@ -506,12 +509,14 @@ def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay]) -> None
     def warm(node: str) -> None:
         if found[node].datapath != "netdev":
             return
-        bridge = UNDERLAY_BRIDGE
-        for peer in chassis:
-            if peer != node:
-                sess.host(node).run(
-                    ["ping", "-c", "1", "-W", "1", "-I", bridge, found[peer].ip], check=False
-                )
+        pings = [
+            ["ping", "-c", "1", "-W", "1", "-I", UNDERLAY_BRIDGE, found[peer].ip]
+            for peer in chassis
+            if peer != node
+        ]
+        # one round trip per chassis; `&` runs the pings side by side, `wait` for all
+        lines = [f"{shlex.join(cmd)} >/dev/null 2>&1 &" for cmd in pings]
+        sess.host(node).run(["sh", "-c", "\n".join([*lines, "wait"])], check=False)
 
     _parallel({n: (lambda n=n: warm(n)) for n in chassis})
 

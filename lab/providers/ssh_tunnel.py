@@ -50,32 +50,28 @@ class Forwarder:
             log.warning("forwarding to %s:%s failed: %s", *self.target, exc)
             client.close()
             return
-        back = threading.Thread(target=_pump_channel, args=(chan, client), daemon=True)
+        back = threading.Thread(target=_pump, args=(chan, client, client.shutdown), daemon=True)
         back.start()
-        try:
-            while data := client.recv(CHUNK):
-                chan.sendall(data)
-        except OSError:
-            pass
-        finally:
-            chan.shutdown_write()
-            back.join(timeout=5)
-            chan.close()
-            client.close()
+        _pump(client, chan, lambda _how: chan.shutdown_write())
+        back.join(timeout=5)
+        chan.close()
+        client.close()
 
     def close(self) -> None:
         self.sock.close()
 
 
-def _pump_channel(chan: Any, client: socket.socket) -> None:
+def _pump(source: Any, sink: Any, end: Any) -> None:
+    """Copy one direction until the source ends, then tell the sink no more will come
+    (socket and paramiko channel alike: recv() and sendall())."""
     try:
-        while data := chan.recv(CHUNK):
-            client.sendall(data)
+        while data := source.recv(CHUNK):
+            sink.sendall(data)
     except OSError:
         pass
     finally:
         with contextlib.suppress(OSError):
-            client.shutdown(socket.SHUT_WR)
+            end(socket.SHUT_WR)
 
 
 class DbTunnels:

@@ -9,7 +9,6 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import ssh_lab
 from lab.errors import UserError
 from lab.fdb import Watcher
 from lab.ovn.db import list_rows
@@ -46,6 +45,8 @@ class LabContext:
         self, target: str, argv: list[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
         if self.state.provider == "ssh":
+            from lab import ssh_lab
+
             host, netns = ssh_lab.where(self.state, target)
             return host.run(argv, netns=netns, check=False, timeout=timeout)
         netns, env = netns_env(self.state, target)
@@ -53,6 +54,8 @@ class LabContext:
 
     def popen_in(self, target: str, argv: list[str]) -> subprocess.Popen[str]:
         if self.state.provider == "ssh":  # a look-alike of Popen, fed from the SSH channel
+            from lab import ssh_lab
+
             host, netns = ssh_lab.where(self.state, target)
             return host.popen(argv, netns=netns)  # type: ignore[return-value]
         netns, env = netns_env(self.state, target)

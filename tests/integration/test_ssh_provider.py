@@ -102,10 +102,10 @@ def snapshot(hosts: Hosts) -> dict[str, Any]:
 def up_on_hosts(
     hosts: Hosts, inventory: Path, known_hosts: Path | str, *extra: str, **kw: Any
 ) -> subprocess.CompletedProcess:
-    """`lab up SEED --provider ssh` with the test's inventory and a known_hosts file."""
+    """`lab up SEED --provider ssh --name LAB` with the test's inventory and known_hosts."""
     return hosts.lab(
         "up", str(SEED), "--provider", "ssh", "--inventory", str(inventory),
-        "--known-hosts", str(known_hosts), *extra, **kw,
+        "--known-hosts", str(known_hosts), "--name", LAB, *extra, **kw,
     )  # fmt: skip
 
 
@@ -125,8 +125,6 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
         hosts,
         inventory,
         str(fresh),
-        "--name",
-        LAB,
     )
     assert refused.returncode == 2, refused.stderr
     assert "--accept-new-host-keys" in refused.stderr and "Traceback" not in refused.stderr
@@ -136,8 +134,6 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
         hosts,
         inventory,
         str(fresh),
-        "--name",
-        LAB,
     )
     assert refused.returncode == 2 and "not in" in refused.stderr, refused.stderr
     assert fresh.read_text() == ""
@@ -154,8 +150,6 @@ def test_unknown_host_keys_are_refused_then_accepted_on_request(
         inventory,
         str(tmp_path / "forged"),
         "--accept-new-host-keys",
-        "--name",
-        LAB,
     )
     assert bad.returncode == 2 and "differs" in bad.stderr, bad.stderr
     print(bad.stderr.strip().splitlines()[-1])
@@ -169,8 +163,6 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         inventory,
         str(known_hosts),
         "--accept-new-host-keys",
-        "--name",
-        LAB,
     )
     try:
         assert up.returncode == 0, up.stderr
@@ -225,8 +217,6 @@ def test_killed_up_then_down_leaves_hosts_clean(
         hosts,
         inventory,
         str(hosts.known_hosts),
-        "--name",
-        LAB,
         env={**os.environ, "OVN_LAB_TEST_KILL_AT": kill_at},
     )
     assert up.returncode == -9, up.stderr
@@ -243,7 +233,7 @@ def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
     --forget-unreachable the others are cleaned and the state goes. Runs last: it leaves
     worker2 as the lab made it."""
     before = snapshot(hosts)
-    up = up_on_hosts(hosts, inventory, hosts.known_hosts, "--name", LAB)
+    up = up_on_hosts(hosts, inventory, hosts.known_hosts)
     assert up.returncode == 0, up.stderr
     exec_in(hosts.containers["worker2"], "pkill", "-x", "sshd")  # worker2 stops answering
     down = hosts.lab("down", LAB)
