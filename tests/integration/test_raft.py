@@ -61,13 +61,18 @@ def test_leader_kill_elects_writes_fails_northd_over_and_heals(tmp_path: Path) -
             assert election["election_s"] is not None
         assert raft["write"]["ping_received"] >= 1 and "error" not in raft["write"]
         assert raft["northd"]["active_after"] not in (None, raft["northd"]["killed"])
-        assert raft["northd"]["restarted_status"] == "standby"
+        # a restarted northd may win the SB lock: ovsdb locks live on the server a client is
+        # connected to, and after the SB leader changed, whichever northd reconnects first
+        # takes it (seen once in ~6 CI runs). What must hold: it answers, and one is active.
+        assert raft["northd"]["restarted_status"] in ("standby", "active")
         assert all(r["rejoined"] for r in raft["rejoin"].values())
         assert raft["healthy"]
         # the probe VM is gone again, and the lab's own clients find the new leaders
         st = status("raft-t1")
         assert st["healthy"], st["problems"]
         assert {p["vm"] for p in st["ports"]} == {"vm1", "vm2"}
+        northds = sorted(central_views(st)[c]["northd"] for c in CENTRALS)
+        assert northds == ["active", "standby", "standby"], northds
         for node in CENTRALS:  # OVN_NB_DB in a node's environment lists every central
             shown = lab("exec", "--lab", "raft-t1", node, "--", "ovn-nbctl", "ls-list", check=True)
             assert "network1" in shown.stdout
