@@ -333,6 +333,7 @@ def main() -> None:
         out |= {
             "lab_up_s": round(up_s, 3),
             "lab_up_includes": "python start-up of the CLI, like a user's shell",
+            "lab_up_phases_s": state.info.get("up_timings"),
             "baseline_s": round(baseline_s, 3) if baseline_s is not None else None,
             "ratio": round(up_s / baseline_s, 3) if baseline_s else None,
             "pings_ok": ping_sample(state, rng) if k else "0/0",

@@ -122,7 +122,9 @@ def up(
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
                 _in_thread(lambda: _build(plan, state, progress, image))
-            state.set(phase="up")
+            # where the time went, for `lab status`-style tools and benchmarks/scale.py
+            timings = {step: round(took, 3) for step, took in progress.timings.items()}
+            state.set(phase="up", info={**state.info, "up_timings": timings})
             return state
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
             if keep_on_error and state is not None and not isinstance(exc, KeyboardInterrupt):
@@ -193,6 +195,8 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     with progress.step("registering chassis"):
         registration = chassis_registration(plan, _iface_types(plan, state))
         if registration:
+            # the Port_Binding rows it binds exist once northd has caught up with the NB
+            run(["ovn-nbctl", f"--db={nb_db(central_dir)}", "--wait=sb", "sync"], timeout=60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
     with progress.step("ovn-controllers"):
         _run_parallel(

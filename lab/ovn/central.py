@@ -8,6 +8,7 @@ others stand by."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> boo
         return False
     if not plan.clustered:
         daemons.create_db(path, db.schema)
+        _add_listener(plan, node, path, db)
         return True
     port = db.raft_port(plan)
     local = plan.raft_address(node.name, port)
@@ -84,12 +86,48 @@ def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> boo
     return True
 
 
+# Seconds a client may stay silent before the server drops it (ovsdb-server's default is
+# 5). Under the load of bringing up a hundred chassis on two cores an ovn-controller can
+# be busy that long; dropped, it resyncs the whole SB and recomputes, which adds load.
+INACTIVITY_PROBE_MS = 60_000
+
+
+def _listen_target(plan: Plan, node: NodePlan, db: CentralDb) -> str:
+    """The node's overlay address only: ptcp:, or pssl: with `ssl: true`."""
+    return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.ip_of(node.name)}"
+
+
+def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None:
+    """Write the listener into a new standalone database as its Connection row (what
+    `ovn-sbctl set-connection` makes): unlike a --remote=ptcp: option, a row carries an
+    inactivity probe, and `ovn-nbctl/ovn-sbctl get-connection` shows it."""
+    glob = "NB_Global" if db.kind == "nb" else "SB_Global"
+    txn = [
+        db.name,
+        {
+            "op": "insert",
+            "table": "Connection",
+            "uuid-name": "listener",
+            "row": {
+                "target": _listen_target(plan, node, db),
+                "inactivity_probe": INACTIVITY_PROBE_MS,
+            },
+        },
+        {"op": "insert", "table": glob, "row": {"connections": ["named-uuid", "listener"]}},
+    ]
+    run(["ovsdb-tool", "transact", str(path), json.dumps(txn)])
+
+
 def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> None:
     """One database's ovsdb-server, its remote listening on the node's overlay address
-    only (ptcp:, or pssl: with `ssl: true`). A cluster member rejoins by itself."""
-    ip = plan.ip_of(node.name)
+    only. A standalone database has its listener as a Connection row (_add_listener); a
+    cluster member's is an option. A cluster member rejoins by itself."""
     ssl = ssl_files(plan, node, node_dir)
-    listen = f"--remote=pssl:{db.port(plan)}:{ip}" if ssl else f"--remote=ptcp:{db.port(plan)}:{ip}"
+    if plan.clustered:
+        listen = f"--remote={_listen_target(plan, node, db)}"
+    else:
+        glob = "NB_Global" if db.kind == "nb" else "SB_Global"
+        listen = f"--remote=db:{db.name},{glob},connections"
     daemons.start(
         node.netns,
         Daemon(db.daemon, node_dir),
@@ -138,5 +176,8 @@ def start_northd(plan: Plan, node: NodePlan, node_dir: Path) -> None:
             f"--ovnsb-db=unix:{SB.sock(node_dir)}",
         ]
     daemons.start(
-        node.netns, Daemon("ovn-northd", node_dir), argv, daemons.node_env(node_dir, node_dir)
+        node.netns,
+        Daemon("ovn-northd", node_dir),
+        argv,
+        daemons.node_env(node_dir, node_dir),
     )

