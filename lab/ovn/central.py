@@ -43,6 +43,11 @@ class CentralDb:
     def ctl(self, node_dir: Path) -> Path:
         return node_dir / f"{self.daemon}.ctl"
 
+    @property
+    def global_table(self) -> str:
+        """The table whose `connections` lists the database's listeners."""
+        return "NB_Global" if self.kind == "nb" else "SB_Global"
+
 
 NB = CentralDb("ovnnb_db", daemons.NB_SCHEMA, "OVN_Northbound", "nb")
 SB = CentralDb("ovnsb_db", daemons.SB_SCHEMA, "OVN_Southbound", "sb")
@@ -86,9 +91,9 @@ def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> boo
     return True
 
 
-# Seconds a client may stay silent before the server drops it (ovsdb-server's default is
-# 5). Under the load of bringing up a hundred chassis on two cores an ovn-controller can
-# be busy that long; dropped, it resyncs the whole SB and recomputes, which adds load.
+# How long (ms) a client may stay silent before the server drops it (ovsdb-server's
+# default is 5 s). Bringing up a hundred chassis on two cores, an ovn-controller can be
+# busy that long; dropped, it resyncs the whole SB and recomputes, which adds load.
 INACTIVITY_PROBE_MS = 60_000
 
 
@@ -101,7 +106,6 @@ def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None
     """Write the listener into a new standalone database as its Connection row (what
     `ovn-sbctl set-connection` makes): unlike a --remote=ptcp: option, a row carries an
     inactivity probe, and `ovn-nbctl/ovn-sbctl get-connection` shows it."""
-    glob = "NB_Global" if db.kind == "nb" else "SB_Global"
     txn = [
         db.name,
         {
@@ -113,7 +117,11 @@ def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None
                 "inactivity_probe": INACTIVITY_PROBE_MS,
             },
         },
-        {"op": "insert", "table": glob, "row": {"connections": ["named-uuid", "listener"]}},
+        {
+            "op": "insert",
+            "table": db.global_table,
+            "row": {"connections": ["named-uuid", "listener"]},
+        },
     ]
     run(["ovsdb-tool", "transact", str(path), json.dumps(txn)])
 
@@ -126,8 +134,7 @@ def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -
     if plan.clustered:
         listen = f"--remote={_listen_target(plan, node, db)}"
     else:
-        glob = "NB_Global" if db.kind == "nb" else "SB_Global"
-        listen = f"--remote=db:{db.name},{glob},connections"
+        listen = f"--remote=db:{db.name},{db.global_table},connections"
     daemons.start(
         node.netns,
         Daemon(db.daemon, node_dir),
@@ -176,8 +183,5 @@ def start_northd(plan: Plan, node: NodePlan, node_dir: Path) -> None:
             f"--ovnsb-db=unix:{SB.sock(node_dir)}",
         ]
     daemons.start(
-        node.netns,
-        Daemon("ovn-northd", node_dir),
-        argv,
-        daemons.node_env(node_dir, node_dir),
+        node.netns, Daemon("ovn-northd", node_dir), argv, daemons.node_env(node_dir, node_dir)
     )
