@@ -195,8 +195,8 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     with progress.step("registering chassis"):
         registration = chassis_registration(plan, _iface_types(plan, state))
         if registration:
-            # the Port_Binding rows it binds exist once northd has caught up with the NB
-            run(["ovn-nbctl", f"--db={nb_db(central_dir)}", "--wait=sb", "sync"], timeout=60)
+            if plan.vms:  # the Port_Binding rows it binds exist once northd caught up
+                run(["ovn-nbctl", f"--db={nb_db(central_dir)}", "--wait=sb", "sync"], timeout=60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
     with progress.step("ovn-controllers"):
         _run_parallel(
