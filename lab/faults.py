@@ -88,4 +88,4 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
         ovn_chassis.attach_vms(node, internal, directory, restart=True)
         ovn_chassis.start_controller(node, directory, central_dir)
         wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
-        ovn_chassis.warm_tunnels(plan)
+        ovn_chassis.warm_tunnels(plan, state.dir)

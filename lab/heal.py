@@ -125,7 +125,7 @@ def _restart(
         except LabError as exc:
             report.unhealable.append(f"node {name}: restarting it failed: {exc}")
     if report.restarts:
-        ovn_chassis.warm_tunnels(plan)
+        ovn_chassis.warm_tunnels(plan, state.dir)
 
 
 def _wait_healthy(state: LabState, timeout: float) -> LabStatus:

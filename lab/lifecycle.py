@@ -209,7 +209,7 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
         wait_ports_up(central_dir, [v.port for v in plan.vms.values()], port_up_timeout(plan))
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
-        ovn_chassis.warm_tunnels(plan)
+        ovn_chassis.warm_tunnels(plan, state.dir)
 
 
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import socket
-import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
@@ -155,26 +152,3 @@ def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
                 tool.set_features(ifname, features)
         finally:
             tool.close()
-
-
-def arp_request(src_mac: str, src_ip: str, dst_mac: str, dst_ip: str) -> bytes:
-    """An ARP request frame sent unicast to a known MAC (so no switch floods it)."""
-
-    def mac(text: str) -> bytes:
-        return bytes.fromhex(text.replace(":", ""))
-
-    ether = mac(dst_mac) + mac(src_mac) + b"\x08\x06"
-    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
-    arp += mac(src_mac) + socket.inet_aton(src_ip) + b"\x00" * 6 + socket.inet_aton(dst_ip)
-    return ether + arp
-
-
-def send_frames(netns: str, ifname: str, frames: list[bytes]) -> None:
-    """Send raw Ethernet frames out of an interface of a namespace."""
-    with in_netns(netns):
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    with sock:
-        sock.bind((ifname, 0))
-        for frame in frames:
-            with contextlib.suppress(OSError):
-                sock.send(frame)

@@ -8,9 +8,11 @@ ovs-vsctl show` just works.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.errors import RuntimeFailure
 from lab.ovn.remotes import Centrals, nb_db, sb_db
 from lab.runner import run
 
@@ -106,6 +108,31 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
         exec_in(container["name"], full, env)
         return
     run(full, netns=netns, env=env, timeout=30)
+
+
+def unixctl_many(daemon: Daemon, command: str, calls: list[list[str]]) -> None:
+    """Run one unixctl command with each argument list, on one connection to the daemon's
+    control socket (what `ovs-appctl` does once per process). Its socket is named after
+    the PID in its pidfile (the container's PID for a docker node); unix sockets reach
+    into namespaces and containers alike."""
+    from ovs.unixctl.client import UnixctlClient
+
+    try:
+        pid = int(daemon.pidfile.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name} is not running") from exc
+    path = daemon.node_dir / f"{daemon.name}.{pid}.ctl"
+    error, client = UnixctlClient.create(str(path))
+    if error:
+        raise RuntimeFailure(f"cannot reach {path}: {os.strerror(error)}")
+    try:
+        for argv in calls:
+            error, failure, _ = client.transact(command, argv)
+            if error or failure:
+                why = os.strerror(error) if error else failure.strip()
+                raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name}: {command}: {why}")
+    finally:
+        client.close()
 
 
 def _container(node_dir: Path) -> dict[str, object] | None:

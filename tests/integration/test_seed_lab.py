@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
+
 from .conftest import TOPOLOGIES, lab, namespaces, ping, running_lab
 
 pytestmark = pytest.mark.root
@@ -62,6 +64,11 @@ def test_seed_lab_pings_across_the_router_and_leaves_nothing() -> None:
             check=True,
         ).stdout
         assert re.search(r"rx pkts=[1-9]", stats)
+        # lab up set each chassis' tunnel neighbours: the peer's endpoint and overlay MAC
+        neighbours = lab(
+            "exec", "--lab", "tseed", "worker1", "--", "ovs-appctl", "tnl/neigh/show", check=True
+        ).stdout  # fmt: skip
+        assert re.search(r"192\.0\.2\.13\s+" + naming.overlay_mac("192.0.2.13"), neighbours)
         # exec passes the exit status through; nbctl reaches the lab's NB database.
         assert lab("exec", "--lab", "tseed", "vm1", "--", "sh", "-c", "exit 7").returncode == 7
         show = lab("nbctl", "--lab", "tseed", "--", "show", check=True).stdout
