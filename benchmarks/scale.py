@@ -1,6 +1,6 @@
 """Scale and speed of `lab up` against the naive serial baseline, as JSON.
 
-    sudo python benchmarks/scale.py --chassis 10 --vms-per-chassis 2 [--switches 4]
+    sudo .venv/bin/python benchmarks/scale.py --chassis 10 --vms-per-chassis 2 [--switches 4]
         [--skip-baseline] [--first-ping-samples 100] [--name benchscale]
 
 1. baseline: benchmarks/baseline_serial.sh N (bare chassis, one after the other), timed,

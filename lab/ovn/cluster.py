@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.ovn.daemons import Daemon
 from lab.runner import run
 
 
@@ -100,14 +101,8 @@ def northd_status_argv(ctl: Path) -> list[str]:
 
 
 def northd_ctl(rundir: Path) -> Path | None:
-    """The northd's control socket, named after the PID in its pidfile. Given by path, not
-    as `-t ovn-northd`: that checks the pidfile's lock holder against the PID in it, which
-    differ when the northd runs in a container (its own PID namespace)."""
-    try:
-        pid = int((rundir / "ovn-northd.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return rundir / f"ovn-northd.{pid}.ctl"
+    """The northd's control socket (see Daemon.control_socket)."""
+    return Daemon("ovn-northd", rundir).control_socket()
 
 
 def read_northd_status(env: dict[str, str]) -> str | None:

@@ -50,6 +50,16 @@ class Daemon:
 
         return host_pid(int(container["pid"]), pid)
 
+    def control_socket(self) -> Path | None:
+        """The daemon's unixctl socket, named after the PID in its pidfile (inside the
+        container for a docker node). Given by path, not as `-t NAME`: that checks the
+        pidfile's lock holder against the PID in it, which differ in a container."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return self.node_dir / f"{self.name}.{pid}.ctl"
+
     def alive(self) -> bool:
         pid = self.pid()
         if pid is None:
@@ -112,16 +122,13 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
 
 def unixctl_many(daemon: Daemon, command: str, calls: list[list[str]]) -> None:
     """Run one unixctl command with each argument list, on one connection to the daemon's
-    control socket (what `ovs-appctl` does once per process). Its socket is named after
-    the PID in its pidfile (the container's PID for a docker node); unix sockets reach
-    into namespaces and containers alike."""
+    control socket (`ovs-appctl` makes one per process). Unix sockets reach into
+    namespaces and containers alike."""
     from ovs.unixctl.client import UnixctlClient
 
-    try:
-        pid = int(daemon.pidfile.read_text().strip())
-    except (OSError, ValueError) as exc:
-        raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name} is not running") from exc
-    path = daemon.node_dir / f"{daemon.name}.{pid}.ctl"
+    path = daemon.control_socket()
+    if path is None:
+        raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name} is not running")
     error, client = UnixctlClient.create(str(path))
     if error:
         raise RuntimeFailure(f"cannot reach {path}: {os.strerror(error)}")
