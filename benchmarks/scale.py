@@ -4,7 +4,9 @@
         [--skip-baseline] [--first-ping-samples 100] [--name benchscale]
 
 1. baseline: benchmarks/baseline_serial.sh N (bare chassis, one after the other), timed,
-   then removed by benchmarks/baseline_cleanup.sh;
+   then removed by benchmarks/baseline_cleanup.sh; twice: chassis registering with a
+   central (baseline_s, what DESIGN.md measured) and with nothing to register with
+   (baseline_no_central_s);
 2. `lab gen` + `lab up` of N chassis x K VMs, timed until it returns (every port up), run
    as a user would (so it includes the CLI's Python start-up, like the script's processes);
 3. pings between 10 random VM pairs on different chassis (how many get a reply);
@@ -91,10 +93,14 @@ def percentile(values: list[float], pct: float) -> float:
 # --- 1. baseline ------------------------------------------------------------------------------
 
 
-def run_baseline(n: int, prefix: str) -> tuple[float, list[str]]:
+def run_baseline(n: int, prefix: str, central: str) -> tuple[float, list[str]]:
+    """central: "central" (bare chassis registering with a central, as in DESIGN.md) or
+    "none" (their controllers reach nothing); see baseline_serial.sh."""
     try:
         start = time.monotonic()
-        proc = subprocess.run([BENCH / "baseline_serial.sh", str(n), prefix], capture_output=True)
+        proc = subprocess.run(
+            [BENCH / "baseline_serial.sh", str(n), prefix, central], capture_output=True
+        )
         took = time.monotonic() - start
         if proc.returncode != 0:
             raise SystemExit(f"baseline failed ({proc.returncode}): {proc.stderr.decode()}")
@@ -314,9 +320,11 @@ def main() -> None:
     out: dict[str, object] = {"n_chassis": n, "n_vms": n * k, "switches": args.switches}
 
     left: list[str] = []
-    baseline_s = None
+    baseline_s = no_central_s = None
     if not args.skip_baseline:
-        baseline_s, left = run_baseline(n, f"bl{os.getpid() % 1_000_000}")
+        baseline_s, left = run_baseline(n, f"bl{os.getpid() % 1_000_000}", "central")
+        no_central_s, left_too = run_baseline(n, f"bn{os.getpid() % 1_000_000}", "none")
+        left += left_too
 
     topo = gen.generate(n, k, args.switches, name=args.name)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="benchscale-") as fh:
@@ -336,6 +344,7 @@ def main() -> None:
             "lab_up_phases_s": state.info.get("up_timings"),
             "baseline_s": round(baseline_s, 3) if baseline_s is not None else None,
             "ratio": round(up_s / baseline_s, 3) if baseline_s else None,
+            "baseline_no_central_s": round(no_central_s, 3) if no_central_s else None,
             "pings_ok": ping_sample(state, rng) if k else "0/0",
         }
         out |= memory(state)
