@@ -15,7 +15,7 @@ from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn import daemons
 from lab.ovn.remotes import Centrals
-from lab.ovn.wait import nb_db, sb_db, wait_ports_up
+from lab.ovn.wait import nb_db, sb_db, wait_port_bindings, wait_ports_up
 from lab.plan.commands import chassis_registration, transaction
 from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
@@ -195,8 +195,10 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     with progress.step("registering chassis"):
         registration = chassis_registration(plan, _iface_types(plan, state))
         if registration:
-            if plan.vms:  # the Port_Binding rows it binds exist once northd caught up
-                run(["ovn-nbctl", f"--db={nb_db(central_dir)}", "--wait=sb", "sync"], timeout=60)
+            # The Port_Binding rows it binds exist once northd has made them. Waited for
+            # in the SB, not with `ovn-nbctl --wait=sb sync`: that bumps nb_cfg, and every
+            # controller would then report catching up with it while the others converge.
+            wait_port_bindings(central_dir, [vm.port for vm in plan.vms.values()], 60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
     with progress.step("ovn-controllers"):
         _run_parallel(

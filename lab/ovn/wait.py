@@ -7,7 +7,28 @@ from lab.ovn.db import list_rows
 from lab.ovn.remotes import Centrals, nb_db, sb_db
 from lab.runner import run
 
-__all__ = ["nb_db", "port_up_states", "ports_not_up", "sb_db", "wait_ports_up"]
+__all__ = [
+    "nb_db",
+    "port_up_states",
+    "ports_not_up",
+    "sb_db",
+    "wait_port_bindings",
+    "wait_ports_up",
+]
+
+
+def wait_port_bindings(central_dir: Centrals, ports: list[str], timeout: float) -> None:
+    """Block until northd has made a Port_Binding for each logical port (one ovn-sbctl)."""
+    if not ports:
+        return
+    argv = ["ovn-sbctl", f"--db={sb_db(central_dir)}", f"--timeout={int(timeout)}"]
+    for port in ports:
+        argv += ["--", "wait-until", "Port_Binding", port]
+    if run(argv, check=False, timeout=timeout + 10).returncode != 0:
+        raise RuntimeFailure(
+            f"ovn-northd made no Port_Binding for some of {len(ports)} ports within "
+            f"{timeout:.0f} s; see the central's ovn-northd.log"
+        )
 
 
 def wait_ports_up(central_dir: Centrals, ports: list[str], timeout: float) -> None:

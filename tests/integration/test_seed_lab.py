@@ -86,6 +86,19 @@ def test_seed_lab_pings_across_the_router_and_leaves_nothing() -> None:
             check=True,
         ).stdout.split()
         assert sorted(chassis) == ["worker1", "worker2"]
+        # lab up made each Chassis_Private row; every controller took its own over (one
+        # row each, pointing at its Chassis) and reported the final `--wait=hv` nb_cfg
+        private = lab(
+            "sbctl", "--lab", "tseed", "--", "--bare", "--columns=name,chassis,nb_cfg",
+            "list", "Chassis_Private", check=True,
+        ).stdout.split()  # fmt: skip
+        nb_cfg = lab(
+            "sbctl", "--lab", "tseed", "--", "get", "SB_Global", ".", "nb_cfg", check=True
+        ).stdout.strip()
+        assert int(nb_cfg) >= 1
+        rows = sorted(zip(private[0::3], private[2::3], strict=True))
+        assert rows == [("worker1", nb_cfg), ("worker2", nb_cfg)], private
+        assert all(len(uuid) == 36 for uuid in private[1::3]), private
         # The databases listen on the central's overlay address, as Connection rows whose
         # inactivity probe outlasts a busy ovn-controller at scale (the default 5 s does not).
         for tool, target in (("nbctl", "ptcp:6641:192.0.2.11"), ("sbctl", "ptcp:6642:192.0.2.11")):

@@ -102,6 +102,10 @@ def test_registration_binds_each_vm_port_to_its_own_chassis(seed) -> None:
         "vm1": f"chassis={ids['worker1'].removeprefix('--id=')}",
         "vm2": f"chassis={ids['worker2'].removeprefix('--id=')}",
     }
+    private = {
+        c[2].removeprefix("name="): c[3] for c in cmds if c[:2] == ["create", "Chassis_Private"]
+    }
+    assert private == {name: f"chassis={ref.removeprefix('--id=')}" for name, ref in ids.items()}
     # each chassis' row is created before the ports that reference it (one transaction)
     first_bind = next(i for i, c in enumerate(cmds) if c[:2] == ["set", "Port_Binding"])
     assert all(i < first_bind for i, c in enumerate(cmds) if c[0] == ids["worker1"])
