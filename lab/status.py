@@ -87,7 +87,7 @@ def lab_status(state: LabState) -> LabStatus:
             missing = (
                 f"host {info.get('host')} does not answer"
                 if ssh
-                else (f"namespace {info['netns']} is missing")
+                else f"namespace {info['netns']} is missing"
             )
             status.problems.append(f"node {name}: {missing}")
         for daemon, alive in node.daemons.items():

@@ -58,9 +58,8 @@ def teardown(state: LabState, forget_unreachable: bool = False) -> list[int]:
     if state.resources.get("ssh_host"):
         from lab import ssh_lab
 
-        ssh_lab.teardown(
-            state, forget_unreachable
-        )  # the hosts first: on failure the state stays for a retry
+        # the hosts first: on failure the state stays for a retry
+        ssh_lab.teardown(state, forget_unreachable)
     namespaces = list(state.resources.get("netns", []))
     in_containers: set[int] = set()
     if state.resources.get("container"):

@@ -100,13 +100,8 @@ def northd_status_argv(ctl: Path) -> list[str]:
     return ["ovn-appctl", "-T", "5", "-t", str(ctl), "status"]
 
 
-def northd_ctl(rundir: Path) -> Path | None:
-    """The northd's control socket (see Daemon.control_socket)."""
-    return Daemon("ovn-northd", rundir).control_socket()
-
-
 def read_northd_status(env: dict[str, str]) -> str | None:
-    ctl = northd_ctl(Path(env["OVN_RUNDIR"]))
+    ctl = Daemon("ovn-northd", Path(env["OVN_RUNDIR"])).control_socket()
     if ctl is None:
         return None
     proc = run(northd_status_argv(ctl), env=env, check=False, timeout=10)
