@@ -18,7 +18,7 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "connect"}
 )
 
 
@@ -100,6 +100,21 @@ class Ovn(Strict):
     routers: dict[str, Router] = Field(default_factory=dict)
 
 
+class Service(Strict):
+    """A server the lab starts in a VM: `{tcp: 8080}` or `{udp: 5353}`."""
+
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    udp: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def proto(self) -> str:
+        return "tcp" if self.tcp is not None else "udp"
+
+    @property
+    def port(self) -> int:
+        return self.tcp if self.tcp is not None else self.udp or 0
+
+
 class VM(Strict):
     chassis: str
     switch: str
@@ -108,6 +123,7 @@ class VM(Strict):
     gateway: IPv4Address | None = None
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
+    services: list[Service] = Field(default_factory=list)  # servers answering with its name
 
 
 class Topology(Strict):
