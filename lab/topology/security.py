@@ -3,7 +3,8 @@ each problem one sentence naming the value and the fix, reported through the Rep
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+import re
+from ipaddress import IPv4Address, ip_network
 from typing import Any
 
 from lab.topology.problems import Path, Reporter, one_of, show
@@ -14,9 +15,125 @@ CONNECT_EXPECT = ("reach", "no-reach", "rejected")
 CONNECT_KEYS = ("from", "to", "port", "proto", "expect", "timeout", "count")
 
 
+# Names an OVN match refers to as @NAME / $NAME: the expression lexer's identifiers.
+REF_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+REF_RULE = "use letters, digits and '_' (it is written @NAME or $NAME in matches)"
+_REFS = re.compile(r"([@$])([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def validate_security(parts: Parts, rep: Reporter) -> None:
     _services(parts, rep)
     _connect_checks(parts, rep)
+    _port_groups(parts, rep)
+    _address_sets(parts, rep)
+    _acls(parts, rep)
+
+
+def _written(parts: Parts, section: str) -> list[str]:
+    return parts.written.get(section, [])
+
+
+def _port_groups(parts: Parts, rep: Reporter) -> None:
+    vms = _written(parts, "vms")
+    for name in _written(parts, "port_groups"):
+        if not REF_NAME.fullmatch(name):
+            rep.add(
+                ("ovn", "port_groups", name),
+                f"port group name {show(name)} is not valid; {REF_RULE}",
+            )
+    for name, members in parts.port_groups.items():
+        seen: set[str] = set()
+        for index, member in enumerate(members):
+            path: Path = ("ovn", "port_groups", name, index)
+            if member not in vms and "vms" not in parts.broken:
+                rep.add(
+                    path,
+                    f"{show(member)} is not a VM; a port group holds VMs' ports"
+                    + (f", use some of {one_of(vms)}" if vms else ", define VMs under vms:"),
+                )
+            elif member in seen:
+                rep.add(path, f"VM {member} is listed twice in port group {name}; list it once")
+            seen.add(member)
+
+
+def _address_sets(parts: Parts, rep: Reporter) -> None:
+    for name in _written(parts, "address_sets"):
+        if not REF_NAME.fullmatch(name):
+            rep.add(
+                ("ovn", "address_sets", name),
+                f"address set name {show(name)} is not valid; {REF_RULE}",
+            )
+    for name, addresses in parts.address_sets.items():
+        for index, text in enumerate(addresses):
+            try:
+                ip_network(text, strict=True)
+            except ValueError:
+                rep.add(
+                    ("ovn", "address_sets", name, index),
+                    f"{show(text)} is not an IP address or network; write it like 10.0.0.10 or "
+                    "10.0.1.0/24 (host bits zero)",
+                )
+
+
+def _acls(parts: Parts, rep: Reporter) -> None:
+    groups, switches = _written(parts, "port_groups"), _written(parts, "switches")
+    seen: dict[tuple[str, str, int, str], int] = {}
+    for index, acl in parts.acls.items():
+        path: Path = ("ovn", "acls", index)
+        if (acl.port_group is None) == (acl.switch is None):
+            rep.add(
+                path,
+                "an ACL is on exactly one of port_group: or switch:; "
+                + ("remove one of them" if acl.port_group else "add one"),
+            )
+            continue
+        if acl.port_group is not None and not _exists(parts, "port_groups", acl.port_group):
+            rep.add(
+                (*path, "port_group"),
+                f"port group {show(acl.port_group)} does not exist; define it under "
+                "ovn.port_groups:" + (f" or use one of {one_of(groups)}" if groups else ""),
+            )
+        if acl.switch is not None and not _exists(parts, "switches", acl.switch):
+            rep.add(
+                (*path, "switch"),
+                f"switch {show(acl.switch)} does not exist; define it under ovn.switches:"
+                + (f" or use one of {one_of(switches)}" if switches else ""),
+            )
+        if acl.name is not None and not acl.name.strip():
+            rep.add((*path, "name"), "the ACL name is empty; give it a name or remove name:")
+        _match_refs(parts, rep, path, acl.match)
+        key = (acl.entity, acl.direction, acl.priority, acl.match)
+        first = seen.setdefault(key, index)
+        if first != index:
+            rep.add(
+                path,
+                f"the same ACL (on {acl.entity}, {acl.direction}, priority {acl.priority}, "
+                f"same match) is already ovn.acls.{first}; ovn-nbctl refuses duplicates, remove it",
+            )
+
+
+def _exists(parts: Parts, section: str, name: str) -> bool:
+    return section in parts.broken or name in _written(parts, section)
+
+
+def _match_refs(parts: Parts, rep: Reporter, path: Path, match: str) -> None:
+    """@GROUP and $SET in a match must exist ($GROUP_ip4 / _ip6: a group's addresses)."""
+    groups, sets = _written(parts, "port_groups"), _written(parts, "address_sets")
+    for sigil, name in _REFS.findall(match):
+        if sigil == "@" and name not in groups and "port_groups" not in parts.broken:
+            rep.add(
+                (*path, "match"),
+                f"the match names port group @{name}, which does not exist; define it under "
+                "ovn.port_groups:" + (f" or use one of {one_of(groups)}" if groups else ""),
+            )
+        if sigil == "$":
+            base = re.sub(r"_ip[46]$", "", name)
+            if name not in sets and base not in groups and "address_sets" not in parts.broken:
+                rep.add(
+                    (*path, "match"),
+                    f"the match names address set ${name}, which does not exist; define it "
+                    "under ovn.address_sets:" + (f" or use one of {one_of(sets)}" if sets else ""),
+                )
 
 
 def _services(parts: Parts, rep: Reporter) -> None:
