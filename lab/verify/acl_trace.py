@@ -23,7 +23,7 @@ SOURCE_PORT = 40000  # the microflow's client port
 CT_NEXT_CALLS = 4  # --ct given this many times: every ct_next of the path sees the same state
 CT_FLAGS = ("trk", "new", "est", "rel", "rpl", "inv")
 _STAGE = re.compile(r"^\s*(\d+)\. (\S+) \([^)]*\): (.*), priority (\d+), uuid ([0-9a-f]+)")
-_ACL_STAGE = re.compile(r"^ls_(in|out)_acl$")
+ACL_STAGE = re.compile(r"^ls_(in|out)_acl$")
 
 
 @dataclass
@@ -183,7 +183,7 @@ def deciding_flow(trace: tr.Trace, output: str) -> tuple[str, Matched | None]:
     """(verdict, the flow that decided it) of a --detailed trace: allow (delivered: the
     last ACL flow that let it through), reject, or drop (the flow that dropped it)."""
     flows = parse_matched(output)
-    acl_flows = [f for f in flows if _ACL_STAGE.match(f.stage) and f.priority > 0]
+    acl_flows = [f for f in flows if ACL_STAGE.match(f.stage) and f.priority > 0]
     rejecting = [f for f in flows if any(a.startswith(("reject", "tcp_reset")) for a in f.actions)]
     if rejecting:  # the answer OVN sends back is traced too: the first reject decided
         return "reject", rejecting[0]

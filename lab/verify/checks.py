@@ -126,7 +126,13 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
         trace, text, _ = ctx.trace(src, dst)
         ctx.save_raw(cid, "diagnosis-ovn-trace.txt", text)
         if trace.output is None:
-            parts.append("ovn-trace: " + tr.explain_drop(trace))
+            from lab.verify.acl_trace import ACL_STAGE, decide
+
+            last = trace.last_stage
+            if last is not None and ACL_STAGE.match(last.name):  # name the ACL that dropped it
+                parts.append("ovn-trace: " + decide(ctx, trace, text).describe())
+            else:
+                parts.append("ovn-trace: " + tr.explain_drop(trace))
         else:
             parts.append(
                 f"ovn-trace delivers to {trace.output} via {' -> '.join(trace.datapaths)}, "

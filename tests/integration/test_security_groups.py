@@ -116,6 +116,11 @@ def test_deleting_the_allow_acl_makes_connect_fail_naming_the_acl(
         "outport == @web && ip4 && tcp.dst == 8080",
     )
     assert deleted.returncode == 0, deleted.stderr
+    icmp = "outport == @web && ip4 && ip4.src == $admins && icmp4"
+    deleted = lab(
+        "nbctl", "--lab", NAME, "--", "--wait=hv", "acl-del", "web", "to-lport", "1002", icmp
+    )
+    assert deleted.returncode == 0, deleted.stderr
     report = tmp_path / "after.json"
     proc = lab("check", NAME, "--json", str(report), timeout=300)
     assert proc.returncode == 1
@@ -124,6 +129,8 @@ def test_deleting_the_allow_acl_makes_connect_fail_naming_the_acl(
     assert first["evidence"]["outcomes"] == ["timeout"]
     assert "ACL deny-ingress" in first["diagnosis"], first["diagnosis"]
     assert "ls_out_acl" in first["diagnosis"]
+    ping = next(r for r in json.loads(report.read_text())["checks"] if r["kind"] == "ping")
+    assert not ping["passed"] and "by ACL deny-ingress" in ping["diagnosis"], ping["diagnosis"]
 
 
 BAD = """
