@@ -167,9 +167,64 @@ def vm_services(parts: Parts, vm: str) -> set[tuple[str, int]]:
 
 
 def _connect_checks(parts: Parts, rep: Reporter) -> None:
+    """connect checks, and the v2 keys of trace and acl_log checks."""
     for index, item in enumerate(parts.checks):
-        if isinstance(item, dict) and len(item) == 1 and isinstance(item.get("connect"), dict):
-            _connect(parts, rep, ("checks", index, "connect"), item["connect"])
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        ((kind, spec),) = item.items()
+        if not isinstance(spec, dict):
+            continue
+        path: Path = ("checks", index, kind)
+        if kind == "connect":
+            _connect(parts, rep, path, spec)
+        elif kind == "trace":
+            _trace(rep, path, spec)
+        elif kind == "acl_log":
+            _acl_log(parts, rep, path, spec)
+
+
+TRACE_VERDICTS = ("allow", "drop", "reject")
+CT_FLAGS = ("trk", "new", "est", "rel", "rpl", "inv")
+
+
+def _trace(rep: Reporter, path: Path, spec: dict[str, Any]) -> None:
+    proto = spec.get("proto")
+    if proto is not None and proto not in PROTOS:
+        rep.add((*path, "proto"), f"unknown proto {show(proto)}; use one of tcp, udp")
+    if proto is not None and "port" not in spec:
+        rep.add(path, "a trace with proto: needs port: too (the destination port)")
+    port = spec.get("port")
+    if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
+        rep.add((*path, "port"), f"port {show(port)} is not a port number; use 1 to 65535")
+    verdict = spec.get("verdict")
+    if verdict is not None and verdict not in TRACE_VERDICTS:
+        rep.add(
+            (*path, "verdict"),
+            f"unknown verdict {show(verdict)}; use one of {one_of(TRACE_VERDICTS)}",
+        )
+    ct = spec.get("ct")
+    if ct is not None:
+        flags = [f for f in re.split(r"[,\s]+", str(ct)) if f]
+        bad = [f for f in flags if f not in CT_FLAGS]
+        if bad or not flags:
+            rep.add(
+                (*path, "ct"),
+                f"unknown ct state {show(ct)}; write flags like new or est,rpl "
+                f"(of {one_of(CT_FLAGS)})",
+            )
+
+
+def _acl_log(parts: Parts, rep: Reporter, path: Path, spec: dict[str, Any]) -> None:
+    logging = [a.name for a in parts.acls.values() if a.name and (a.log or a.severity)]
+    name = spec.get("name")
+    if name is None:
+        rep.add(path, "the acl_log check needs name:, the name of an ACL with log: true")
+    elif name not in logging and len(parts.acls) == parts.acls_written:  # all ACLs shaped
+        rep.add(
+            (*path, "name"),
+            f"no ACL named {show(name)} logs; give an ACL name: {name} and log: true"
+            + (f", or use one of {one_of(logging)}" if logging else ""),
+        )
 
 
 def _connect(parts: Parts, rep: Reporter, path: Path, spec: dict[str, Any]) -> None:

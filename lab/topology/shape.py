@@ -100,6 +100,7 @@ class Parts:
     port_groups: dict[str, list[str]] = field(default_factory=dict)
     address_sets: dict[str, list[str]] = field(default_factory=dict)
     acls: dict[int, Acl] = field(default_factory=dict)  # index in ovn.acls -> ACL
+    acls_written: int = 0  # how many ACLs the file has (some may have failed shape)
     checks: list[Any] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)  # section -> names
     broken: set[str] = field(default_factory=set)  # sections that are not even a mapping
@@ -222,6 +223,7 @@ class Shaper:
                 ]
         acls = raw.get("acls")
         if isinstance(acls, list):
+            self.parts.acls_written = len(acls)
             for index, value in enumerate(acls):
                 acl = self.validate(Acl, value, ("ovn", "acls", index))
                 if acl is not None:
