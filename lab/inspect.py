@@ -50,16 +50,16 @@ def cmd_trace(args: argparse.Namespace) -> int:
     print("$ " + " ".join(repr(a) if " " in a else a for a in argv))
     print(text.rstrip())
     print()
-    if not args.summary:  # which stage, table and ACL decided
-        verdict = acl_trace.decide(ctx, trace, text)
+    verdict = None if args.summary else acl_trace.decide(ctx, trace, text)
+    delivered = trace.output and (verdict is None or verdict.verdict == "allow")
+    if delivered:
+        out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
+    elif verdict is None or not verdict.acl:
+        out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
+    if verdict is not None:  # which stage, table and ACL decided
         colour = "green" if verdict.verdict == "allow" else "red"
         out.print(f"[{colour}]verdict:[/{colour}] {escape(verdict.describe())}")
-        return 0 if verdict.verdict == "allow" else 1
-    if trace.output:
-        out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
-        return 0
-    out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
-    return 1
+    return 0 if delivered else 1
 
 
 class _Names:
