@@ -53,6 +53,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
+    from lab.ovn.acls import check_actions
+    from lab.ovn.daemons import NB_SCHEMA
+    from lab.plan.security import acl_actions
+
+    check_actions(acl_actions(topo), NB_SCHEMA)  # e.g. `pass` needs OVN 23.06
     start = time.monotonic()
     progress = Progress()
     placed = None

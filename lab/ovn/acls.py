@@ -14,7 +14,9 @@ flow back to the ACL whose match it contains.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from lab.errors import UserError
 from lab.runner import run
@@ -56,4 +58,28 @@ def check_acl_matches(
                 "fix the match (see ovn-sb(5), Logical_Flow match syntax)"
                 for label, match, error in bad
             )
+        )
+
+
+def schema_actions(schema: Path) -> set[str] | None:
+    """The ACL actions an OVN's Northbound schema allows (None: schema not readable)."""
+    try:
+        column = json.loads(schema.read_text())["tables"]["ACL"]["columns"]["action"]
+        return set(column["type"]["key"]["enum"][1])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def check_actions(actions: list[tuple[str, str]], schema: Path) -> None:
+    """`pass` came with OVN 23.06: refuse it, before anything is made, on an older OVN."""
+    allowed = schema_actions(schema)
+    if allowed is None:
+        return
+    bad = [(label, action) for label, action in actions if action not in allowed]
+    if bad:
+        label, action = bad[0]
+        raise UserError(
+            f"ACL {label} uses action {action}, which this OVN does not have (its Northbound "
+            f"schema allows {', '.join(sorted(allowed))}); use one of those, or an OVN "
+            "build that has it"
         )

@@ -116,3 +116,8 @@ def acl_warnings(topo: Topology) -> list[str]:
 def acl_matches(topo: Topology) -> list[tuple[str, str]]:
     """(label, match) of every ACL: what lab up checks OVN can parse."""
     return [(acl_label(topo, i), acl.match) for i, acl in enumerate(topo.ovn.acls)]
+
+
+def acl_actions(topo: Topology) -> list[tuple[str, str]]:
+    """(label, action) of every ACL: what lab up checks this OVN has."""
+    return [(acl_label(topo, i), acl.action) for i, acl in enumerate(topo.ovn.acls)]

@@ -99,6 +99,12 @@ def _acls(parts: Parts, rep: Reporter) -> None:
                 f"switch {show(acl.switch)} does not exist; define it under ovn.switches:"
                 + (f" or use one of {one_of(switches)}" if switches else ""),
             )
+        if acl.label is not None and acl.action not in ("allow", "allow-related"):
+            rep.add(
+                (*path, "label"),
+                f"label is only for allow and allow-related ACLs (ovn-nbctl refuses it on "
+                f"{acl.action}); remove it or change the action",
+            )
         if acl.name is not None and not acl.name.strip():
             rep.add((*path, "name"), "the ACL name is empty; give it a name or remove name:")
         _match_refs(parts, rep, path, acl.match)

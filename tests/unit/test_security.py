@@ -238,3 +238,20 @@ def test_conntrack_dump_and_zones_from_a_real_chassis() -> None:
     uuid = "2b92c716-db7c-49b3-a2fb-a7366aecf8c1"
     assert zones[3] == f"{uuid}_dnat"
     assert name_router_zones(zones, {uuid: "private"})[3] == "private (dnat)"
+
+
+def test_an_action_this_ovn_lacks_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    import json
+
+    from lab.errors import UserError
+    from lab.ovn.acls import check_actions, schema_actions
+
+    schema = tmp_path / "ovn-nb.ovsschema"  # OVN 23.03's ACL.action column
+    enum = ["set", ["allow", "allow-related", "allow-stateless", "drop", "reject"]]
+    column = {"type": {"key": {"type": "string", "enum": enum}}}
+    schema.write_text(json.dumps({"tables": {"ACL": {"columns": {"action": column}}}}))
+    assert schema_actions(schema) == set(enum[1])
+    check_actions([("web-8080 (ovn.acls.3)", "allow-related")], schema)
+    with pytest.raises(UserError, match=r"ACL ovn.acls.0 uses action pass, which this OVN"):
+        check_actions([("ovn.acls.0", "pass")], schema)
+    check_actions([("ovn.acls.0", "pass")], tmp_path / "missing")  # unknown schema: no opinion
