@@ -14,6 +14,7 @@ from lab import naming
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.shape import Parts
+from lab.topology.validate_l3 import validate_l3
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 VLAN_RANGE = (1, 4094)
@@ -41,6 +42,7 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
 
 
 def _or_use(names: Iterable[str]) -> str:
@@ -523,7 +525,8 @@ class _Rules:
             if kind not in CHECK_KINDS:
                 self.rep.add(
                     path,
-                    f"unknown check {show(kind)}; use one of {one_of(sorted(CHECK_KINDS))}",
+                    f"unknown check {show(kind)}; use one of "
+                    + one_of(sorted(CHECK_KINDS), limit=40),
                     at=(*path, kind),
                 )
             elif not isinstance(spec, dict):
