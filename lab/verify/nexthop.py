@@ -1,5 +1,5 @@
-"""The `nexthop` check: where do a VM's flows leave OVN? Many UDP flows (one source port
-each) are sent towards an address, and every host node that is a router next hop
+"""The `nexthop` check: where do a VM's flows leave OVN? Many TCP flows (one source port
+each, SYNs only) are sent towards an address, and every host node that is a router next hop
 captures what reaches it. Proves ECMP spread (each flow on one next hop, every listed
 next hop used), policies (reroute: only that next hop; drop: none), and with `stop:` how
 long BFD takes to move every flow off a dead next hop, and to bring it back.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,29 +25,36 @@ if TYPE_CHECKING:
     from lab.verify.checks import CheckResult
     from lab.verify.context import LabContext
 
-# One datagram per flow every `interval` seconds until `duration` has passed: argv
-# DST PORT FIRST_SPORT FLOWS INTERVAL DURATION.
+# One TCP SYN per flow (a fixed source port each) every `interval` seconds until
+# `duration` has passed: argv DST PORT FIRST_SPORT FLOWS INTERVAL DURATION. TCP, not UDP:
+# OVS's userspace datapath hashes ECMP with its symmetric L3/L4 hash, which leaves UDP
+# ports out, so UDP flows between two addresses all take one next hop.
 SENDER = """
 import socket, sys, time
 dst, port, first, flows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 interval, duration = float(sys.argv[5]), float(sys.argv[6])
-socks = []
-for i in range(flows):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("", first + i))
-    socks.append(s)
 end = time.time() + duration
 while True:
-    for s in socks:
+    socks = []
+    for i in range(flows):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setblocking(False)
         try:
-            s.sendto(b"ovn-lab", (dst, port))
+            s.bind(("", first + i))
+            s.connect_ex((dst, port))
         except OSError:
             pass
+        socks.append(s)
+    time.sleep(interval)
+    for s in socks:
+        s.close()
     if time.time() >= end:
         break
-    time.sleep(interval)
 """
-_ARRIVAL = re.compile(r"^(\d+\.\d+) .*?IP \S+?\.(\d+) > \S+?\.(\d+): UDP")
+# Only frames addressed to the node ("In"): with a next hop's cable pulled the fabric
+# bridge floods frames for its MAC to every port, and those ("P", other host) prove nothing.
+_ARRIVAL = re.compile(r"^(\d+\.\d+) (?:\S+ )?In +IP \S+?\.(\d+) > \S+?\.(\d+): tcp")
 
 
 @dataclass
@@ -63,7 +71,7 @@ class Arrivals:
 
 
 def parse_arrivals(text: str, port: int) -> Arrivals:
-    """tcpdump -tt lines of datagrams to `port`."""
+    """tcpdump -tt -q lines of SYNs to `port`."""
     result = Arrivals()
     for line in text.splitlines():
         m = _ARRIVAL.match(line)
@@ -89,23 +97,36 @@ def watched_nodes(ctx: LabContext) -> list[str]:
 
 
 class Captures:
-    """tcpdump on several nodes at once, for datagrams to one UDP port."""
+    """tcpdump on several nodes at once, for TCP SYNs to one port. A thread per capture
+    drains its output as it comes (a full pipe would stall tcpdump)."""
 
     def __init__(self, ctx: LabContext, nodes: list[str], port: int):
         self.ctx, self.port = ctx, port
         self.procs: dict[str, subprocess.Popen[str]] = {}
-        self.text: dict[str, str] = dict.fromkeys(nodes, "")
+        self.readers: dict[str, threading.Thread] = {}
+        self.lines: dict[str, list[str]] = {n: [] for n in nodes}
         for node in nodes:
             self.start(node)
 
     def start(self, node: str) -> None:
-        argv = ["tcpdump", "-tt", "-l", "-n", "-i", "any", "udp", "and", "dst", "port"]
-        proc = self.ctx.popen_in(node, [*argv, str(self.port)])
+        argv = ["tcpdump", "-tt", "-q", "-l", "-n", "-i", "any", "tcp", "and", "dst", "port"]
+        syn = ["and", "tcp[tcpflags] & tcp-syn != 0"]
+        proc = self.ctx.popen_in(node, [*argv, str(self.port), *syn])
         if not wait_for_output(proc.stderr, "listening on"):
             proc.kill()
             proc.communicate()
             raise UserError(f"tcpdump did not start on {node}")
         self.procs[node] = proc
+        sink = self.lines.setdefault(node, [])
+        reader = threading.Thread(target=_drain, args=(proc, sink), daemon=True)
+        reader.start()
+        self.readers[node] = reader
+
+    def arrivals(self, node: str) -> Arrivals:
+        return parse_arrivals("\n".join(list(self.lines.get(node, []))), self.port)
+
+    def text(self, node: str) -> str:
+        return "\n".join(self.lines.get(node, []))
 
     def stop(self, node: str) -> None:
         proc = self.procs.pop(node, None)
@@ -114,16 +135,24 @@ class Captures:
         if proc.poll() is None:
             proc.terminate()
         try:
-            out, _ = proc.communicate(timeout=5)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
-        self.text[node] += out or ""
+            proc.wait()
+        self.readers.pop(node).join(timeout=5)
 
     def stop_all(self) -> dict[str, Arrivals]:
         for node in list(self.procs):
             self.stop(node)
-        return {n: parse_arrivals(t, self.port) for n, t in self.text.items()}
+        return {n: self.arrivals(n) for n in self.lines}
+
+
+def _drain(proc: subprocess.Popen[str], sink: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sink.append(line.rstrip("\n"))
+    if proc.stderr is not None:
+        proc.stderr.close()
 
 
 def _send_argv(address: str, port: int, first: int, flows: int, every: float, for_s: float):
@@ -151,8 +180,8 @@ def check_nexthop(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
         time.sleep(0.5)
     finally:
         seen = caps.stop_all()
-    for node, text in caps.text.items():
-        ctx.save_raw(cid, f"tcpdump-{node}.txt", text)
+    for node in caps.lines:
+        ctx.save_raw(cid, f"tcpdump-{node}.txt", caps.text(node))
     counts = {n: len(a.flows()) for n, a in seen.items()}
     split = sorted(
         p for p in range(first, first + flows) if sum(p in a.times for a in seen.values()) > 1
@@ -221,7 +250,7 @@ def _failover(
         deadline = time.monotonic() + back_wait
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            if _arrived_at(caps, dead):
+            if caps.arrivals(dead).times:
                 returned_at = time.time()
                 break
         time.sleep(1.0)
@@ -231,8 +260,8 @@ def _failover(
         seen = caps.stop_all()
         if dead in ctx.state.info.get("stopped", []):
             start_node(ctx.state, dead)
-    for node, text in caps.text.items():
-        ctx.save_raw(cid, f"tcpdump-{node}.txt", text)
+    for node in caps.lines:
+        ctx.save_raw(cid, f"tcpdump-{node}.txt", caps.text(node))
     assert stopped_at is not None and restarted_at is not None
     before = {
         n: len({p for p, ts in seen[n].times.items() if any(t < stopped_at for t in ts)})
@@ -269,21 +298,11 @@ def _failover(
         "move_s": move_s,
         "back_s": back_s,
         "port": port,
+        "stopped_at": stopped_at,
+        "restarted_at": restarted_at,
+        "returned_at": returned_at,
+        "last_at_dead_before_stop": max(
+            (t for ts in seen[dead].times.values() for t in ts if t < stopped_at), default=None
+        ),
     }
     return CheckResult("nexthop", spec, passed, summary, evidence, diagnosis)
-
-
-def _arrived_at(caps: Captures, node: str) -> bool:
-    """Has anything reached `node` since its capture started? (reads without stopping)"""
-    proc = caps.procs.get(node)
-    if proc is None or proc.stdout is None:
-        return False
-    import os
-    import select
-
-    fd = proc.stdout.fileno()
-    ready, _, _ = select.select([fd], [], [], 0)
-    if ready:
-        chunk = os.read(fd, 65536).decode(errors="replace")
-        caps.text[node] += chunk
-    return bool(parse_arrivals(caps.text[node], caps.port).times)
