@@ -168,6 +168,14 @@ def _print_status(st) -> None:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
             ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
         out.print(ports)
+    if st.services:
+        services = Table(title="VM services (answer with the VM's name)", title_justify="left")
+        for col in ("vm", "service", "pid", "running"):
+            services.add_column(col)
+        for s in st.services:
+            running = "yes" if s.alive else "[red]no[/red]"
+            services.add_row(s.vm, f"{s.proto}/{s.port}", str(s.pid or "-"), running)
+        out.print(services)
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")
 

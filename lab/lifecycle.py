@@ -96,6 +96,10 @@ def up(
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
+    if provider == "ssh" and any(vm.services for vm in plan.vms.values()):
+        from lab import services
+
+        services.require_local(provider)
     image = node_image(progress) if provider == "docker" else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
@@ -217,6 +221,24 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
 
         with progress.step("BFD speakers"):
             bfd.start(state)  # host nodes that are next hops of `bfd: true` routes
+    _start_services(plan, state, progress)
+
+
+def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
+    """VM services (lab/services.py): each recorded in state before it starts."""
+    from lab import services
+
+    wanted = [
+        services.ServicePlan(vm.name, vm.netns, proto, port)
+        for vm in plan.vms.values()
+        for proto, port in vm.services
+    ]
+    if not wanted:
+        return
+    with progress.step(f"{len(wanted)} VM services"):
+        shown = services.start_all(wanted, state.dir, state.record)
+        state.set(info={**state.info, "services": shown})
+    checkpoint("services")
 
 
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:

@@ -64,6 +64,7 @@ class VMPlan:
     mac: str
     ip: IPv4Interface
     gateway: IPv4Address | None
+    services: tuple[tuple[str, int], ...] = ()  # (proto, port) servers started in the VM
 
 
 @dataclass

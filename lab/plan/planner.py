@@ -76,6 +76,7 @@ def make_plan(topo: Topology) -> Plan:
             mac=vm.mac.lower(),
             ip=vm.ip,
             gateway=vm.gateway,
+            services=tuple((s.proto, s.port) for s in vm.services),
         )
         for name, vm in topo.vms.items()
     }

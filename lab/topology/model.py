@@ -18,7 +18,19 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "lb", "nexthop"}
+    {
+        "ping",
+        "trace",
+        "geneve",
+        "flows",
+        "fdb",
+        "gateway",
+        "failover",
+        "raft",
+        "connect",
+        "lb",
+        "nexthop",
+    }
 )
 
 
@@ -144,6 +156,21 @@ class Ovn(Strict):
     load_balancers: dict[str, LoadBalancer] = Field(default_factory=dict)
 
 
+class Service(Strict):
+    """A server the lab starts in a VM: `{tcp: 8080}` or `{udp: 5353}`."""
+
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    udp: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def proto(self) -> str:
+        return "tcp" if self.tcp is not None else "udp"
+
+    @property
+    def port(self) -> int:
+        return self.tcp if self.tcp is not None else self.udp or 0
+
+
 class VM(Strict):
     chassis: str
     switch: str
@@ -152,6 +179,7 @@ class VM(Strict):
     gateway: IPv4Address | None = None
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
+    services: list[Service] = Field(default_factory=list)  # servers answering with its name
 
 
 class Topology(Strict):

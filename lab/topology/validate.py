@@ -13,6 +13,7 @@ from typing import Any
 from lab import naming
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
+from lab.topology.security import validate_security
 from lab.topology.shape import Parts
 from lab.topology.validate_l3 import validate_l3
 
@@ -42,6 +43,7 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
     validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
 
 
@@ -526,7 +528,7 @@ class _Rules:
                 self.rep.add(
                     path,
                     f"unknown check {show(kind)}; use one of "
-                    + one_of(sorted(CHECK_KINDS), limit=40),
+                    + one_of(sorted(CHECK_KINDS), limit=30),
                     at=(*path, kind),
                 )
             elif not isinstance(spec, dict):

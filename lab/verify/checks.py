@@ -551,6 +551,13 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return CheckResult("fdb", spec, passed, summary, evidence, diagnosis)
 
 
+def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A real TCP/UDP exchange with a VM service; see lab.verify.connect."""
+    from lab.verify.connect import check_connect as run_connect
+
+    return run_connect(ctx, spec, cid)  # type: ignore[no-any-return]
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -560,6 +567,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    "connect": check_connect,
     "nexthop": check_nexthop,
 }
 
