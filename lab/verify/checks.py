@@ -508,6 +508,13 @@ def check_nexthop(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     return run_nexthop(ctx, spec, cid)
 
 
+def check_lb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Requests through a load balancer VIP; health checks (lab.verify.lb)."""
+    from lab.verify.lb import check_lb as run_lb
+
+    return run_lb(ctx, spec, cid)
+
+
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """Kill raft leaders (or followers) of a clustered central; see lab.verify.raft."""
     from lab.verify.raft import check_raft as run_raft
@@ -569,6 +576,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "fdb": check_fdb,
     "connect": check_connect,
     "nexthop": check_nexthop,
+    "lb": check_lb,
 }
 
 
