@@ -39,18 +39,20 @@ def parse_endpoint(text: str) -> Endpoint:
     if text.startswith("["):
         close = text.find("]")
         if close < 0:
-            raise EndpointError(f"{text!r} has '[' without ']'")
+            raise EndpointError(f"{text!r} has '[' without ']'; write it like [2001:db8::1]:80")
         host, rest = text[1:close], text[close + 1 :]
         if rest:
             if not rest.startswith(":"):
-                raise EndpointError(f"{text!r} must be [address]:port")
+                raise EndpointError(
+                    f"{text!r} is not [address]:port; write it like [2001:db8::1]:80"
+                )
             port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     port = None
     if port_text is not None:
         if not port_text.isdigit():
-            raise EndpointError(f"port {port_text!r} of {text!r} is not a number")
+            raise EndpointError(f"port {port_text!r} of {text!r} is not a number; write it like 80")
         port = int(port_text)
         low, high = PORT_RANGE
         if not low <= port <= high:
@@ -60,7 +62,7 @@ def parse_endpoint(text: str) -> Endpoint:
     except ValueError:
         address = None
     if not host:
-        raise EndpointError(f"{text!r} has no address or VM name")
+        raise EndpointError(f"{text!r} has no address or VM name; write it like vm1:8080")
     return Endpoint(host, port, address)
 
 

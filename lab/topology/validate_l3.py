@@ -151,7 +151,7 @@ def _load_balancers(rules: _Rules) -> None:
             try:
                 vip = parse_endpoint(vip_text)
             except EndpointError as exc:
-                rules.rep.add(where, f"VIP {exc}; write it like 10.0.0.100:80")
+                rules.rep.add(where, f"VIP {exc}")
                 continue
             if vip.address is None:
                 rules.rep.add(
@@ -198,7 +198,7 @@ def _backend(
     try:
         backend = parse_endpoint(text)
     except EndpointError as exc:
-        rules.rep.add(where, f"backend {exc}; write it like vm1:8080")
+        rules.rep.add(where, f"backend {exc}")
         return
     if backend.address is None and backend.host not in vms and "vms" not in rules.p.broken:
         rules.rep.add(
