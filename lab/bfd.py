@@ -30,6 +30,7 @@ VTYSH = "vtysh"
 TX_MS = 300
 RX_MS = 300
 MULTIPLIER = 3
+UP_TIMEOUT = 20.0  # OVN's side starts at 1 s intervals: sessions come up in 1-3 s
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,32 @@ def lab_topology(state: LabState) -> Topology:
     return parse_topology(text, state.topology or "topology.yaml", name=state.name)
 
 
-def start(state: LabState) -> list[str]:
-    """Start bfdd on every host node that is a BFD next hop; returns those nodes."""
+def start(state: LabState, timeout: float = UP_TIMEOUT) -> list[str]:
+    """Start bfdd on every host node that is a BFD next hop, and wait (up to `timeout`)
+    until OVN sees their sessions up: until then OVN leaves those routes out. Returns the
+    nodes."""
     wanted = speakers(lab_topology(state))
     if wanted:
         require_bfdd()
     for node, peers in wanted.items():
         start_one(state, node, peers)
+    addresses = {p.local for peers in wanted.values() for p in peers}
+    deadline = time.monotonic() + timeout
+    while addresses and time.monotonic() < deadline:
+        if addresses <= ovn_sessions_up(state):
+            break
+        time.sleep(0.2)
     return list(wanted)
+
+
+def ovn_sessions_up(state: LabState) -> set[str]:
+    """Next hops whose NB BFD row says up (northd copies it from the SB)."""
+    from lab.ovn.db import list_rows
+    from lab.ovn.wait import nb_db
+    from lab.targets import centrals_of
+
+    rows = list_rows("ovn-nbctl", "dst_ip,status", "BFD", db=nb_db(centrals_of(state))) or []
+    return {str(dst) for dst, status in rows if status == "up"}
 
 
 def start_one(state: LabState, node: str, peers: list[Peer]) -> None:
