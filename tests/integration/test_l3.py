@@ -81,14 +81,14 @@ def test_ovn_kubernetes_like(tmp_path: Path) -> None:
             check=True,
         ).stdout.split()
         assert not [p for p in ports if p.startswith("cr-")]
-        shown = lab("gateways", "tovk", check=True).stdout
+        shown = lab("gateways", "--lab", "tovk", check=True).stdout
         assert "gateway router GR_node1" in shown and "rtoe-GR_node2" in shown
 
 
 def test_ecmp_bfd_policies(tmp_path: Path) -> None:
     with running_lab("ecmp.yaml", "tecmp"):
         assert len(bfdd_of("tecmp")) == 2  # up1 and up2, with the lab's own files
-        shown = lab("gateways", "tecmp", check=True).stdout
+        shown = lab("gateways", "--lab", "tecmp", check=True).stdout
         assert "ha_chassis_group edge" in shown and "gw1 (30), gw2 (20)" in shown
         assert "198.51.100.1" in shown and "198.51.100.2" in shown
         results = checked("tecmp", tmp_path, timeout=500)
