@@ -204,6 +204,13 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
             # controller would then report catching up with it while the others converge.
             wait_port_bindings(central_dir, [vm.port for vm in plan.vms.values()], 60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
+    if plan.acl_matches and plan.vms:
+        with progress.step("checking ACL matches"):
+            # northd has written the flows (with the Port_Binding rows waited for above)
+            from lab.ovn.acls import check_acl_matches
+
+            first = next(iter(plan.vms.values()))
+            check_acl_matches(sb_db(central_dir), first.switch, first.port, plan.acl_matches)
     with progress.step("ovn-controllers"):
         _run_parallel(
             [

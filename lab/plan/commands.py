@@ -73,7 +73,10 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             ["lsp-add", vm.switch, port],
             ["lsp-set-addresses", port, f"{vm.mac.lower()} {vm.ip.ip}"],
         ]
-    return cmds + l3.load_balancer_commands(topo)
+    from lab.plan.security import security_commands
+
+    # address sets, port groups, ACLs: after the ports; load balancers last
+    return cmds + security_commands(topo) + l3.load_balancer_commands(topo)
 
 
 def transaction(commands: list[list[str]]) -> list[str]:

@@ -28,6 +28,7 @@ CHECK_KINDS: frozenset[str] = frozenset(
         "failover",
         "raft",
         "connect",
+        "acl_log",
         "lb",
         "nexthop",
     }
@@ -149,9 +150,35 @@ class Router(Strict):
     load_balancers: list[str] = Field(default_factory=list)  # lr-lb-add
 
 
+AclAction = Literal["allow", "allow-related", "allow-stateless", "drop", "reject", "pass"]
+AclSeverity = Literal["alert", "warning", "notice", "info", "debug"]
+
+
+class Acl(Strict):
+    """One `ovn-nbctl acl-add`, on a port group or a switch (exactly one of them)."""
+
+    port_group: str | None = None
+    switch: str | None = None
+    direction: Literal["from-lport", "to-lport"]
+    priority: int = Field(ge=0, le=32767)
+    match: str
+    action: AclAction
+    log: bool = False
+    name: str | None = Field(default=None, max_length=63)
+    severity: AclSeverity | None = None
+    label: int | None = Field(default=None, ge=0, le=4294967295)
+
+    @property
+    def entity(self) -> str:
+        return self.port_group or self.switch or ""
+
+
 class Ovn(Strict):
     switches: dict[str, Switch] = Field(default_factory=dict)
     routers: dict[str, Router] = Field(default_factory=dict)
+    port_groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> VM names
+    address_sets: dict[str, list[str]] = Field(default_factory=dict)  # name -> addresses
+    acls: list[Acl] = Field(default_factory=list)  # acl-add, in this order
     ha_chassis_groups: dict[str, dict[str, int]] = Field(default_factory=dict)
     load_balancers: dict[str, LoadBalancer] = Field(default_factory=dict)
 

@@ -23,7 +23,7 @@ SOURCE_PORT = 40000  # the microflow's client port
 CT_NEXT_CALLS = 4  # --ct given this many times: every ct_next of the path sees the same state
 CT_FLAGS = ("trk", "new", "est", "rel", "rpl", "inv")
 _STAGE = re.compile(r"^\s*(\d+)\. (\S+) \([^)]*\): (.*), priority (\d+), uuid ([0-9a-f]+)")
-_ACL_STAGE = re.compile(r"^ls_(in|out)_acl$")
+ACL_STAGE = re.compile(r"^ls_(in|out)_acl$")
 
 
 @dataclass
@@ -67,10 +67,12 @@ class AclVerdict:
     output: str | None
 
     def describe(self) -> str:
+        """`drop at ls_out_acl (table 4) by ACL deny-ingress ...` / `allow: delivered to
+        web1, at ls_out_acl (table 4) by ACL web-8080 ...`."""
         where = f" at {self.stage} (table {self.table})" if self.stage else ""
         by = f" by {self.acl.describe()}" if self.acl else ""
         if self.verdict == "allow":
-            return f"delivered to {self.output}" + (f"; allowed{where}{by}" if self.acl else "")
+            return f"allow: delivered to {self.output}" + (f",{where}{by}" if self.acl else "")
         flow = (
             f" (flow `{self.flow.match}`, priority {self.flow.priority})"
             if self.flow and not self.acl
@@ -177,19 +179,22 @@ def flow_hints(ctx: LabContext, uuids: list[str]) -> dict[str, str]:
     return hints
 
 
+def deciding_flow(trace: tr.Trace, output: str) -> tuple[str, Matched | None]:
+    """(verdict, the flow that decided it) of a --detailed trace: allow (delivered: the
+    last ACL flow that let it through), reject, or drop (the flow that dropped it)."""
+    flows = parse_matched(output)
+    acl_flows = [f for f in flows if ACL_STAGE.match(f.stage) and f.priority > 0]
+    rejecting = [f for f in flows if any(a.startswith(("reject", "tcp_reset")) for a in f.actions)]
+    if rejecting:  # the answer OVN sends back is traced too: the first reject decided
+        return "reject", rejecting[0]
+    if trace.output is not None:
+        return "allow", acl_flows[-1] if acl_flows else None
+    return "drop", _dropping_flow(flows)
+
+
 def decide(ctx: LabContext, trace: tr.Trace, output: str) -> AclVerdict:
     """The verdict of a traced packet and the flow (ACL, when one did) that decided it."""
-    flows = parse_matched(output)
-    acl_flows = [f for f in flows if _ACL_STAGE.match(f.stage) and f.priority > 0]
-    rejected = any(
-        a.startswith("reject") or a.startswith("tcp_reset") for f in flows for a in f.actions
-    )
-    if trace.output is not None and not rejected:
-        verdict = "allow"
-        deciding = acl_flows[-1] if acl_flows else None
-    else:
-        verdict = "reject" if rejected else "drop"
-        deciding = _dropping_flow(flows)
+    verdict, deciding = deciding_flow(trace, output)
     acl = None
     if deciding is not None:
         hint = flow_hints(ctx, [deciding.uuid]).get(deciding.uuid)
@@ -206,13 +211,10 @@ def decide(ctx: LabContext, trace: tr.Trace, output: str) -> AclVerdict:
 
 
 def _dropping_flow(flows: list[Matched]) -> Matched | None:
-    """The flow whose actions dropped (or rejected) the packet: the last one with such an
-    action, else the last flow matched."""
+    """The flow that dropped the packet: the last one with a drop action, else the last
+    flow matched (a drop ACL that logs prints only its log() action)."""
     for flow in reversed(flows):
-        if any(
-            a.rstrip(";") in ("drop", "/* drop */") or a.startswith(("reject", "tcp_reset"))
-            for a in flow.actions
-        ):
+        if any(a.rstrip(";") in ("drop", "/* drop */") for a in flow.actions):
             return flow
     return flows[-1] if flows else None
 
@@ -236,3 +238,52 @@ def diagnose_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> str:
             "is the service running (`lab status`) and the reply allowed back?"
         )
     return "ovn-trace: " + verdict.describe()
+
+
+L4_KEYS = ("proto", "port", "ct", "verdict", "stage")
+
+
+def check_trace_l4(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
+    """The trace check with proto/port/ct/verdict/stage: where the ACLs decide."""
+    from lab.verify.checks import CheckResult, _require
+
+    _require(spec, "trace", "from", "to", optional=("path", "output", *L4_KEYS))
+    proto = spec.get("proto")
+    if proto is not None and "port" not in spec:
+        raise UserError("check 'trace': proto needs port: too (the destination port)")
+    trace, text, argv = trace_l4(
+        ctx,
+        str(spec["from"]),
+        str(spec["to"]),
+        str(proto) if proto else None,
+        int(spec["port"]) if "port" in spec else None,
+        str(spec["ct"]) if "ct" in spec else None,
+    )
+    ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
+    verdict = decide(ctx, trace, text)
+    problems = []
+    want = spec.get("verdict")
+    if want is not None and want != verdict.verdict:
+        problems.append(f"expected verdict {want}")
+    if "stage" in spec and spec["stage"] != verdict.stage:
+        problems.append(f"expected stage {spec['stage']}")
+    want_path = [str(p) for p in spec.get("path", [])]
+    if want_path and trace.datapaths != want_path:
+        problems.append(f"expected path {' -> '.join(want_path)}")
+    want_out = spec.get("output")
+    if want_out is not None and want_out in ctx.info.get("vms", {}):
+        want_out = ctx.vm(want_out)["port"]
+    if want_out is not None and trace.output != want_out:
+        problems.append(f"expected output {want_out}")
+    summary = f"verdict {verdict.describe()}"
+    evidence = {
+        "verdict": verdict.verdict,
+        "stage": verdict.stage,
+        "table": verdict.table,
+        "acl": verdict.acl.__dict__ if verdict.acl else None,
+        "flow": verdict.flow.__dict__ if verdict.flow else None,
+        "datapaths": trace.datapaths,
+        "output": trace.output,
+    }
+    diagnosis = "; ".join(problems) if problems else None
+    return CheckResult("trace", spec, not problems, summary, evidence, diagnosis)

@@ -9,6 +9,7 @@ Exchange per request.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from lab.services import agent_argv, service_of
 from lab.verify.context import LabContext
 
 DEFAULT_TIMEOUT = 2.0
+LOG_SETTLE_S = 0.1
 WORDS = {
     "answered": "answered",
     "refused": "refused (TCP RST / ICMP port unreachable)",
@@ -93,6 +95,9 @@ def describe(ex: Exchange, proto: str, port: int) -> str:
         return f"{ex.answer} answered {proto}/{port} in {ms}"
     if ex.outcome == "timeout":
         return f"no answer on {proto}/{port} within {ex.seconds:.1f} s"
+    if ex.outcome == "refused":
+        what = "TCP RST" if proto == "tcp" else "ICMP port unreachable"
+        return f"refused by {what} on {proto}/{port} after {ms}"
     return f"{WORDS.get(ex.outcome, ex.outcome)} on {proto}/{port} after {ms}"
 
 
@@ -111,7 +116,13 @@ def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
     vm_target = target if target in ctx.info.get("vms", {}) else ctx.vm_by_address(address)
     if target in ctx.info.get("vms", {}) and not service_of(ctx.info, target, proto, port):
         raise UserError(f"VM {target} runs no {proto}/{port} service (see `lab status`)")
+    from lab.verify import acl_log
+
+    logs_before = acl_log.log_offsets(ctx)
     found = exchange(ctx, src, address, port, proto, timeout, count)
+    if any(acl.log or acl.severity for acl in ctx.topology.ovn.acls):
+        time.sleep(LOG_SETTLE_S)  # ovn-controller logs from its pinctrl thread, a bit later
+    logged = acl_log.hits_since(ctx, logs_before)  # what logging ACLs said about it
     ctx.save_raw(cid, "exchanges.json", json.dumps([asdict(e) for e in found], indent=1))
     outcomes = sorted({e.outcome for e in found})
     if expect == "reach":
@@ -137,7 +148,10 @@ def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
         "answered_by": sorted({e.answer for e in found if e.answer}),
         "seconds": seconds,
         "exchanges": [asdict(e) for e in found],
+        "acl_log": acl_log.summarize(logged),
     }
+    if logged:
+        summary += f"; ACL log: {acl_log.describe(logged)}"
     diagnosis = None
     if not passed:
         diagnosis = _why(ctx, spec, found, vm_target, expect, cid)
