@@ -89,3 +89,7 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
         ovn_chassis.start_controller(node, directory, central_dir)
         wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
         ovn_chassis.warm_tunnels(plan, state.dir)
+    elif node.role == "host":
+        from lab import bfd
+
+        bfd.restart_if_speaker(state, node.name)  # its bfdd died with it

@@ -243,15 +243,30 @@ def cmd_gateways(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     report = gateway_report(ctx.state)
     if not report.ports:
-        out.print(f"lab {ctx.state.name} has no distributed gateway port")
+        out.print(f"lab {ctx.state.name} has no gateway port and no gateway router")
         return 0
     table = Table(title="gateway ports", title_justify="left")
-    for col in ("port", "chassis (priority)", "active"):
+    for col in ("port", "by", "chassis (priority)", "active"):
         table.add_column(col)
     for gw in report.ports:
-        prio = ", ".join(f"{c} ({p})" for c, p in gw.chassis)
-        table.add_row(gw.port, prio, gw.active or "[red]none[/red]")
+        router = gw.kind.startswith("gateway router")
+        prio = ", ".join(c if router else f"{c} ({p})" for c, p in gw.chassis)
+        table.add_row(gw.port, gw.kind, prio, gw.active or "[red]none[/red]")
     out.print(table)
+    if report.nexthops:
+        hops = Table(title="BFD to router next hops", title_justify="left")
+        for col in ("port", "next hop", "OVN says", "speaker", "speaker says"):
+            hops.add_column(col)
+        for h in report.nexthops:
+            colour = "green" if h.status == "up" else "red"
+            hops.add_row(
+                h.port,
+                h.nexthop,
+                f"[{colour}]{h.status or '-'}[/{colour}]",
+                h.speaker or "-",
+                h.speaker_state or "-",
+            )
+        out.print(hops)
     bfd = Table(title="BFD sessions", title_justify="left")
     for col in ("node", "peer", "state", "forwarding"):
         bfd.add_column(col)

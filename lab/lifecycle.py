@@ -223,6 +223,11 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan, state.dir)
+    if any(n.role == "host" for n in plan.nodes.values()):
+        from lab import bfd
+
+        with progress.step("BFD speakers"):
+            bfd.start(state)  # host nodes that are next hops of `bfd: true` routes
     _start_services(plan, state, progress)
 
 

@@ -55,6 +55,8 @@ def _assemble(parts: Parts) -> Topology:
             port_groups=parts.port_groups,
             address_sets=parts.address_sets,
             acls=list(parts.acls.values()),
+            ha_chassis_groups=parts.ha_chassis_groups,
+            load_balancers=parts.load_balancers,
         ),
         vms=parts.vms,
         checks=parts.checks,

@@ -18,7 +18,20 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "connect", "acl_log"}
+    {
+        "ping",
+        "trace",
+        "geneve",
+        "flows",
+        "fdb",
+        "gateway",
+        "failover",
+        "raft",
+        "connect",
+        "acl_log",
+        "lb",
+        "nexthop",
+    }
 )
 
 
@@ -52,6 +65,43 @@ class Route(Strict):
     output_port: str | None = None
 
 
+class RouterRoute(Route):
+    """A logical router's static route: a list of next hops is ECMP (`lr-route-add --ecmp`),
+    `bfd: true` monitors each next hop with BFD (`--bfd`)."""
+
+    nexthop: IPv4Address | list[IPv4Address]  # type: ignore[assignment]
+    bfd: bool = False
+
+    @property
+    def nexthops(self) -> list[IPv4Address]:
+        return self.nexthop if isinstance(self.nexthop, list) else [self.nexthop]
+
+
+class Policy(Strict):
+    """A logical router policy (`lr-policy-add ROUTER PRIORITY MATCH ACTION [NEXTHOP]`)."""
+
+    priority: int = Field(ge=0, le=32767)
+    match: str
+    action: Literal["reroute", "drop", "allow"]
+    nexthop: IPv4Address | None = None
+
+
+class HealthCheck(Strict):
+    """Load_Balancer_Health_Check options (OVN's defaults: 5, 20, 3, 3)."""
+
+    interval: int = Field(default=5, ge=1, le=3600)
+    timeout: int = Field(default=20, ge=1, le=3600)
+    success_count: int = Field(default=3, ge=1, le=100)
+    failure_count: int = Field(default=3, ge=1, le=100)
+
+
+class LoadBalancer(Strict):
+    protocol: Literal["tcp", "udp"] = "tcp"
+    # "VIP[:port]" -> backends written "VM:port" or "address:port"
+    vips: dict[str, list[str]]
+    health_check: HealthCheck | None = None
+
+
 class Node(Strict):
     role: Role
     # As written: list of fabric names / {fabric: address} items, or a mapping
@@ -70,6 +120,7 @@ class Localnet(Strict):
 class Switch(Strict):
     localnet: Localnet | None = None
     other_config: dict[str, str] = Field(default_factory=dict)
+    load_balancers: list[str] = Field(default_factory=list)  # ls-lb-add
 
 
 class RouterPort(Strict):
@@ -78,6 +129,7 @@ class RouterPort(Strict):
     networks: list[IPv4Interface]
     peer: str | None = None  # default "<switch>-<router>"
     gateway_chassis: dict[str, int] = Field(default_factory=dict)
+    ha_chassis_group: str | None = None  # a name under ovn.ha_chassis_groups
 
 
 class Nat(Strict):
@@ -91,8 +143,11 @@ class Nat(Strict):
 class Router(Strict):
     ports: dict[str, RouterPort] = Field(default_factory=dict)
     nat: list[Nat] = Field(default_factory=list)
-    routes: list[Route] = Field(default_factory=list)
+    routes: list[RouterRoute] = Field(default_factory=list)
     options: dict[str, str] = Field(default_factory=dict)
+    chassis: str | None = None  # a gateway router: options:chassis
+    policies: list[Policy] = Field(default_factory=list)  # lr-policy-add
+    load_balancers: list[str] = Field(default_factory=list)  # lr-lb-add
 
 
 AclAction = Literal["allow", "allow-related", "allow-stateless", "drop", "reject", "pass"]
@@ -124,6 +179,8 @@ class Ovn(Strict):
     port_groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> VM names
     address_sets: dict[str, list[str]] = Field(default_factory=dict)  # name -> addresses
     acls: list[Acl] = Field(default_factory=list)  # acl-add, in this order
+    ha_chassis_groups: dict[str, dict[str, int]] = Field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = Field(default_factory=dict)
 
 
 class Service(Strict):

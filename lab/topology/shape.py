@@ -21,6 +21,7 @@ from lab.topology.model import (
     Acl,
     Fabric,
     Link,
+    LoadBalancer,
     Node,
     Ovn,
     ProviderName,
@@ -57,7 +58,9 @@ _MISSING_HINTS = {
     "direction": "from-lport or to-lport",
     "priority": "a number from 0 to 32767",
     "match": "an OVN match like 'outport == @web && tcp.dst == 8080'",
-    "action": "one of allow, allow-related, allow-stateless, drop, reject, pass",
+    "action": "one of allow, allow-related, allow-stateless, drop, reject, pass "
+    "(a router policy: reroute, drop, allow)",
+    "vips": 'a mapping like {"10.0.0.100:80": [vm1:8080]}',
 }
 _EXAMPLES = {
     "Fabric": "{subnet: 192.0.2.0/24}",
@@ -70,6 +73,10 @@ _EXAMPLES = {
     "Router": "{ports: {...}}",
     "Ovn": "{switches: {...}, routers: {...}}",
     "Acl": "{port_group: web, direction: to-lport, priority: 1002, match: ..., action: allow}",
+    "LoadBalancer": '{protocol: tcp, vips: {"10.0.0.100:80": [vm1:8080]}}',
+    "HealthCheck": "{interval: 2, timeout: 1, success_count: 1, failure_count: 2}",
+    "RouterRoute": "{prefix: 0.0.0.0/0, nexthop: [198.51.100.1, 198.51.100.2]}",
+    "Policy": "{priority: 100, match: 'ip4.src == 10.0.1.0/24', action: drop}",
     "VM": "{chassis: worker1, switch: net1, mac: '40:44:00:00:00:01', ip: 10.0.0.10/24}",
 }
 _IP_WORDS = {
@@ -101,6 +108,8 @@ class Parts:
     address_sets: dict[str, list[str]] = field(default_factory=dict)
     acls: dict[int, Acl] = field(default_factory=dict)  # index in ovn.acls -> ACL
     acls_written: int = 0  # how many ACLs the file has (some may have failed shape)
+    ha_chassis_groups: dict[str, dict[str, int]] = field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
     checks: list[Any] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)  # section -> names
     broken: set[str] = field(default_factory=set)  # sections that are not even a mapping
@@ -200,6 +209,33 @@ class Shaper:
                 self.parts.switches[name] = switch
         for name, value in self._items("routers", raw.get("routers")):
             self._router(name, value)
+        self._ovn_extras(raw)
+
+    def _ovn_extras(self, raw: dict[str, Any]) -> None:
+        """ovn.ha_chassis_groups and ovn.load_balancers, one item at a time."""
+        for name, value in self._items("ha_chassis_groups", raw.get("ha_chassis_groups")):
+            path = ("ovn", "ha_chassis_groups", name)
+            if not isinstance(value, dict) or not value:
+                self.rep.add(
+                    path,
+                    f"expected a mapping of gateway node -> priority but got {show(value)}; "
+                    "write it like {gw1: 30, gw2: 20}",
+                )
+                continue
+            members: dict[str, int] = {}
+            for node, priority in value.items():
+                if isinstance(priority, bool) or not isinstance(priority, int):
+                    self.rep.add(
+                        (*path, node),
+                        f"priority {show(priority)} is not a whole number; write it like 30",
+                    )
+                else:
+                    members[str(node)] = priority
+            self.parts.ha_chassis_groups[name] = members
+        for name, value in self._items("load_balancers", raw.get("load_balancers")):
+            lb = self.validate(LoadBalancer, value, ("ovn", "load_balancers", name))
+            if lb is not None:
+                self.parts.load_balancers[name] = lb
 
     def _security(self, raw: dict[str, Any]) -> None:
         """Port groups and address sets (name -> list of text), ACLs one by one."""
@@ -326,7 +362,10 @@ class Shaper:
             return None
 
     def _explain(self, cls: type[BaseModel], path: Path, error: Any) -> None:
-        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+        tags = [p for p in error["loc"] if isinstance(p, str) and "[" in p]
+        if tags and _other_branch(tags[0], error):
+            return  # a value of one form (a next hop or a list of them) fails only its own
+        loc = tuple(p for p in error["loc"] if isinstance(p, str | int) and p not in tags)
         kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
         last = loc[-1] if loc else ""
         if kind == "extra_forbidden":
@@ -344,6 +383,14 @@ class Shaper:
             )
         else:
             self.rep.add((*path, *loc), _message(kind, str(last), value, ctx, error["msg"]))
+
+
+def _other_branch(tag: str, error: Any) -> bool:
+    """For `X | list[X]` fields, pydantic reports both union branches: keep the one that
+    matches what was written (a list, or one value)."""
+    if tag.startswith("list["):
+        return str(error["type"]) == "list_type"
+    return isinstance(error.get("input"), list)
 
 
 def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: str) -> str:

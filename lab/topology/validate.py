@@ -15,6 +15,7 @@ from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.security import validate_security
 from lab.topology.shape import Parts
+from lab.topology.validate_l3 import validate_l3
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 VLAN_RANGE = (1, 4094)
@@ -43,6 +44,7 @@ def validate(parts: Parts, rep: Reporter) -> None:
     ):
         rule()
     validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
+    validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
 
 
 def _or_use(names: Iterable[str]) -> str:

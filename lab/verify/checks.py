@@ -400,14 +400,22 @@ def _chassis_if(ctx: LabContext, vm: str) -> str:
 
 
 def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.gateways import active_chassis
+    from lab.gateways import active_chassis, gateway_ports
 
     _require(spec, "gateway", "port", "active")
-    active = active_chassis(ctx.state, str(spec["port"]))
+    port = str(spec["port"])
+    active = active_chassis(ctx.state, port)
     passed = active == spec["active"]
-    summary = f"cr-{spec['port']} is bound on {active or 'no chassis'}"
+    # what makes it a gateway port: gateway_chassis, an HA chassis group, a gateway router
+    found = next((g for g in gateway_ports(ctx.state, ctx.nb) if g.port == port), None)
+    kind = found.kind if found else "no gateway"
+    candidates = ", ".join(f"{c} ({p})" for c, p in found.chassis) if found else ""
+    bound = port if kind.startswith("gateway router") else f"cr-{port}"
+    summary = f"{bound} is bound on {active or 'no chassis'} ({kind}"
+    summary += f": {candidates})" if candidates and bound != port else ")"
     diagnosis = None if passed else f"expected {spec['active']}; see `lab gateways` for BFD"
-    return CheckResult("gateway", spec, passed, summary, {"active": active}, diagnosis)
+    evidence = {"active": active, "kind": kind, "chassis": found.chassis if found else []}
+    return CheckResult("gateway", spec, passed, summary, evidence, diagnosis)
 
 
 def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
@@ -503,6 +511,20 @@ def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
     return CheckResult("failover", spec, passed, summary, evidence, diagnosis)
 
 
+def check_nexthop(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Where a VM's flows leave OVN: ECMP spread, policies, BFD failover (lab.verify.nexthop)."""
+    from lab.verify.nexthop import check_nexthop as run_nexthop
+
+    return run_nexthop(ctx, spec, cid)
+
+
+def check_lb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Requests through a load balancer VIP; health checks (lab.verify.lb)."""
+    from lab.verify.lb import check_lb as run_lb
+
+    return run_lb(ctx, spec, cid)
+
+
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """Kill raft leaders (or followers) of a clustered central; see lab.verify.raft."""
     from lab.verify.raft import check_raft as run_raft
@@ -571,6 +593,8 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "fdb": check_fdb,
     "connect": check_connect,
     "acl_log": check_acl_log,
+    "nexthop": check_nexthop,
+    "lb": check_lb,
 }
 
 
