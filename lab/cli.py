@@ -168,6 +168,8 @@ def _print_status(st) -> None:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
             ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
         out.print(ports)
+    for fault in st.faults:
+        out.print(f"[yellow]fault:[/yellow] {escape(fault)}")
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")
 
@@ -281,6 +283,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
     results = run_checks(ctx, lambda result: report.print_result(out, result))
     report.print_summary(out, state.name, results, ctx.raw_dir)
+    # the last run, for `lab bundle`
+    report.write_json(state.dir / "last-check.json", state.name, results, ctx.raw_dir)
     if args.json:
         report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
     if args.junit:
@@ -386,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms
+    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms, wirefaults_cli
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -395,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     acceptance.add_parser(sub)
     provision.add_parser(sub)
+    wirefaults_cli.add_parsers(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")

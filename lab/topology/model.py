@@ -19,6 +19,7 @@ ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
     {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+    | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
 )
 
 

@@ -14,6 +14,7 @@ from lab import naming
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.shape import Parts
+from lab.topology.steps import VALIDATORS as STEP_VALIDATORS
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 VLAN_RANGE = (1, 4094)
@@ -532,6 +533,8 @@ class _Rules:
                     f"the {kind} check needs a mapping of settings but got {show(spec)}; "
                     f"write it like {kind}: {{...}}",
                 )
+            elif kind in STEP_VALIDATORS:  # steps and assert: their own references
+                STEP_VALIDATORS[kind](self, (*path, kind), spec)
             else:
                 self._check_refs((*path, kind), spec, nested=True)
 

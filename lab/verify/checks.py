@@ -16,6 +16,7 @@ from lab.runner import wait_for_output
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import ping as pg
+from lab.verify import steps
 from lab.verify import trace as tr
 from lab.verify.context import LabContext, slug
 
@@ -545,6 +546,12 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    # steps between checks, and assert (lab.verify.steps)
+    "link": steps.step_link,
+    "impair": steps.step_impair,
+    "partition": steps.step_partition,
+    "add-vm": steps.step_add_vm,
+    "assert": steps.check_assert,
 }
 
 
@@ -587,6 +594,9 @@ def run_checks(
     finally:
         if ctx.fdb_watcher:
             ctx.fdb_watcher.stop()
+        undone = steps.undo_steps(ctx)  # a failed run too: no fault outlives `lab check`
+        if undone:
+            results.append(CheckResult("undo", {}, False, "; ".join(undone)))
     for index, entry in deferred:
         results.append(run_check(ctx, index, entry))
         if on_result:
