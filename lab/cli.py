@@ -41,6 +41,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab.plan.render import render_plan
     from lab.topology import load_topology
 
+    if getattr(args, "bundle", None):
+        from lab.bundle_cli import up_from_bundle
+
+        return up_from_bundle(args)
+    if not args.topology:
+        raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
     path = Path(args.topology)
     topo = load_topology(path, name=args.name)
     if args.provider:
@@ -303,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="build a lab from a topology file")
-    p.add_argument("topology", help="topology YAML file")
+    p.add_argument("topology", nargs="?", help="topology YAML file")
+    p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
     p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
     p.add_argument(
@@ -333,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(
         func=cmd_up,
         dry_run=True,
+        bundle=None,
         provider=None,
         keep_on_error=False,
         inventory=None,
@@ -390,7 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms, wirefaults_cli
+    from lab import (
+        acceptance,
+        bundle_cli,
+        gen,
+        graph_cli,
+        heal,
+        inspect,
+        provision,
+        vms,
+        wirefaults_cli,
+    )
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -400,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     acceptance.add_parser(sub)
     provision.add_parser(sub)
     wirefaults_cli.add_parsers(sub)
+    bundle_cli.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")

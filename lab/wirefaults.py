@@ -100,9 +100,13 @@ def impairment(
             )
         values[key] = value
     if values["jitter_ms"] and not values["delay_ms"]:
-        raise UserError("impair jitter needs a delay to vary around; add one (--delay MS, delay_ms:)")
+        raise UserError(
+            "impair jitter needs a delay to vary around; add one (--delay MS, delay_ms:)"
+        )
     if values["jitter_ms"] and values["delay_ms"] and values["jitter_ms"] > values["delay_ms"]:
-        raise UserError("impair jitter must not exceed the delay; lower the jitter or raise the delay")
+        raise UserError(
+            "impair jitter must not exceed the delay; lower the jitter or raise the delay"
+        )
     return Impairment(
         delay_ms=values["delay_ms"] or 0.0,
         jitter_ms=values["jitter_ms"] or 0.0,
