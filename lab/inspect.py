@@ -119,6 +119,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
     flows = fl.parse_dump_flows(dump.stdout)
     if args.idle_age is not None:
         flows = fl.recently_hit(flows, args.idle_age)
+    if getattr(args, "detrace", False):
+        return _print_detraced(ctx, [f.text for f in flows])
     for flow in flows:
         text = re.sub(
             r"output:(\d+)",
@@ -132,6 +134,20 @@ def cmd_flows(args: argparse.Namespace) -> int:
         )
         print(text)
     out.print(f"[dim]{len(flows)} flows[/dim]", highlight=False)
+    return 0
+
+
+def _print_detraced(ctx: LabContext, lines: list[str]) -> int:
+    """Each flow, then the Southbound rows its cookie names (lab.detrace)."""
+    from lab import detrace
+
+    flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
+    for flow in flows:
+        print(flow.text)
+        for origin in flow.origins:
+            print(f"    <- {origin.text}")
+    known = sum(1 for f in flows if f.origins)
+    out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
     return 0
 
 
@@ -278,6 +294,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("node")
     p.add_argument("--table", type=int)
     p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
+    p.add_argument(
+        "--detrace", action="store_true", help="each flow with the logical flow it came from"
+    )
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("fdb", help="the ToR CAM table (vid, mac, port, node, age)")

@@ -156,3 +156,18 @@ def test_bundle_read_verifies_manifest(tmp_path: Path) -> None:
     (tmp_path / "junk.tar.gz").write_text("nope")
     with pytest.raises(UserError, match="not a readable lab bundle"):
         bundle.read(tmp_path / "junk.tar.gz")
+
+
+def test_detrace_annotates_flows_parsed_by_ovs_flow() -> None:
+    from lab import detrace
+
+    dump = (Path(__file__).parent / "data" / "dump-flows-table65.txt").read_text()
+    cookies = [int(c, 16) for c in __import__("re").findall(r"cookie=0x([0-9a-f]+)", dump)]
+    cookie = next(c for c in cookies if c)
+    owner = detrace.Origin("Port_Binding", f"{cookie:08x}-0000", "Port_Binding vm2")
+    flows = detrace.annotate(dump, {cookie: [owner]})
+    assert len(flows) == len(cookies)
+    assert {f.table for f in flows} == {65}
+    traced = [f for f in flows if f.origins]
+    assert traced and all(f.cookie == cookie for f in traced)
+    assert not [f for f in flows if f.cookie == 0 and f.origins]
