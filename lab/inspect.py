@@ -72,6 +72,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     node = _node(ctx, args.node)
     interface = args.interface or node["links"][ctx.info["overlay"]]["node_if"]
+    if args.write:
+        return _capture_to_pcap(ctx, args, interface)
     argv = gv.capture_argv(interface, args.count)
     if not args.decode:
         proc = ctx.popen_in(args.node, argv)
@@ -108,6 +110,41 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         proc.terminate()
     return proc.wait()
+
+
+def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
+    """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
+    import subprocess
+    from pathlib import Path
+
+    from lab.runner import netns_argv
+    from lab.targets import netns_env
+    from lab.verify import pcap
+
+    if ctx.state.provider == "ssh":
+        raise UserError("`lab capture -w` works on netns and docker labs; use tcpdump on the host")
+    path = Path(args.write)
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")
+    netns, _ = netns_env(ctx.state, args.node)
+    argv = netns_argv(netns, gv.pcap_capture_argv(interface, args.count, "-"))
+    out.print(f"capturing Geneve on {args.node} {interface} into {path} (Ctrl-C to stop)")
+    with open(path, "wb") as fh:
+        proc = subprocess.Popen(
+            argv, stdout=fh, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+    data = path.read_bytes()
+    try:
+        frames, decoded = len(pcap.packets(data)), len(pcap.geneve(data))
+    except pcap.PcapError:
+        raise UserError(f"tcpdump wrote no pcap on {args.node} {interface}") from None
+    out.print(f"{frames} packets ({decoded} Geneve) written to {path}")
+    return 0
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
@@ -287,6 +324,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--decode", action="store_true", help="decode VNI and OVN option by name")
     p.add_argument("-c", "--count", type=int, default=10, help="packets (default 10)")
     p.add_argument("-i", "--interface", help="interface (default: the overlay link)")
+    p.add_argument("-w", "--write", metavar="FILE.pcap", help="write the packets as a pcap file")
     p.set_defaults(func=cmd_capture)
 
     p = sub.add_parser("flows", help="br-int OpenFlow flows of a chassis, ports by name")
