@@ -7,7 +7,7 @@ ovs.flow.ofp (the parser ovs-flowviz uses), not with regexes of our own."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import UserError
@@ -21,7 +21,17 @@ OWNER_TABLES = ("Port_Binding", "Mac_Binding", "Multicast_Group", "Chassis", "Da
 class Origin:
     kind: str  # Logical_Flow | Port_Binding | ...
     uuid: str
-    text: str  # one line for people
+    text: str  # one line for people; "{dp}" where the datapath goes
+    datapaths: dict[int, str] = field(default_factory=dict)  # tunnel key -> name
+
+    def line(self, metadata: int | None) -> str:
+        """The text for one flow: a logical flow of a datapath group is named by the
+        datapath the flow's metadata selects."""
+        if metadata is not None and metadata in self.datapaths:
+            dp = self.datapaths[metadata]
+        else:
+            dp = ",".join(sorted(self.datapaths.values())) or "?"
+        return self.text.replace("{dp}", dp)
 
 
 def _sb_json(sb: str, table: str, columns: str) -> list[dict[str, Any]]:
@@ -46,17 +56,18 @@ def _map(value: Any) -> dict[str, str]:
 
 def origins(sb: str) -> dict[int, list[Origin]]:
     """cookie (first 32 bits of a UUID) -> the SB rows it can stand for."""
-    datapaths = {}
+    datapaths: dict[str, tuple[int, str]] = {}  # uuid -> (tunnel key, name)
     for row in _sb_json(sb, "Datapath_Binding", "_uuid,external_ids,tunnel_key"):
         ids = _map(row["external_ids"])
-        datapaths[_uuid(row["_uuid"])] = ids.get("name") or f"dp{row['tunnel_key']}"
+        key = int(row["tunnel_key"])
+        datapaths[_uuid(row["_uuid"])] = (key, ids.get("name") or f"dp{key}")
     groups = {
         _uuid(row["_uuid"]): row for row in _sb_json(sb, "Logical_DP_Group", "_uuid,datapaths")
     }
     found: dict[int, list[Origin]] = {}
 
-    def add(uuid: str, kind: str, text: str) -> None:
-        found.setdefault(int(uuid[:8], 16), []).append(Origin(kind, uuid, text))
+    def add(uuid: str, kind: str, text: str, dps: dict[int, str] | None = None) -> None:
+        found.setdefault(int(uuid[:8], 16), []).append(Origin(kind, uuid, text, dps or {}))
 
     columns = (
         "_uuid,logical_datapath,logical_dp_group,pipeline,table_id,priority,match,actions,"
@@ -64,24 +75,22 @@ def origins(sb: str) -> dict[int, list[Origin]]:
     )
     for row in _sb_json(sb, "Logical_Flow", columns):
         uuid = _uuid(row["_uuid"])
-        dp = datapaths.get(_uuid(row["logical_datapath"]))
-        if dp is None and _uuid(row["logical_dp_group"]) in groups:
-            members = groups[_uuid(row["logical_dp_group"])]["datapaths"]
-            names = [
-                datapaths.get(_uuid(m), "?")
-                for m in (members[1] if members[0] == "set" else [members])
-            ]
-            dp = ",".join(sorted(names))
+        members = [_uuid(row["logical_datapath"])]
+        group = groups.get(_uuid(row["logical_dp_group"]))
+        if group is not None:
+            value = group["datapaths"]
+            members = [_uuid(m) for m in (value[1] if value[0] == "set" else [value])]
+        dps = dict(datapaths[m] for m in members if m in datapaths)
         ids = _map(row["external_ids"])
         stage = ids.get("stage-name", "?")
         pipeline = "ingress" if row["pipeline"] == "ingress" else "egress"
         text = (
-            f"lflow {uuid[:8]} {dp} {pipeline} table={row['table_id']} ({stage}) "
+            f"lflow {uuid[:8]} {{dp}} {pipeline} table={row['table_id']} ({stage}) "
             f"priority={row['priority']} match=({row['match']}) actions=({row['actions']})"
         )
         if "source" in ids:
             text += f" [{ids['source']}]"
-        add(uuid, "Logical_Flow", text)
+        add(uuid, "Logical_Flow", text, dps)
     for table in OWNER_TABLES:
         name_col = {
             "Port_Binding": "logical_port",
@@ -102,6 +111,11 @@ class Annotated:
     table: int
     cookie: int
     origins: list[Origin]
+    metadata: int | None = None  # the datapath (tunnel key) the flow matches on
+
+    @property
+    def lines(self) -> list[str]:
+        return [origin.line(self.metadata) for origin in self.origins]
 
 
 def annotate(dump: str, owners: dict[int, list[Origin]]) -> list[Annotated]:
@@ -120,5 +134,14 @@ def annotate(dump: str, owners: dict[int, list[Origin]]) -> list[Annotated]:
             continue
         cookie = int(flow.info.get("cookie", 0))
         table = int(flow.info.get("table", 0))
-        result.append(Annotated(line, table, cookie, owners.get(cookie, []) if cookie else []))
+        metadata = flow.match.get("metadata")
+        result.append(
+            Annotated(
+                line,
+                table,
+                cookie,
+                owners.get(cookie, []) if cookie else [],
+                int(metadata.value) if metadata is not None else None,
+            )
+        )
     return result

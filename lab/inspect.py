@@ -181,8 +181,8 @@ def _print_detraced(ctx: LabContext, lines: list[str]) -> int:
     flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
     for flow in flows:
         print(flow.text)
-        for origin in flow.origins:
-            print(f"    <- {origin.text}")
+        for line in flow.lines:
+            print(f"    <- {line}")
     known = sum(1 for f in flows if f.origins)
     out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
     return 0

@@ -223,6 +223,14 @@ def relink(state: LabState, node: str) -> None:
 # --- impair -----------------------------------------------------------------------------------
 
 
+def need(tool: str) -> None:
+    """iptables and ebtables (Debian's iptables package has both): the fix if missing."""
+    import shutil
+
+    if shutil.which(tool) is None:
+        raise UserError(f"{tool} is not installed; install it with `apt-get install -y iptables`")
+
+
 def _xt(state: LabState, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(["iptables", "-w", "5", *args], netns=state.info["fabric_netns"], check=check)
 
@@ -396,6 +404,7 @@ def impair(name: str, node: str, fabric: str, imp: Impairment | None) -> Impairm
             table.pop(key)
             state.save()
         if imp is not None:
+            need("iptables")
             entry = {**asdict(imp), "queue": _free_queue(state), "pid": None}
             table[key] = entry
             state.save()  # recorded before it is applied
@@ -471,6 +480,7 @@ def partition(name: str, node: str, others: list[str], heal: bool) -> list[tuple
                     "(VLAN fabrics are not supported)"
                 )
             plan.append((other, fabrics))
+        need("ebtables")
         for other, fabrics in plan:
             key = _pair(node, other)
             if not heal:

@@ -181,6 +181,22 @@ def matches(spec: dict[str, Any], returncode: int, stdout: str) -> tuple[bool, s
     return True, ""
 
 
+def _container(ctx: LabContext, target: str, argv: list[str] | None = None) -> list[str]:
+    """`docker exec` argv for a node that is a container (its own binaries and pid
+    namespace: pidfiles name its pids), else []."""
+    from lab.providers.docker import container_of, exec_argv
+    from lab.state import node_dir
+    from lab.targets import netns_env
+
+    if target not in ctx.info.get("nodes", {}):
+        return []
+    container = container_of(node_dir(ctx.state, target))
+    if container is None:
+        return []
+    _, env = netns_env(ctx.state, target)
+    return exec_argv(container["name"], argv or [], env, tty=False)
+
+
 def check_assert(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     where, argv = assert_command(spec)
     within = float(spec.get("within_s", 5))
@@ -195,7 +211,9 @@ def check_assert(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     ).strip()[:70]
 
     def once() -> tuple[bool, str, str]:
-        if where == "on":
+        if where == "on" and _container(ctx, on):  # inside the node, as `lab exec` runs it
+            proc = run(_container(ctx, on, argv), check=False, timeout=max(10.0, within))
+        elif where == "on":
             proc = ctx.run_in(on, argv, timeout=max(10.0, within))
         else:
             proc = run(argv, check=False, timeout=max(10.0, within))

@@ -171,3 +171,15 @@ def test_detrace_annotates_flows_parsed_by_ovs_flow() -> None:
     traced = [f for f in flows if f.origins]
     assert traced and all(f.cookie == cookie for f in traced)
     assert not [f for f in flows if f.cookie == 0 and f.origins]
+
+
+def test_detrace_names_the_datapath_of_a_group_flow_by_metadata() -> None:
+    from lab import detrace
+
+    origin = detrace.Origin(
+        "Logical_Flow", "2e36ca1d-x", "lflow 2e36ca1d {dp} ingress", {1: "n1", 2: "n2"}
+    )
+    line = " cookie=0x2e36ca1d, table=33, priority=110,tcp,metadata=0x2 actions=drop"
+    (flow,) = detrace.annotate(line, {0x2E36CA1D: [origin]})
+    assert flow.metadata == 2 and flow.lines == ["lflow 2e36ca1d n2 ingress"]
+    assert origin.line(None) == "lflow 2e36ca1d n1,n2 ingress"
