@@ -626,6 +626,8 @@ def run_checks(
         undone = steps.undo_steps(ctx)  # a failed run too: no fault outlives `lab check`
         if undone:
             results.append(CheckResult("undo", {}, False, "; ".join(undone)))
+            if on_result:
+                on_result(results[-1])
     for index, entry in deferred:
         results.append(run_check(ctx, index, entry))
         if on_result:
