@@ -51,16 +51,15 @@ def failover(name: str, runs: int, tmp: Path) -> dict[str, object]:
     clean: list[float] = []
     impaired: list[float] = []
     passed = 0
+    failed: list[str] = []
     try:
         for run in range(runs):
             report = tmp / f"lossy-{run}.json"
             _, proc = lab("check", name, "--json", str(report), check=False)
             passed += proc.returncode == 0
-            outages = [
-                c["evidence"].get("outage_s")
-                for c in json.loads(report.read_text())["checks"]
-                if c["kind"] == "failover"
-            ]
+            checks = json.loads(report.read_text())["checks"]
+            failed += [f"run {run}: {c['kind']} {c['summary']}" for c in checks if not c["passed"]]
+            outages = [c["evidence"].get("outage_s") for c in checks if c["kind"] == "failover"]
             if len(outages) == 2 and None not in outages:
                 clean.append(outages[0])
                 impaired.append(outages[1])
@@ -71,6 +70,7 @@ def failover(name: str, runs: int, tmp: Path) -> dict[str, object]:
         "impaired_outage_s": stats(impaired) if impaired else None,
         "impairment": "5 % loss + 50 ms delay on every overlay wire",
         "check_runs_passed": f"{passed}/{runs}",
+        "failed_checks": failed,
     }
 
 

@@ -223,3 +223,16 @@ def test_sb_partition_scenario() -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.count("STEP") == 3
         assert "vm3" not in lab("status", "tsbp").stdout  # the added VM went with the run
+
+
+def test_lossy_overlay_scenario(tmp_path: Path) -> None:
+    report = tmp_path / "lossy.json"
+    with running_lab("lossy-overlay.yaml", "tlossy"):
+        proc = lab("check", "tlossy", "--json", str(report), timeout=400)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = json.loads(report.read_text())["checks"]
+    clean, impaired = [c["evidence"] for c in checks if c["kind"] == "failover"]
+    assert clean["outage_s"] is not None and impaired["outage_s"] is not None
+    # the impaired ping really crossed a 50 ms-per-crossing overlay
+    lossy_ping = next(c for c in checks if c["kind"] == "ping" and c["spec"].get("count") == 10)
+    assert lossy_ping["evidence"]["rtt_avg_ms"] > 90
