@@ -52,9 +52,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.provider:
         topo.provider = args.provider
     plan = make_plan(topo)
+    from lab.plan.security import acl_warnings
+
+    for warning in acl_warnings(topo):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if args.dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
+    from lab.ovn.acls import check_actions
+    from lab.ovn.daemons import NB_SCHEMA
+    from lab.plan.security import acl_actions
+
+    check_actions(acl_actions(topo), NB_SCHEMA)  # e.g. `pass` needs OVN 23.06
     start = time.monotonic()
     progress = Progress()
     placed = None
@@ -174,6 +183,14 @@ def _print_status(st) -> None:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
             ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
         out.print(ports)
+    if st.services:
+        services = Table(title="VM services (answer with the VM's name)", title_justify="left")
+        for col in ("vm", "service", "pid", "running"):
+            services.add_column(col)
+        for s in st.services:
+            running = "yes" if s.alive else "[red]no[/red]"
+            services.add_row(s.vm, f"{s.proto}/{s.port}", str(s.pid or "-"), running)
+        out.print(services)
     for fault in st.faults:
         out.print(f"[yellow]fault:[/yellow] {escape(fault)}")
     for problem in st.problems:
@@ -401,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lab import (
         acceptance,
         bundle_cli,
+        conntrack,
         gen,
         graph_cli,
         heal,
@@ -419,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_parser(sub)
     wirefaults_cli.add_parsers(sub)
     bundle_cli.add_parser(sub)
+    conntrack.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")

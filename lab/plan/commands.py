@@ -70,7 +70,9 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             ["lsp-add", vm.switch, port],
             ["lsp-set-addresses", port, f"{vm.mac.lower()} {vm.ip.ip}"],
         ]
-    return cmds
+    from lab.plan.security import security_commands
+
+    return cmds + security_commands(topo)  # address sets, port groups, ACLs: after the ports
 
 
 def transaction(commands: list[list[str]]) -> list[str]:
