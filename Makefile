@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 LAB := $(VENV)/bin/lab
-APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client frr
+APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client frr iptables
 DEMO ?= topologies/geneve-router.yaml
 
 .PHONY: install deps venv docker-ready vagrant-ready demo test unit integration lint bench clean

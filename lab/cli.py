@@ -41,6 +41,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab.plan.render import render_plan
     from lab.topology import load_topology
 
+    if getattr(args, "bundle", None):
+        from lab.bundle_cli import up_from_bundle
+
+        return up_from_bundle(args)
+    if not args.topology:
+        raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
     path = Path(args.topology)
     topo = load_topology(path, name=args.name)
     if args.provider:
@@ -185,6 +191,8 @@ def _print_status(st) -> None:
             running = "yes" if s.alive else "[red]no[/red]"
             services.add_row(s.vm, f"{s.proto}/{s.port}", str(s.pid or "-"), running)
         out.print(services)
+    for fault in st.faults:
+        out.print(f"[yellow]fault:[/yellow] {escape(fault)}")
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")
 
@@ -298,6 +306,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
     results = run_checks(ctx, lambda result: report.print_result(out, result))
     report.print_summary(out, state.name, results, ctx.raw_dir)
+    # the last run, for `lab bundle`
+    report.write_json(state.dir / "last-check.json", state.name, results, ctx.raw_dir)
     if args.json:
         report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
     if args.junit:
@@ -316,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="build a lab from a topology file")
-    p.add_argument("topology", help="topology YAML file")
+    p.add_argument("topology", nargs="?", help="topology YAML file")
+    p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
     p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
     p.add_argument(
@@ -346,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(
         func=cmd_up,
         dry_run=True,
+        bundle=None,
         provider=None,
         keep_on_error=False,
         inventory=None,
@@ -403,7 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, conntrack, gen, graph_cli, heal, inspect, provision, vms
+    from lab import (
+        acceptance,
+        bundle_cli,
+        conntrack,
+        gen,
+        graph_cli,
+        heal,
+        inspect,
+        provision,
+        vms,
+        wirefaults_cli,
+    )
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -412,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     acceptance.add_parser(sub)
     provision.add_parser(sub)
+    wirefaults_cli.add_parsers(sub)
+    bundle_cli.add_parser(sub)
     conntrack.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):

@@ -77,6 +77,9 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
     by `lab start` and `lab heal`)."""
     _kill_daemons(state, node)  # whatever a failed start left running
     _set_cables(plan, node, "up")
+    from lab.wirefaults import relink
+
+    relink(state, node.name)  # cables `lab link` cut stay cut
     directory = node_dir(state, node.name)
     central_dir = central_dirs(plan, state)
     if node.role == "central":

@@ -83,6 +83,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     node = _node(ctx, args.node)
     interface = args.interface or node["links"][ctx.info["overlay"]]["node_if"]
+    if args.write:
+        return _capture_to_pcap(ctx, args, interface)
     argv = gv.capture_argv(interface, args.count)
     if not args.decode:
         proc = ctx.popen_in(args.node, argv)
@@ -121,6 +123,41 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return proc.wait()
 
 
+def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
+    """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
+    import subprocess
+    from pathlib import Path
+
+    from lab.runner import netns_argv
+    from lab.targets import netns_env
+    from lab.verify import pcap
+
+    if ctx.state.provider == "ssh":
+        raise UserError("`lab capture -w` works on netns and docker labs; use tcpdump on the host")
+    path = Path(args.write)
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")
+    netns, _ = netns_env(ctx.state, args.node)
+    argv = netns_argv(netns, gv.pcap_capture_argv(interface, args.count, "-"))
+    out.print(f"capturing Geneve on {args.node} {interface} into {path} (Ctrl-C to stop)")
+    with open(path, "wb") as fh:
+        proc = subprocess.Popen(
+            argv, stdout=fh, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+    data = path.read_bytes()
+    try:
+        frames, decoded = len(pcap.packets(data)), len(pcap.geneve(data))
+    except pcap.PcapError:
+        raise UserError(f"tcpdump wrote no pcap on {args.node} {interface}") from None
+    out.print(f"{frames} packets ({decoded} Geneve) written to {path}")
+    return 0
+
+
 def cmd_flows(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     _node(ctx, args.node)
@@ -130,6 +167,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
     flows = fl.parse_dump_flows(dump.stdout)
     if args.idle_age is not None:
         flows = fl.recently_hit(flows, args.idle_age)
+    if getattr(args, "detrace", False):
+        return _print_detraced(ctx, [f.text for f in flows])
     for flow in flows:
         text = re.sub(
             r"output:(\d+)",
@@ -143,6 +182,20 @@ def cmd_flows(args: argparse.Namespace) -> int:
         )
         print(text)
     out.print(f"[dim]{len(flows)} flows[/dim]", highlight=False)
+    return 0
+
+
+def _print_detraced(ctx: LabContext, lines: list[str]) -> int:
+    """Each flow, then the Southbound rows its cookie names (lab.detrace)."""
+    from lab import detrace
+
+    flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
+    for flow in flows:
+        print(flow.text)
+        for line in flow.lines:
+            print(f"    <- {line}")
+    known = sum(1 for f in flows if f.origins)
+    out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
     return 0
 
 
@@ -302,6 +355,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--decode", action="store_true", help="decode VNI and OVN option by name")
     p.add_argument("-c", "--count", type=int, default=10, help="packets (default 10)")
     p.add_argument("-i", "--interface", help="interface (default: the overlay link)")
+    p.add_argument("-w", "--write", metavar="FILE.pcap", help="write the packets as a pcap file")
     p.set_defaults(func=cmd_capture)
 
     p = sub.add_parser("flows", help="br-int OpenFlow flows of a chassis, ports by name")
@@ -309,6 +363,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("node")
     p.add_argument("--table", type=int)
     p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
+    p.add_argument(
+        "--detrace", action="store_true", help="each flow with the logical flow it came from"
+    )
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("fdb", help="the ToR CAM table (vid, mac, port, node, age)")

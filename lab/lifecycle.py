@@ -90,8 +90,11 @@ def up(
     progress: Progress | None = None,
     keep_on_error: bool = False,
     placed: Placement | None = None,
+    nb_backup: Path | None = None,
 ) -> LabState:
-    """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first)."""
+    """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first).
+    `nb_backup` (from `lab up --bundle`): the NB database to start from instead of the
+    topology's logical network."""
     progress = progress or Progress(enabled=False)
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
@@ -125,7 +128,9 @@ def up(
             if placed is not None:
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
-                _in_thread(lambda: _build(plan, state, progress, image))
+                # only when restoring: _build's signature is what tests stand in for
+                extra = {"nb_backup": nb_backup} if nb_backup is not None else {}
+                _in_thread(lambda: _build(plan, state, progress, image, **extra))
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
             timings = {step: round(took, 3) for step, took in progress.timings.items()}
             state.set(phase="up", info={**state.info, "up_timings": timings})
@@ -171,7 +176,13 @@ def _in_thread(build: Callable[[], None]) -> None:
         pool.submit(build).result()
 
 
-def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = None) -> None:
+def _build(
+    plan: Plan,
+    state: LabState,
+    progress: Progress,
+    image: str | None = None,
+    nb_backup: Path | None = None,
+) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
         state.record("netns", plan.fabric_netns)
@@ -191,7 +202,10 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("fabric")
     with progress.step(f"{len(plan.nodes)} nodes"):
         _run_parallel(
-            [lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()]
+            [
+                lambda n=n: _bring_up_node(plan, n, state, central_dir, nb_backup)
+                for n in plan.nodes.values()
+            ]
         )
     checkpoint("nodes")
     with progress.step(f"{len(plan.vms)} VMs"):
@@ -284,16 +298,27 @@ def central_dirs(plan: Plan, state: LabState) -> list[Path]:
     return [node_dir(state, name) for name in plan.centrals]
 
 
-def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Centrals) -> None:
+def _bring_up_node(
+    plan: Plan,
+    node: NodePlan,
+    state: LabState,
+    central_dir: Centrals,
+    nb_backup: Path | None = None,
+) -> None:
     """Wire a node and start its daemons (a chassis: all but ovn-controller)."""
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
     fabric.wire_node(plan, node, state.dir / fabric.FABRIC_DIR)
     checkpoint("node-wired", node.name)
     if node.role == "central":
+        restore = nb_backup is not None and node.name == plan.central
+        if restore:
+            from lab.bundle import restore_nb
+
+            restore_nb(plan, node, directory, nb_backup)
         ovn_central.start_central(plan, node, directory)
         checkpoint("node-daemons", node.name)
-        if plan.nb_commands and node.name == plan.central:  # once, by the first central
+        if plan.nb_commands and node.name == plan.central and not restore:  # once, by the first
             run(["ovn-nbctl", f"--db={nb_db(central_dir)}", *transaction(plan.nb_commands)])
     elif node.is_chassis:
         ovn_chassis.start_chassis(plan, node, directory, central_dir)

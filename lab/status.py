@@ -54,6 +54,7 @@ class LabStatus:
     ports: list[PortStatus] = field(default_factory=list)
     services: list[ServiceStatus] = field(default_factory=list)  # VM services (lab.services)
     problems: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)  # link/impair/partition in place (wanted)
 
     @property
     def healthy(self) -> bool:
@@ -64,7 +65,10 @@ class LabStatus:
 
 
 def lab_status(state: LabState) -> LabStatus:
+    from lab.wirefaults import describe as describe_faults
+
     status = LabStatus(name=state.name, phase=state.phase, provider=state.provider)
+    status.faults = describe_faults(state)
     centrals = centrals_of(state)
     sb, nb = sb_db(centrals), nb_db(centrals)
     chassis_rows = list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb, timeout=5)

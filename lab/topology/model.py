@@ -32,6 +32,7 @@ CHECK_KINDS: frozenset[str] = frozenset(
         "lb",
         "nexthop",
     }
+    | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
 )
 
 

@@ -15,6 +15,7 @@ from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.security import validate_security
 from lab.topology.shape import Parts
+from lab.topology.steps import VALIDATORS as STEP_VALIDATORS
 from lab.topology.validate_l3 import validate_l3
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
@@ -537,6 +538,8 @@ class _Rules:
                     f"the {kind} check needs a mapping of settings but got {show(spec)}; "
                     f"write it like {kind}: {{...}}",
                 )
+            elif kind in STEP_VALIDATORS:  # steps and assert: their own references
+                STEP_VALIDATORS[kind](self, (*path, kind), spec)
             else:
                 self._check_refs((*path, kind), spec, nested=True)
 

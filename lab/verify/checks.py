@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab.errors import UserError
@@ -16,6 +17,7 @@ from lab.runner import wait_for_output
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import ping as pg
+from lab.verify import steps
 from lab.verify import trace as tr
 from lab.verify.context import LabContext, slug
 
@@ -188,10 +190,11 @@ def _capture_while(
     traffic: Callable[[], None],
     linger: float = 1.0,
     capture: list[str] | None = None,
+    argv: list[str] | None = None,
 ) -> str:
     """Start tcpdump on a node, wait until it listens, run the traffic, then give the last
     packets `linger` seconds to arrive before stopping the capture."""
-    argv = gv.capture_argv(interface, count)
+    argv = argv or gv.capture_argv(interface, count)
     if capture is not None:  # another filter than Geneve's UDP port
         argv = [*argv[: argv.index("udp")], *capture]
     proc = ctx.popen_in(node, argv)
@@ -229,9 +232,14 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     def traffic() -> None:
         ctx.run_in(src, pg.ping_argv(dst_ip, count=count, interval=0.2))
 
-    raw = _capture_while(ctx, node, interface, 2 * count, traffic)
-    ctx.save_raw(cid, "tcpdump.txt", raw)
-    packets = [p for p in gv.parse_geneve(raw) if p.icmp in expect]
+    if ctx.state.provider != "ssh":  # a pcap, kept, decoded from its bytes
+        pcap = _capture_pcap(ctx, node, interface, 2 * count, traffic, cid)
+        decoded = gv.from_pcap(pcap.read_bytes())
+    else:
+        raw = _capture_while(ctx, node, interface, 2 * count, traffic)
+        ctx.save_raw(cid, "tcpdump.txt", raw)
+        decoded = gv.parse_geneve(raw)
+    packets = [p for p in decoded if p.icmp in expect]
     seen = []
     wrong = []
     for p in packets:
@@ -242,6 +250,7 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
             "inner": f"{p.inner_src} > {p.inner_dst}",
             "outer": f"{p.outer_src} > {p.outer_dst}",
             "data": p.data,
+            "options": p.options,
             **got,
             "ovn_option": p.is_ovn,
         }
@@ -272,6 +281,27 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
         diagnosis = f"saw only {sorted(kinds)} packets"
     evidence = {"expected": expect, "packets": seen}
     return CheckResult("geneve", spec, passed, summary, evidence, diagnosis)
+
+
+def _capture_pcap(
+    ctx: LabContext,
+    node: str,
+    interface: str,
+    count: int,
+    traffic: Callable[[], None],
+    cid: str,
+) -> Path:
+    """Capture into the node's own directory (visible inside a docker node at the same
+    path), then keep the pcap under the check's raw outputs."""
+    from lab.state import node_dir
+
+    in_node = node_dir(ctx.state, node) / f"capture-{cid}.pcap"
+    argv = gv.pcap_capture_argv(interface, count, str(in_node))
+    _capture_while(ctx, node, interface, count, traffic, argv=argv)
+    kept = ctx.save_raw(cid, "geneve.pcap", "")
+    if in_node.exists():
+        in_node.replace(kept)
+    return kept
 
 
 def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: dict[str, str]) -> dict[str, Any]:
@@ -595,6 +625,12 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "acl_log": check_acl_log,
     "nexthop": check_nexthop,
     "lb": check_lb,
+    # steps between checks, and assert (lab.verify.steps)
+    "link": steps.step_link,
+    "impair": steps.step_impair,
+    "partition": steps.step_partition,
+    "add-vm": steps.step_add_vm,
+    "assert": steps.check_assert,
 }
 
 
@@ -637,6 +673,11 @@ def run_checks(
     finally:
         if ctx.fdb_watcher:
             ctx.fdb_watcher.stop()
+        undone = steps.undo_steps(ctx)  # a failed run too: no fault outlives `lab check`
+        if undone:
+            results.append(CheckResult("undo", {}, False, "; ".join(undone)))
+            if on_result:
+                on_result(results[-1])
     for index, entry in deferred:
         results.append(run_check(ctx, index, entry))
         if on_result:
