@@ -3,7 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 LAB := $(VENV)/bin/lab
-APT_PACKAGES := openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client
+# python3-venv: `make venv` (Debian's python3 has no ensurepip without it)
+APT_PACKAGES := python3-venv openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client
+# every extra: the suite runs the docker and ssh providers too
+EXTRAS := docker,ssh,test
 DEMO ?= topologies/geneve-router.yaml
 
 .PHONY: install deps venv docker-ready vagrant-ready demo test unit integration lint bench clean
@@ -27,11 +30,13 @@ vagrant-ready: ## the Vagrantfile with the docker provider: vagrant installed, d
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ovn-lab needs Python 3.11+"'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "python3 -m venv needs Debian's python3-venv: run \`make deps\` as root (or apt-get install python3-venv)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	@if [ "$$(id -u)" = 0 ] && [ -d /usr/local/bin ]; then ln -sf "$(CURDIR)/$(LAB)" /usr/local/bin/lab; fi
 	@touch $@
 
@@ -41,7 +46,7 @@ demo: install ## bring up the seed lab, check it, leave it up
 	@echo; echo "The lab is up. Try: lab exec vm1 -- ping -c2 20.0.0.10 ; lab nbctl -- show ; lab status ; lab down"
 
 test: install docker-ready vagrant-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
-	@$(VENV)/bin/ruff check lab tests benchmarks checks
+	@$(VENV)/bin/ruff check lab tests benchmarks
 	@$(VENV)/bin/python -m pytest tests; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
@@ -52,8 +57,8 @@ integration: install docker-ready vagrant-ready
 	$(VENV)/bin/python -m pytest tests/integration
 
 lint: venv
-	$(VENV)/bin/ruff check lab tests benchmarks checks
-	$(VENV)/bin/ruff format --check lab tests benchmarks checks
+	$(VENV)/bin/ruff check lab tests benchmarks
+	$(VENV)/bin/ruff format --check lab tests benchmarks
 
 bench: install
 	$(VENV)/bin/python benchmarks/seed_up_down.py

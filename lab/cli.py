@@ -404,6 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_extra(exc: BaseException) -> str | None:
+    from lab.extras import missing_extra_message
+
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return missing_extra_message(exc.name)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -424,5 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so, briefly, unless --debug
         if args.debug:
             raise
+        hint = _missing_extra(exc)
+        if hint is not None:  # an optional part that is not installed: not a bug
+            err.print(f"[red]error:[/red] {escape(hint)}", highlight=False)
+            return 2
         err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)")
         return 3
