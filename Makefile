@@ -22,7 +22,7 @@ deps: ## install missing Debian packages (needs root)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-docker-ready: ## docker provider: docker.io + debootstrap installed, dockerd running
+docker-ready: ## docker provider: a docker daemon answering (yours if it runs), debootstrap installed
 	@bash scripts/docker-ready.sh
 
 vagrant-ready: ## the Vagrantfile with the docker provider: vagrant installed, docker-ready
