@@ -7,14 +7,21 @@ LAB := $(VENV)/bin/lab
 APT_PACKAGES := python3-venv openvswitch-switch ovn-central ovn-host iproute2 iputils-ping tcpdump ethtool graphviz openssh-client
 # every extra: the suite runs the docker and ssh providers too
 EXTRAS := docker,ssh,test
+TEST_APT_PACKAGES := zsh
 DEMO ?= topologies/geneve-router.yaml
 
-.PHONY: install deps venv docker-ready vagrant-ready demo test unit integration lint bench clean
+.PHONY: install deps test-deps apt venv docker-ready vagrant-ready demo test unit integration lint bench clean
 
 install: deps venv ## Debian packages + .venv with `lab`, linked as /usr/local/bin/lab
 
 deps: ## install missing Debian packages (needs root)
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+
+test-deps: ## what only the test suite needs (zsh: the completion test)
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -45,7 +52,7 @@ demo: install ## bring up the seed lab, check it, leave it up
 	$(LAB) check
 	@echo; echo "The lab is up. Try: lab exec vm1 -- ping -c2 20.0.0.10 ; lab nbctl -- show ; lab status ; lab down"
 
-test: install docker-ready vagrant-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
+test: install test-deps docker-ready vagrant-ready ## the whole suite: unit + integration (real OVS/OVN and docker, root)
 	@$(VENV)/bin/ruff check lab tests benchmarks
 	@$(VENV)/bin/python -m pytest tests; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc

@@ -118,3 +118,5 @@ def test_pipx_install_ships_the_playbooks_and_suites(tmp_path: Path) -> None:
         assert Path(path).is_file() and Path(path).is_relative_to(pipx_home)
     help_ = _run([str(bin_dir / "lab"), "test", "--help"], tmp_path, env=env)
     assert help_.returncode == 0 and "lab/data/checks" in help_.stdout, help_.stdout
+    version = _run([str(bin_dir / "lab"), "--version"], tmp_path, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("ovn-lab 0."), version.stdout
