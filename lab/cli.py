@@ -288,6 +288,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from lab.topology.schema import schema_text
+
+    if args.output:
+        Path(args.output).write_text(schema_text())
+        err.print(f"wrote the topology schema to {escape(args.output)}")
+    else:
+        sys.stdout.write(schema_text())
+    return 0
+
+
 def cmd_completion(args: argparse.Namespace) -> int:
     from lab.completion import script
 
@@ -428,6 +439,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     acceptance.add_parser(sub)
     provision.add_parser(sub)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the topology file (for editors)",
+        description="Print the JSON Schema (2020-12) of topology files, made from the model "
+        "this version of lab validates with. Editors with the YAML language server complete "
+        "and check a topology that starts with `# yaml-language-server: $schema=FILE`. "
+        "Example: `lab schema -o topology.schema.json`.",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser(
         "completion",

@@ -83,7 +83,7 @@ def test_bash_completes_commands_options_choices_and_lab_names(tmp_path: Path) -
     (tmp_path / "other").mkdir()
     (tmp_path / ".lab1.lock").touch()
     commands = complete_bash([""], tmp_path)
-    for name in ("up", "down", "status", "check", "test", "completion", "nbctl"):
+    for name in ("up", "down", "status", "check", "test", "completion", "nbctl", "schema"):
         assert name in commands
     assert "--version" in commands and "--quiet" in commands
     assert complete_bash(["st"], tmp_path) == ["status", "stop", "start"]
