@@ -120,3 +120,37 @@ def test_pipx_install_ships_the_playbooks_and_suites(tmp_path: Path) -> None:
     assert help_.returncode == 0 and "lab/data/checks" in help_.stdout, help_.stdout
     version = _run([str(bin_dir / "lab"), "--version"], tmp_path, env=env)
     assert version.returncode == 0 and version.stdout.startswith("ovn-lab 0."), version.stdout
+
+
+EXTERNAL_TEST = """
+import re
+
+
+def test_the_seed_routes_across_geneve(ovn_lab):
+    lab = ovn_lab("seed.yaml", name="textplug")          # beside this file
+    ping = lab.exec("vm1", "ping", "-c", "2", "-i", "0.2", "20.0.0.10")
+    assert re.findall(r"ttl=(\\d+)", ping.stdout) == ["63", "63"]
+    assert "(router1)" in lab.nbctl("show")
+    assert lab.sbctl("--bare", "--columns=name", "find", "Chassis", "name=worker2").strip()
+    assert lab.check().passed
+    assert lab.host("worker2").process.filter(comm="ovs-vswitchd")
+"""
+
+
+def test_a_test_suite_outside_the_repository_uses_the_installed_plugin(
+    installed: Path, tmp_path: Path
+) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    shutil.copy(TOPOLOGIES / "geneve-router.yaml", suite / "seed.yaml")
+    (suite / "test_mine.py").write_text(EXTERNAL_TEST)
+    links_before = host_links()
+    proc = _run(
+        [str(installed / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        suite,
+        env=_env(),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+    assert_nothing_left("textplug", links_before)  # the fixture took it down
