@@ -326,11 +326,20 @@ def _global_conventions(parser: argparse.ArgumentParser) -> None:
     """Options every command takes, given before it: `lab -q up t.yaml`, `lab -v check`."""
     parser.add_argument("--version", action=_VersionAction)
     noise = parser.add_mutually_exclusive_group()
+    # dests of their own: `lab test -v` and `lab provision -v` have a --verbose of their own
     noise.add_argument(
-        "-q", "--quiet", action="store_true", help="only results and errors: no progress or notes"
+        "-q",
+        "--quiet",
+        dest="global_quiet",
+        action="store_true",
+        help="only results and errors: no progress or notes",
     )
     noise.add_argument(
-        "-v", "--verbose", action="store_true", help="log what lab does (--debug: everything)"
+        "-v",
+        "--verbose",
+        dest="global_verbose",
+        action="store_true",
+        help="log what lab does (--debug: everything)",
     )
 
 
@@ -501,12 +510,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)  # --help and --version print from in here
     except BrokenPipeError:
         return _pipe_closed()
-    if args.debug or args.verbose:
+    if args.debug or args.global_verbose:
         import logging
 
         level = logging.DEBUG if args.debug else logging.INFO
         logging.basicConfig(level=level, format="%(name)s: %(message)s")
-    if args.quiet:
+    if args.global_quiet:
         _quiet()
     try:
         code = int(args.func(args) or 0)

@@ -221,3 +221,11 @@ def test_a_closed_pipe_through_head_as_users_do() -> None:
     )
     assert proc.stdout.startswith("# lab geneve-router")
     assert "Error" not in proc.stderr and "error" not in proc.stderr
+
+
+def test_global_verbose_is_not_a_commands_own_verbose() -> None:
+    parser = cli.build_parser()
+    both = parser.parse_args(["-v", "test", "lab1"])
+    assert both.global_verbose and not both.verbose  # `lab test`'s -v shows pytest output
+    own = parser.parse_args(["provision", "--inventory", "h.ini", "-v"])
+    assert own.verbose and not own.global_verbose
