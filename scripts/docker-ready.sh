@@ -54,7 +54,9 @@ fi
 if ! command -v docker >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
   apt_install docker.io  # no docker of any kind here
   if answers; then  # its package started it (systemd): that daemon is the machine's docker now
-    say "docker.io installed and started by its package (systemctl status docker)"
+    say "docker.io installed; its package started docker.service with Docker's defaults" \
+      "(bridge docker0, iptables NAT), which lab containers do not use (network_mode none);" \
+      "see systemctl status docker, and /etc/docker/daemon.json to change them"
     exit 0
   fi
 fi

@@ -28,7 +28,11 @@ touch "$STUB/up"
 """
 APT_GET = """#!/bin/sh
 echo "apt-get $*" >> "$STUB/calls.log"
-case "$*" in *docker.io*) cp "$STUB/templates/docker" "$STUB/templates/dockerd" "$STUB/bin/";; esac
+case "$*" in *docker.io*)
+  cp "$STUB/templates/docker" "$STUB/templates/dockerd" "$STUB/bin/"
+  [ -e "$STUB/starts-on-install" ] && touch "$STUB/up";;
+esac
+exit 0
 """
 DPKG_QUERY = """#!/bin/sh
 exit 1
@@ -56,6 +60,8 @@ def run_script(
         shutil.copy(templates / name, bin_dir / name)
     if "daemon-up" in have:
         (stub / "up").touch()
+    if "starts-on-install" in have:  # as Debian's package does on a systemd host
+        (stub / "starts-on-install").touch()
     if "debootstrap" in have:
         _stub(bin_dir / "debootstrap", "#!/bin/sh\n")
     _stub(bin_dir / "systemctl", STARTS_DAEMON.format(name="systemctl"))
@@ -136,6 +142,15 @@ def test_debootstrap_is_installed_when_missing(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     installs = [c for c in calls if c.startswith("apt-get install")]
     assert len(installs) == 1 and installs[0].endswith(" debootstrap")
+
+
+def test_a_fresh_docker_io_started_by_its_package_is_described(tmp_path: Path) -> None:
+    proc, calls = run_script(tmp_path, {"debootstrap", "starts-on-install"}, systemd=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [c for c in calls if c.startswith(("dockerd", "systemctl"))] == []
+    assert "its package started docker.service" in proc.stdout
+    assert "bridge docker0, iptables NAT" in proc.stdout
+    assert next(c for c in calls if c.startswith("apt-get install")).endswith(" docker.io")
 
 
 @pytest.mark.parametrize(
