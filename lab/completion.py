@@ -1,9 +1,9 @@
 """`lab completion bash|zsh`: shell completion generated from the CLI's own parser.
 
 Generated at run time, so every command and option (also those added later) completes,
-with no second list to keep in step. Topology arguments complete YAML files, lab names
-complete from the state directory (`$OVN_LAB_STATE_DIR`, default /var/lib/ovn-lab), options
-with choices complete their choices.
+with no second list to keep in step. Topology arguments complete files, lab names and node
+names complete from the state directory (`$OVN_LAB_STATE_DIR`, default /var/lib/ovn-lab),
+options with choices complete their choices.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 STATE_DIR = "${OVN_LAB_STATE_DIR:-/var/lib/ovn-lab}"
 FILE_WORDS = ("FILE", "DIR", "PATH")
 LAB_DESTS = ("lab", "name")  # a lab name, as --lab N or an optional NAME
+NODE_DESTS = ("node", "target")  # a node of a lab that is up (its directory in the state)
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Option:
     help: str
     takes_value: bool
     choices: list[str] = field(default_factory=list)
-    kind: str = ""  # "file", "lab" or ""
+    kind: str = ""  # "file", "lab", "node" or ""
 
 
 @dataclass
@@ -40,6 +41,8 @@ def _kind(action: argparse.Action) -> str:
         return "file"
     if action.dest in LAB_DESTS:
         return "lab"
+    if action.dest in NODE_DESTS:
+        return "node"
     return ""
 
 
@@ -111,6 +114,8 @@ def bash(parser: argparse.ArgumentParser) -> str:
             positional = "_lab_files"
         elif "lab" in kinds:
             positional = "_lab_labs"
+        elif "node" in kinds:
+            positional = "_lab_nodes"
         else:
             positional = ":"
         value_case = "".join(f"        {v}\n" for v in values)
@@ -130,6 +135,12 @@ _lab_labs() {{
   local dir="{STATE_DIR}" labs=""
   [[ -d $dir ]] && labs=$(cd "$dir" && ls -d -- */ 2>/dev/null | tr -d /)
   COMPREPLY=($(compgen -W "$labs" -- "$cur"))
+}}
+_lab_nodes() {{
+  local dir="{STATE_DIR}" nodes=""
+  [[ -d $dir ]] && nodes=$(cd "$dir" && ls -d -- */*/ 2>/dev/null | cut -d/ -f2 |
+    grep -vx -e checks -e pki)
+  COMPREPLY=($(compgen -W "$nodes" -- "$cur"))
 }}
 _lab() {{
   local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}" cmd="" i
@@ -162,6 +173,8 @@ def _zsh_action(o: Option) -> str:
         return f"({' '.join(o.choices)})"
     if o.kind == "lab":
         return "_lab_labs"
+    if o.kind == "node":
+        return "_lab_nodes"
     if o.kind == "file":
         return "_files"
     return " "
@@ -203,6 +216,11 @@ _lab_labs() {{
   local -a labs
   labs=({STATE_DIR}/*(N/:t))
   compadd -a labs
+}}
+_lab_nodes() {{
+  local -a nodes
+  nodes=({STATE_DIR}/*/*(N/:t))
+  compadd -a ${{nodes:#(checks|pki)}}
 }}
 _lab() {{
   local -a commands

@@ -93,6 +93,10 @@ def test_bash_completes_commands_options_choices_and_lab_names(tmp_path: Path) -
     assert complete_bash(["check", "--j"], tmp_path) == ["--json", "--junit"]
     assert complete_bash(["completion", ""], tmp_path) == ["bash", "zsh"]
     assert complete_bash(["image", ""], tmp_path) == ["build"]
+    for node in ("central", "worker1", "checks", "pki"):  # a lab's state: one dir per node
+        (tmp_path / "lab1" / node).mkdir()
+    assert complete_bash(["exec", "w"], tmp_path) == ["worker1"]
+    assert complete_bash(["stop", ""], tmp_path) == ["central", "worker1"]
 
 
 def test_bash_completes_topology_files(tmp_path: Path) -> None:
