@@ -118,6 +118,14 @@ def test_pipx_install_ships_the_playbooks_and_suites(tmp_path: Path) -> None:
         assert Path(path).is_file() and Path(path).is_relative_to(pipx_home)
     help_ = _run([str(bin_dir / "lab"), "test", "--help"], tmp_path, env=env)
     assert help_.returncode == 0 and "lab/data/checks" in help_.stdout, help_.stdout
+    # README's way to add an extra to a pipx install, and the extra's module is there
+    inject = _run([sys.executable, "-m", "pipx", "inject", "ovn-lab", "docker"], tmp_path, env=env)
+    assert inject.returncode == 0, inject.stdout + inject.stderr
+    sdk = _run(
+        [str(python), "-c", "import docker, lab.extras as e; print(e.available('docker'))"],
+        tmp_path,
+    )
+    assert sdk.stdout.strip() == "True", sdk.stderr
     version = _run([str(bin_dir / "lab"), "--version"], tmp_path, env=env)
     assert version.returncode == 0 and version.stdout.startswith("ovn-lab 0."), version.stdout
 
