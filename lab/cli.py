@@ -315,7 +315,59 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from lab.topology.schema import schema_text
+
+    if args.output:
+        Path(args.output).write_text(schema_text())
+        err.print(f"wrote the topology schema to {escape(args.output)}")
+    else:
+        sys.stdout.write(schema_text())
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from lab.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
+
+
+class _VersionAction(argparse.Action):
+    """--version: ovn-lab, and the OVS / OVN found on this machine (asked only when wanted)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print ovn-lab, OVS and OVN versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from lab.version import version_text
+
+        sys.stdout.write(version_text())
+        parser.exit()
+
+
+def _global_conventions(parser: argparse.ArgumentParser) -> None:
+    """Options every command takes, given before it: `lab -q up t.yaml`, `lab -v check`."""
+    parser.add_argument("--version", action=_VersionAction)
+    noise = parser.add_mutually_exclusive_group()
+    # dests of their own: `lab test -v` and `lab provision -v` have a --verbose of their own
+    noise.add_argument(
+        "-q",
+        "--quiet",
+        dest="global_quiet",
+        action="store_true",
+        help="only results and errors: no progress or notes",
+    )
+    noise.add_argument(
+        "-v",
+        "--verbose",
+        dest="global_verbose",
+        action="store_true",
+        help="log what lab does (--debug: everything)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lab", description="Multi-node OVS/OVN labs from one YAML topology file."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    _global_conventions(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="build a lab from a topology file")
@@ -439,6 +492,27 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_cli.add_parser(sub)
     conntrack.add_parser(sub)
 
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the topology file (for editors)",
+        description="Print the JSON Schema (2020-12) of topology files, made from the model "
+        "this version of lab validates with. Editors with the YAML language server complete "
+        "and check a topology that starts with `# yaml-language-server: $schema=FILE`. "
+        "Example: `lab schema -o topology.schema.json`.",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "completion",
+        help="print shell completion: source <(lab completion bash)",
+        description="Print a completion script for bash or zsh, generated from lab's own "
+        "commands. Example: `source <(lab completion bash)`, or save `lab completion zsh` "
+        "as _lab in a directory of $fpath.",
+    )
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete for")
+    p.set_defaults(func=cmd_completion)
+
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")
         p.add_argument("--lab")
@@ -447,25 +521,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_extra(exc: BaseException) -> str | None:
+    from lab.extras import missing_extra_message
+
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return missing_extra_message(exc.name)
+    return None
+
+
+def _quiet() -> None:
+    """-q: progress spinners and notes off (here and in every command run below), while
+    errors still reach stderr through `failure`."""
+    os.environ["OVN_LAB_QUIET"] = "1"
+    err.quiet = True
+
+
+failure = Console(stderr=True, soft_wrap=True)  # errors: shown even with -q
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`lab status --json | head -1`): stop quietly, as
+    a Unix filter does, and keep Python from complaining while it flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a filter killed by the pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.debug:
+    try:
+        args = parser.parse_args(argv)  # --help and --version print from in here
+    except BrokenPipeError:
+        return _pipe_closed()
+    if args.debug or args.global_verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        level = logging.DEBUG if args.debug else logging.INFO
+        logging.basicConfig(level=level, format="%(name)s: %(message)s")
+    if args.global_quiet:
+        _quiet()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except LabError as exc:
         if args.debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        failure.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("interrupted")
+        failure.print("interrupted")
         return 130
     except Exception as exc:  # a bug: say so, briefly, unless --debug
         if args.debug:
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)")
+        hint = _missing_extra(exc)
+        if hint is not None:  # an optional part that is not installed: not a bug
+            failure.print(f"[red]error:[/red] {escape(hint)}", highlight=False)
+            return 2
+        failure.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)"
+        )
         return 3
