@@ -44,6 +44,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     path = Path(args.topology)
     topo = load_topology(path, name=args.name)
     if args.provider:
+        from lab.builds import refuse_provider
+
+        refuse_provider(topo, args.provider)
         topo.provider = args.provider
     plan = make_plan(topo)
     if args.dry_run:
@@ -140,7 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _print_status(st) -> None:
     nodes = Table(title=f"lab {st.name} ({st.phase}, {st.provider})", title_justify="left")
-    for col in ("node", "role", "namespace", "daemons", "chassis in SB"):
+    for col in ("node", "role", "namespace", "daemons", "chassis in SB", "OVS / OVN"):
         nodes.add_column(col)
     for n in st.nodes:
         daemons = (
@@ -156,7 +159,10 @@ def _print_status(st) -> None:
             reg = "yes" if n.chassis_registered else "[red]NO[/red]"
         if n.stopped:
             daemons = "[yellow]stopped by `lab stop`[/yellow]"
-        nodes.add_row(n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg)
+        versions = f"{n.ovs} / {n.ovn} ({n.build})" if n.ovs else "-"
+        nodes.add_row(
+            n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg, versions
+        )
     out.print(nodes)
     if st.ports:
         ports = Table(title="port bindings", title_justify="left")
@@ -254,6 +260,10 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     from lab import image, preflight
 
     preflight.check_root()
+    if args.build:
+        from lab.builds import build_image_command
+
+        return build_image_command(args.build, force=args.force)
     recipe = image.default_recipe(args.ovn_from, args.suite)
     if args.mirror:
         recipe = image.Recipe(suite=recipe.suite, mirror=args.mirror.rstrip("/"))
@@ -382,12 +392,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--ovn-from", default="debian", help="where OVS/OVN come from (debian: Debian's packages)"
     )
     p.add_argument("--suite", help="Debian release (default: this machine's)")
+    p.add_argument(
+        "--build", help="the image of one build: debian:bookworm, debian:trixie, source:PATH"
+    )
     p.add_argument("--mirror", help="Debian mirror URL (default: the one apt uses here)")
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms
+    from lab import acceptance, gen, graph_cli, heal, inspect, provision, upgrade_cli, vms
 
+    upgrade_cli.add_parsers(sub, parser)
     inspect.add_parsers(sub)
     heal.add_parser(sub)
     vms.add_parsers(sub)

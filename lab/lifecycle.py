@@ -9,7 +9,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import fabric, preflight
+from lab import builds, fabric, preflight
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -96,7 +96,8 @@ def up(
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
-    image = node_image(progress) if provider == "docker" else None
+    images = builds.images_for(plan, progress) if provider == "docker" else {}
+    image = images[next(iter(plan.nodes))] if images else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
         if existing is not None:
@@ -116,12 +117,16 @@ def up(
                 info["ssh"] = ssh_lab.ssh_info(plan, placed)
             state.set(info=info)
             checkpoint("state")
+            builds_now = {n.name: n.build for n in plan.nodes.values()}
+            state.set(info={**state.info, "builds": builds_now})
             if image:
-                state.set(info={**state.info, "image": image})
+                state.set(info={**state.info, "image": image, "images": images})
             if placed is not None:
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
-                _in_thread(lambda: _build(plan, state, progress, image))
+                # per-node images only when builds differ (the 4-argument call otherwise)
+                mixed = {"images": images} if len(set(images.values())) > 1 else {}
+                _in_thread(lambda: _build(plan, state, progress, image, **mixed))
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
             timings = {step: round(took, 3) for step, took in progress.timings.items()}
             state.set(phase="up", info={**state.info, "up_timings": timings})
@@ -167,7 +172,13 @@ def _in_thread(build: Callable[[], None]) -> None:
         pool.submit(build).result()
 
 
-def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = None) -> None:
+def _build(
+    plan: Plan,
+    state: LabState,
+    progress: Progress,
+    image: str | None = None,
+    images: dict[str, str] | None = None,  # per node, when builds differ
+) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
         state.record("netns", plan.fabric_netns)
@@ -179,7 +190,10 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
         else:
             state.record("vm_netns_dir", plan.lab)
             _run_parallel(
-                [lambda n=n: _create_container(plan, n, state, image) for n in plan.nodes.values()]
+                [
+                    lambda n=n: _create_container(plan, n, state, (images or {}).get(n.name, image))
+                    for n in plan.nodes.values()
+                ]
             )
     checkpoint("namespaces")
     with progress.step("fabric"):

@@ -60,6 +60,7 @@ class Node(Strict):
     routes: list[Route] = Field(default_factory=list)  # host nodes: kernel routes
     host: str | None = None  # ssh provider: inventory host this node runs on
     chassis_mac_mappings: bool = True
+    build: str | None = None  # this node's OVS/OVN (lab.builds); default: the topology's
 
 
 class Localnet(Strict):
@@ -122,6 +123,8 @@ class Topology(Strict):
     vms: dict[str, VM] = Field(default_factory=dict)
     # Each entry is {kind: spec}; kinds are validated by the loader, specs by lab.verify.
     checks: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+    # Which OVS/OVN the nodes run (lab.builds): host | debian:SUITE | source:PATH
+    build: str = "host"
 
     # --- derived views used by the planner and the checks --------------------------------
 
@@ -152,3 +155,6 @@ class Topology(Strict):
 
     def vm_port(self, vm: str) -> str:
         return self.vms[vm].port or vm
+
+    def node_build(self, node: str) -> str:
+        return self.nodes[node].build or self.build

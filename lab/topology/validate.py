@@ -41,6 +41,9 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    from lab.topology.build_rules import check_builds
+
+    check_builds(parts, rep)
 
 
 def _or_use(names: Iterable[str]) -> str:

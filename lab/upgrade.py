@@ -1,0 +1,211 @@
+"""`lab upgrade NODE... --to BUILD`: new OVS/OVN binaries under a node's running lab.
+
+A docker node is recreated from the build's image inside its own network namespace (see
+providers.docker.recreate_node), with the same directory bind-mounted: its OVSDB files
+stay, converted to the new schemas as ovs-ctl / ovn-ctl do on a package upgrade; its
+fabric links, VM veths and VM namespaces never move. Its daemons then restart the way
+`lab start` restarts them (VM ports re-attached, controllers last).
+
+Order across nodes is OVN's (lab.ovn_versions): a rolling upgrade takes the controllers
+first, then the databases and ovn-northd; a span OVN does not support rolling across
+gets the fail-safe procedure (controllers pinned to northd's version, central first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import builds, ovn_versions
+from lab.errors import UserError
+from lab.plan.model import NodePlan, Plan
+from lab.state import LabState, lab_lock, node_dir
+
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+DB_SCHEMAS = {
+    "conf.db": OVS_SCHEMA,
+    "ovnnb_db.db": "/usr/share/ovn/ovn-nb.ovsschema",
+    "ovnsb_db.db": "/usr/share/ovn/ovn-sb.ovsschema",
+}
+PIN = "external_ids:ovn-match-northd-version"
+
+
+@dataclass
+class NodeUpgrade:
+    node: str
+    role: str
+    before: str  # build
+    after: str
+    started: float = 0.0  # wall clock (time.time) for matching ping timestamps
+    finished: float = 0.0
+    converted: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return round(self.finished - self.started, 2)
+
+
+@dataclass
+class UpgradePlan:
+    plan: Plan
+    build: builds.Build
+    image: str
+    order: list[NodePlan]
+    procedure: str  # rolling | fail-safe
+    notes: list[str]
+
+
+def current_builds(state: LabState) -> dict[str, str]:
+    """node -> the build it runs now (recorded at `lab up`, updated by `lab upgrade`)."""
+    recorded = state.info.get("builds")
+    if recorded:
+        return dict(recorded)
+    return {n: v.get("build", builds.HOST) for n, v in state.info.get("nodes", {}).items()}
+
+
+def node_versions(state: LabState) -> dict[str, tuple[str, str]]:
+    """node -> (OVS, OVN) it runs: from its image's tag, or the host's for `host`."""
+    images = state.info.get("images") or {}
+    host: tuple[str, str] | None = None
+    result = {}
+    for name in state.info.get("nodes", {}):
+        tag = images.get(name)
+        if tag:
+            result[name] = builds.versions_of_image(tag)
+        else:
+            host = host or builds.host_versions()
+            result[name] = host
+    return result
+
+
+def prepare(
+    state: LabState, names: list[str], to: str, progress: object | None = None
+) -> UpgradePlan:
+    """Everything checked before anything changes; then the image found or built."""
+    from lab.lifecycle import saved_plan
+
+    if state.provider != "docker":
+        raise UserError(
+            f"lab {state.name} runs on the {state.provider} provider (the host's binaries); "
+            "lab upgrade replaces a docker node's image: bring the lab up with a build: "
+            "other than host (or --provider docker)"
+        )
+    plan = saved_plan(state)
+    missing = [n for n in names if n not in plan.nodes]
+    if missing:
+        raise UserError(
+            f"'{missing[0]}' is not a node of lab {state.name} (nodes: {', '.join(plan.nodes)})"
+        )
+    build = builds.parse(to, Path.cwd())
+    if build.kind == builds.HOST:
+        raise UserError(
+            "--to host is not a docker build; use debian:bookworm, debian:trixie or source:PATH"
+        )
+    running = current_builds(state)
+    for name in names:
+        node = plan.nodes[name]
+        if node.role == "host":
+            raise UserError(f"node {name} is a host: it runs no OVS/OVN to upgrade")
+        if running.get(name) == str(build):
+            raise UserError(f"node {name} already runs build {build}; pick another --to")
+    image = builds.image_for(build, progress)  # type: ignore[arg-type]
+    new_ovn = ovn_versions.release(builds.versions_of_image(image)[1])
+    versions = node_versions(state)
+    old = [ovn_versions.release(versions[n][1]) for n in names]
+    olds = [r for r in old if r is not None]
+    procedure = "rolling"
+    notes: list[str] = []
+    if olds and new_ovn is not None:
+        low = min(olds)
+        procedure = ovn_versions.upgrade_order(low, new_ovn)
+        if procedure == "fail-safe":
+            notes.append(
+                f"OVN {low} -> {new_ovn} is outside OVN's rolling-upgrade paths "
+                f"({ovn_versions.RULE_SPAN}); using the fail-safe procedure: "
+                f"{ovn_versions.RULE_FAIL_SAFE}"
+            )
+    chassis = [plan.nodes[n] for n in names if plan.nodes[n].is_chassis]
+    centrals = [plan.nodes[n] for n in names if plan.nodes[n].role == "central"]
+    order = centrals + chassis if procedure == "fail-safe" else chassis + centrals
+    return UpgradePlan(plan, build, image, order, procedure, notes)
+
+
+def run(
+    state: LabState,
+    up: UpgradePlan,
+    say: Callable[[str], None] = lambda _l: None,
+    on_node: Callable[[NodeUpgrade], None] | None = None,
+) -> list[NodeUpgrade]:
+    """Upgrade the nodes in the prepared order."""
+    done: list[NodeUpgrade] = []
+    if up.procedure == "fail-safe":
+        _pin_controllers(state, up.plan, True)
+    try:
+        for node in up.order:
+            say(f"upgrading {node.name} ({node.role}) to {up.build}")
+            done.append(upgrade_node(state, up.plan, node, up.build, up.image))
+            if on_node:
+                on_node(done[-1])
+    finally:
+        if up.procedure == "fail-safe":
+            _pin_controllers(state, up.plan, False)
+    return done
+
+
+def upgrade_node(
+    state: LabState, plan: Plan, node: NodePlan, build: builds.Build, image: str
+) -> NodeUpgrade:
+    from lab.faults import _kill_daemons, restart_node
+    from lab.providers import docker as dockerprov
+
+    running = current_builds(state)
+    result = NodeUpgrade(node.name, node.role, running.get(node.name, builds.HOST), str(build))
+    directory = node_dir(state, node.name)
+    with lab_lock(state.name):
+        result.started = time.time()
+        _kill_daemons(state, node)
+        dockerprov.recreate_node(node.netns, image, directory)
+        result.converted = _convert_databases(directory)
+        restart_node(state, plan, node)
+        result.finished = time.time()
+        builds_now = {**running, node.name: str(build)}
+        images = {**(state.info.get("images") or {}), node.name: image}
+        state.set(info={**state.info, "builds": builds_now, "images": images})
+    return result
+
+
+def _convert_databases(directory: Path) -> list[str]:
+    """Each standalone database to the schema of the binaries now in the container (what
+    ovs-ctl/ovn-ctl do at start after a package upgrade). Clustered ones convert online
+    through their leader and are left to it."""
+    from lab.ovn.daemons import run_tool
+
+    converted = []
+    for name, schema in DB_SCHEMAS.items():
+        path = directory / name
+        if not path.exists():
+            continue
+        if run_tool(directory, ["ovsdb-tool", "db-is-clustered", str(path)], check=False):
+            continue  # exit 0: clustered
+        needs = run_tool(directory, ["ovsdb-tool", "needs-conversion", str(path), schema])
+        if (needs or "").strip() == "yes":
+            run_tool(directory, ["ovsdb-tool", "convert", str(path), schema])
+            converted.append(name)
+    return converted
+
+
+def _pin_controllers(state: LabState, plan: Plan, on: bool) -> None:
+    """Fail-safe upgrade, step 2: every ovn-controller keeps its flows while its version
+    differs from ovn-northd's (external_ids:ovn-match-northd-version)."""
+    from lab.runner import run as run_cmd
+
+    for node in plan.chassis():
+        sock = f"unix:{node_dir(state, node.name) / 'db.sock'}"
+        if on:
+            argv = ["ovs-vsctl", f"--db={sock}", "set", "open", ".", f"{PIN}=true"]
+        else:
+            argv = ["ovs-vsctl", f"--db={sock}", "remove", "open", ".", "external_ids",
+                    "ovn-match-northd-version"]  # fmt: skip
+        run_cmd(argv, check=False)
