@@ -74,7 +74,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
         plan = make_plan(topo)
-    lifecycle.up(
+    state = lifecycle.up(
         plan,
         str(path.resolve()),
         path.read_text(),
@@ -89,6 +89,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"every port up, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
         f"`lab down {plan.lab}`."
     )
+    if state.provider == "docker":  # mixed OVN releases: what OVN's upgrade guide says
+        from lab.upgrade import version_warnings
+
+        for warning in version_warnings(state):
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return 0
 
 
@@ -220,7 +225,10 @@ def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
         return _relay(host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600))
     # every central's socket: with a raft cluster the client settles on the leader
     argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
-    os.execvp(tool, argv)
+    from lab.clients import at_central  # the central's own release of the tool
+
+    argv = at_central(state, argv)
+    os.execvp(argv[0], argv)
     return 0  # not reached
 
 

@@ -209,3 +209,14 @@ def _pin_controllers(state: LabState, plan: Plan, on: bool) -> None:
             argv = ["ovs-vsctl", f"--db={sock}", "remove", "open", ".", "external_ids",
                     "ovn-match-northd-version"]  # fmt: skip
         run_cmd(argv, check=False)
+
+
+def version_warnings(state: LabState) -> list[str]:
+    """OVN's upgrade-guide rules a lab of mixed releases breaks (see lab.ovn_versions)."""
+    versions = node_versions(state)
+    nodes = state.info.get("nodes", {})
+    controllers = {
+        n: versions[n][1] for n, v in nodes.items() if v["role"] in ("chassis", "gateway")
+    }
+    centrals = {n: versions[n][1] for n, v in nodes.items() if v["role"] == "central"}
+    return ovn_versions.mixed_warnings(controllers, centrals)
