@@ -195,3 +195,15 @@ def build_image_command(text: str, force: bool = False) -> int:
     sys.stderr.write(f"{tag} ready in {time.monotonic() - start:.1f} s\n")
     print(tag)
     return 0
+
+
+def refuse_mix(plan: Plan, images: dict[str, str]) -> None:
+    """Before anything is created: a mix of releases OVN's upgrade guide rules out."""
+    from lab import ovn_versions
+
+    ovn = {name: versions_of_image(tag)[1] for name, tag in images.items()}
+    controllers = {n: ovn[n] for n, node in plan.nodes.items() if node.is_chassis and n in ovn}
+    centrals = {n: ovn[n] for n, node in plan.nodes.items() if node.role == "central" and n in ovn}
+    message = ovn_versions.refusal(controllers, centrals)
+    if message:
+        raise UserError(message)

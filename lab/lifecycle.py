@@ -97,6 +97,7 @@ def up(
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
     images = builds.images_for(plan, progress) if provider == "docker" else {}
+    builds.refuse_mix(plan, images)
     image = images[next(iter(plan.nodes))] if images else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists

@@ -117,19 +117,49 @@ def prepare(
     olds = [r for r in old if r is not None]
     procedure = "rolling"
     notes: list[str] = []
-    if olds and new_ovn is not None:
-        low = min(olds)
-        procedure = ovn_versions.upgrade_order(low, new_ovn)
-        if procedure == "fail-safe":
-            notes.append(
-                f"OVN {low} -> {new_ovn} is outside OVN's rolling-upgrade paths "
-                f"({ovn_versions.RULE_SPAN}); using the fail-safe procedure: "
-                f"{ovn_versions.RULE_FAIL_SAFE}"
-            )
     chassis = [plan.nodes[n] for n in names if plan.nodes[n].is_chassis]
     centrals = [plan.nodes[n] for n in names if plan.nodes[n].role == "central"]
+    if olds and new_ovn is not None:
+        low = min(olds)
+        outside = ovn_versions.upgrade_order(low, new_ovn) == "fail-safe"
+        span = f"OVN {low} -> {new_ovn} is outside OVN's rolling-upgrade paths"
+        if outside and centrals:
+            procedure = "fail-safe"
+            notes.append(
+                f"{span} ({ovn_versions.RULE_SPAN}); using the fail-safe procedure: "
+                f"{ovn_versions.RULE_FAIL_SAFE}"
+            )
+        elif outside:
+            notes.append(
+                f"{span} ({ovn_versions.RULE_SPAN}); upgrading controllers only, they will "
+                "run beside an older ovn-northd until the central follows"
+            )
+    _refuse_leaving_old_controllers(state, plan, names, new_ovn, versions)
     order = centrals + chassis if procedure == "fail-safe" else chassis + centrals
     return UpgradePlan(plan, build, image, order, procedure, notes)
+
+
+def _refuse_leaving_old_controllers(
+    state: LabState,
+    plan: Plan,
+    names: list[str],
+    new_ovn: ovn_versions.Release | None,
+    versions: dict[str, tuple[str, str]],
+) -> None:
+    """Upgrading a central past controllers that OVN says cannot follow it is refused
+    (the mix `lab up` refuses too), unless those controllers are upgraded with it."""
+    if new_ovn is None:
+        return
+    after = {n: v[1] for n, v in versions.items()}
+    for name in names:
+        after[name] = str(new_ovn)
+    controllers = {n: after[n] for n, node in plan.nodes.items() if node.is_chassis}
+    centrals = {n: after[n] for n, node in plan.nodes.items() if node.role == "central"}
+    message = ovn_versions.refusal(controllers, centrals)
+    if message:
+        raise UserError(
+            f"upgrading {', '.join(names)} would leave {message[0].lower()}{message[1:]}"
+        )
 
 
 def run(
@@ -137,6 +167,7 @@ def run(
     up: UpgradePlan,
     say: Callable[[str], None] = lambda _l: None,
     on_node: Callable[[NodeUpgrade], None] | None = None,
+    before_node: Callable[[str], None] | None = None,
 ) -> list[NodeUpgrade]:
     """Upgrade the nodes in the prepared order."""
     done: list[NodeUpgrade] = []
@@ -145,6 +176,8 @@ def run(
     try:
         for node in up.order:
             say(f"upgrading {node.name} ({node.role}) to {up.build}")
+            if before_node:
+                before_node(node.name)
             done.append(upgrade_node(state, up.plan, node, up.build, up.image))
             if on_node:
                 on_node(done[-1])
@@ -157,7 +190,7 @@ def run(
 def upgrade_node(
     state: LabState, plan: Plan, node: NodePlan, build: builds.Build, image: str
 ) -> NodeUpgrade:
-    from lab.faults import _kill_daemons, restart_node
+    from lab.faults import _kill_daemons
     from lab.providers import docker as dockerprov
 
     running = current_builds(state)
@@ -167,13 +200,56 @@ def upgrade_node(
         result.started = time.time()
         _kill_daemons(state, node)
         dockerprov.recreate_node(node.netns, image, directory)
-        result.converted = _convert_databases(directory)
-        restart_node(state, plan, node)
-        result.finished = time.time()
+        # from here the node runs the new image, whatever happens next
         builds_now = {**running, node.name: str(build)}
         images = {**(state.info.get("images") or {}), node.name: image}
         state.set(info={**state.info, "builds": builds_now, "images": images})
+        result.converted = _convert_databases(directory)
+        _restart(state, plan, node)
+        result.finished = time.time()
     return result
+
+
+def _restart(state: LabState, plan: Plan, node: NodePlan) -> None:
+    """`lab start`'s restart (faults.restart_node), but a chassis waits only for its own
+    ovn-controller to catch up with the SB: during a fail-safe upgrade the other, pinned
+    controllers process nothing, so a wait for every hypervisor would never end."""
+    from lab.faults import restart_node
+    from lab.lifecycle import central_dirs
+    from lab.ovn import chassis as ovn_chassis
+
+    if not node.is_chassis:
+        restart_node(state, plan, node)
+        return
+    directory = node_dir(state, node.name)
+    centrals = central_dirs(plan, state)
+    ovn_chassis.start_chassis(plan, node, directory, centrals)
+    internal = [v for v in plan.vms_on(node.name) if v.attach == "internal"]
+    ovn_chassis.attach_vms(node, internal, directory, restart=True)
+    ovn_chassis.start_controller(node, directory, centrals)
+    _wait_caught_up(centrals, node.name, CATCH_UP_S)
+    ovn_chassis.warm_tunnels(plan, state.dir)
+
+
+CATCH_UP_S = 60
+
+
+def _wait_caught_up(centrals: list[Path], chassis: str, timeout: float) -> None:
+    """Until this chassis' ovn-controller has processed the NB as it is now: bump nb_cfg
+    (ovn-nbctl --wait=sb sync: northd copies it to the SB), then wait for the chassis'
+    own Chassis_Private.nb_cfg to reach it."""
+    from lab.ovn.wait import nb_db, sb_db
+    from lab.runner import run as run_cmd
+
+    nb, sb = f"--db={nb_db(centrals)}", f"--db={sb_db(centrals)}"
+    run_cmd(["ovn-nbctl", nb, f"--timeout={int(timeout)}", "--wait=sb", "sync"],
+            timeout=timeout + 10)  # fmt: skip
+    target = run_cmd(["ovn-sbctl", sb, "get", "SB_Global", ".", "nb_cfg"]).stdout.strip()
+    run_cmd(
+        ["ovn-sbctl", sb, f"--timeout={int(timeout)}", "wait-until", "Chassis_Private",
+         chassis, f"nb_cfg>={target}"],
+        timeout=timeout + 10,
+    )  # fmt: skip
 
 
 def _convert_databases(directory: Path) -> list[str]:

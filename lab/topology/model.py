@@ -18,7 +18,7 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "upgrade"}
 )
 
 

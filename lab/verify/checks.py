@@ -536,6 +536,13 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return CheckResult("fdb", spec, passed, summary, evidence, diagnosis)
 
 
+def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A rolling upgrade with a ping running; see lab.verify.upgrade_check."""
+    from lab.verify.upgrade_check import check_upgrade as run_upgrade
+
+    return run_upgrade(ctx, spec, cid)
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -545,6 +552,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    "upgrade": check_upgrade,
 }
 
 
