@@ -3,7 +3,8 @@ the same topology on two builds) compare line by line.
 
 Normalised: datapaths by name (not UUID), flows keyed by stage name (table numbers move
 between OVN releases), UUIDs anywhere in a match or action replaced by <uuid>, spaces
-collapsed, and flows sorted by datapath, pipeline, stage, descending priority, match.
+collapsed, and flows sorted by datapath, pipeline (ingress first), table, descending
+priority, match.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ SPACES = re.compile(r"\s+")
 @dataclass(frozen=True, order=True)
 class Flow:
     datapath: str
-    pipeline: str
+    pipeline: str  # ingress | egress
+    table: int  # for order only: the same stage has other numbers in other releases
     stage: str
     neg_priority: int  # sorted highest priority first
     match: str
@@ -94,9 +96,22 @@ def read_flows(state: LabState) -> list[Flow]:
             where += groups.get(g, [])
         for name in where:
             flows.append(
-                Flow(name, str(pipeline), stage, -int(priority), _clean(match), _clean(actions))
+                Flow(
+                    name,
+                    str(pipeline),
+                    int(table),
+                    stage,
+                    -int(priority),
+                    _clean(match),
+                    _clean(actions),
+                )
             )
-    return sorted(set(flows))
+    return sorted(set(flows), key=_order)
+
+
+def _order(flow: Flow) -> tuple[object, ...]:
+    return (flow.datapath, flow.pipeline != "ingress", flow.table, flow.stage, flow.neg_priority,
+            flow.match, flow.actions)  # fmt: skip
 
 
 def render(flows: list[Flow]) -> str:
@@ -105,7 +120,7 @@ def render(flows: list[Flow]) -> str:
     for flow in flows:
         key = (flow.datapath, flow.pipeline, flow.stage)
         if key != current:
-            lines.append(f"{flow.datapath} {flow.pipeline} {flow.stage}")
+            lines.append(f"{flow.datapath} {flow.pipeline} table={flow.table} {flow.stage}")
             current = key
         lines.append(f"  {flow.line()}")
     return "\n".join(lines) + ("\n" if lines else "")
@@ -116,13 +131,15 @@ def diff(left: list[Flow], right: list[Flow], left_name: str, right_name: str) -
     by_stage: dict[tuple[str, str, str], tuple[set[str], set[str]]] = defaultdict(
         lambda: (set(), set())
     )
-    for flow in left:
-        by_stage[(flow.datapath, flow.pipeline, flow.stage)][0].add(flow.line())
-    for flow in right:
-        by_stage[(flow.datapath, flow.pipeline, flow.stage)][1].add(flow.line())
+    position: dict[tuple[str, str, str], tuple[object, ...]] = {}
+    for side, flows in ((0, left), (1, right)):
+        for flow in flows:
+            key = (flow.datapath, flow.pipeline, flow.stage)
+            by_stage[key][side].add(flow.line())
+            position.setdefault(key, (flow.datapath, flow.pipeline != "ingress", flow.table))
     out = [f"--- {left_name} ({len(left)} flows)", f"+++ {right_name} ({len(right)} flows)"]
     changed = 0
-    for key in sorted(by_stage):
+    for key in sorted(by_stage, key=lambda k: (position[k], k)):
         a, b = by_stage[key]
         if a == b:
             continue
