@@ -157,3 +157,11 @@ def test_lflows_are_normalised_and_diffed_by_stage() -> None:
     assert text.rstrip().endswith("2 stages differ")
     rendered = lflows.render(sorted(old, key=lflows._order))
     assert rendered.splitlines()[0] == "net1 ingress table=8 ls_in_acl"
+
+
+def test_upgrade_needs_docker_nodes() -> None:
+    from lab.state import LabState
+    from lab.upgrade import prepare
+
+    with pytest.raises(UserError, match="runs on the netns provider"):
+        prepare(LabState(name="t", provider="netns"), ["worker1"], "debian:trixie")
