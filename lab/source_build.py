@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -182,6 +183,9 @@ def compile_tree(
                     f"the whole log is in {log_path}"
                 )
     ovs, ovn = _read_versions(directory)
+    # the install tree and the log stay; the ~700 MB working copy goes (a failed build
+    # keeps it, to look into)
+    shutil.rmtree(directory / "ovn", ignore_errors=True)
     done.write_text(f"{ovs} {ovn}\n")
     return Built(key, directory, ovs, ovn, time.monotonic() - start)
 

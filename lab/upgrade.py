@@ -111,6 +111,10 @@ def prepare(
         if running.get(name) == str(build):
             raise UserError(f"node {name} already runs build {build}; pick another --to")
     image = builds.image_for(build, progress)  # type: ignore[arg-type]
+    images = state.info.get("images") or {}
+    for name in names:
+        if images.get(name) == image:  # e.g. `host` on docker is this machine's release
+            raise UserError(f"node {name} already runs {image}; pick another --to")
     new_ovn = ovn_versions.release(builds.versions_of_image(image)[1])
     versions = node_versions(state)
     old = [ovn_versions.release(versions[n][1]) for n in names]
