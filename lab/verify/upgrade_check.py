@@ -10,9 +10,11 @@ import bisect
 import itertools
 import re
 import signal
+import subprocess
+import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lab.errors import UserError
 
@@ -30,7 +32,7 @@ class Outage:
     total: float
     longest: float
     replies: int
-    gaps: list[dict[str, float | str]]  # each outage: when it began, how long, whose
+    gaps: list[dict[str, float | str]]  # each outage: when it began, how long
 
     def of(self, window: str) -> float:
         return round(self.seconds.get(window, 0.0), 2)
@@ -42,8 +44,7 @@ def outage(output: str, windows: list[tuple[str, float]], interval: float = INTE
     Measured between replies (ping -D stamps each), not by counting sequence numbers:
     while a VM's port is gone, ping's sends fail (sendmsg: No such device) and no
     request is on the wire to go unanswered. A gap longer than 1.5 intervals counts as
-    outage (its length less one interval), on the window its first lost request was
-    sent in. `windows`: (name,
+    outage (its length less one interval), split between the windows it spans. `windows`: (name,
     start time) in order; time before the first start goes to "before"."""
     stamps = sorted(float(m.group(1)) for line in output.splitlines() if (m := _REPLY.match(line)))
     starts = [start for _, start in windows]
@@ -51,18 +52,61 @@ def outage(output: str, windows: list[tuple[str, float]], interval: float = INTE
     gaps: list[dict[str, float | str]] = []
     longest = 0.0
     for before, after in itertools.pairwise(stamps):
-        gap = after - before
-        if gap <= 1.5 * interval:
+        if after - before <= 1.5 * interval:
             continue
-        lost = gap - interval
-        # the first request left unanswered went out about one interval after `before`
-        index = bisect.bisect_right(starts, before + interval) - 1
-        name = windows[index][0] if index >= 0 else "before"
-        seconds[name] = seconds.get(name, 0.0) + lost
-        gaps.append({"at": round(before, 3), "s": round(lost, 3), "window": name})
-        longest = max(longest, lost)
+        # no reply from the first request sent after `before` until `after`
+        begin = before + interval
+        longest = max(longest, after - begin)
+        index = bisect.bisect_right(starts, begin) - 1
+        gaps.append({"at": round(begin, 3), "s": round(after - begin, 3)})
+        while begin < after:  # the part of the gap inside each window
+            end = starts[index + 1] if index + 1 < len(starts) else after
+            end = min(max(end, begin), after)
+            name = windows[index][0] if index >= 0 else "before"
+            seconds[name] = seconds.get(name, 0.0) + (end - begin)
+            begin, index = end, index + 1
     total = round(sum(seconds.values()), 2)
     return Outage(seconds, total, round(longest, 2), len(stamps), gaps)
+
+
+class _Replies:
+    """ping's output read as it comes (a thread), so the check can wait for replies."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.last = 0.0
+        self._cond = threading.Condition()
+        # stderr too ("sendmsg: No such device" while a port is gone): a full pipe would
+        # stop ping
+        self._threads = [
+            threading.Thread(target=self._read, args=(stream,), daemon=True)
+            for stream in (proc.stdout, proc.stderr)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read(self, stream: IO[str] | None) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                if m := _REPLY.match(line):
+                    self.last = float(m.group(1))
+                    self._cond.notify_all()
+
+    def wait_after(self, moment: float, timeout: float) -> bool:
+        """Until a reply arrives after `moment` (wall clock), at most `timeout` s."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.last > moment, timeout=timeout)
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines) + "\n"
 
 
 def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
@@ -81,23 +125,29 @@ def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     address = ctx.address_of(str(traffic["to"]))
     prepared = upgrade.prepare(ctx.state, [str(n) for n in nodes], str(spec["to"]))
     ping = ctx.popen_in(src, ["ping", "-n", "-D", "-O", "-i", str(INTERVAL), "-W", "1", address])
+    replies = _Replies(ping)
     windows: list[tuple[str, float]] = []
+
+    def next_node(name: str) -> None:
+        # as an operator would: the next node only once traffic flows again (or max_loss_s)
+        if windows:
+            replies.wait_after(time.time(), max_loss + 1)
+        windows.append((name, time.time()))
+
     try:
         time.sleep(1.0)  # a baseline of replies before anything changes
-        done = upgrade.run(
-            ctx.state,
-            prepared,
-            on_node=None,
-            before_node=lambda n: windows.append((n, time.time())),
-        )
+        done = upgrade.run(ctx.state, prepared, before_node=next_node)
+        replies.wait_after(time.time(), max_loss + 1)
         windows.append(("after", time.time()))
-        time.sleep(max(2.0, max_loss / 2))  # time for the last node's traffic to resume
+        time.sleep(1.0)
         ping.send_signal(signal.SIGINT)
-        output, _ = ping.communicate(timeout=20)
+        ping.wait(timeout=20)
     finally:
         if ping.poll() is None:
             ping.kill()
-            ping.communicate()
+            ping.wait()
+        replies.join()
+    output = replies.text()
     ctx.save_raw(cid, "ping-during-upgrade.txt", output)
     cut = outage(output, windows)
     probe = pg.ping_argv(address, count=3, interval=0.1, deadline_s=int(max_loss) + 1)
