@@ -100,22 +100,20 @@ def upgrade_order(old: Release | None, new: Release | None) -> str:
 
 
 def refusal(controllers: dict[str, str], centrals: dict[str, str]) -> str | None:
-    """The one mix refused outright: controllers older than ovn-northd across a span OVN
-    does not support rolling over. Both rules break at once, and it shows: 23.03's
-    ovn-controller cannot parse 25.03's logical flows (ct_mark.allow_established,
-    flags.tunnel_rx) and never builds its tunnels."""
+    """A lab whose ovn-controllers are older than its ovn-northd is refused: OVN's rolling
+    upgrade never has one (controllers go first), and measured here it does not work
+    even within a supported span: 23.03 controllers under 24.03 or 25.03 northd, and
+    24.03 under 25.03, all lose the ping (the older controller rejects flows it cannot
+    parse, e.g. ct_mark.allow_established, and 23.03 under 25.03 builds no tunnels)."""
     newest = max((r for v in centrals.values() if (r := release(v))), default=None)
     if newest is None:
         return None
-    old = sorted(
-        n for n, v in controllers.items() if (r := release(v)) and r < newest
-        and not rolling_supported(r, newest)
-    )  # fmt: skip
+    old = sorted(n for n, v in controllers.items() if (r := release(v)) and r < newest)
     if not old:
         return None
     oldest = min(r for n in old if (r := release(controllers[n])))
     return (
         f"ovn-controller {oldest} on {', '.join(old)} cannot follow ovn-northd {newest}: OVN "
-        f"upgrades controllers first ({RULE_ORDER}) and {RULE_SPAN}; give the central the "
-        "older build or the chassis the newer one"
+        f"upgrades controllers first ({RULE_ORDER}); give the central the older build or "
+        "the chassis the newer one"
     )
