@@ -9,7 +9,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import fabric, preflight
+from lab import builds, fabric, preflight
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -103,7 +103,9 @@ def up(
         from lab import services
 
         services.require_local(provider)
-    image = node_image(progress) if provider == "docker" else None
+    images = builds.images_for(plan, progress) if provider == "docker" else {}
+    builds.refuse_mix(plan, images)
+    image = images[next(iter(plan.nodes))] if images else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
         if existing is not None:
@@ -123,14 +125,20 @@ def up(
                 info["ssh"] = ssh_lab.ssh_info(plan, placed)
             state.set(info=info)
             checkpoint("state")
+            builds_now = {n.name: n.build for n in plan.nodes.values()}
+            state.set(info={**state.info, "builds": builds_now})
             if image:
-                state.set(info={**state.info, "image": image})
+                state.set(info={**state.info, "image": image, "images": images})
             if placed is not None:
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
-                # only when restoring: _build's signature is what tests stand in for
-                extra = {"nb_backup": nb_backup} if nb_backup is not None else {}
-                _in_thread(lambda: _build(plan, state, progress, image, **extra))
+                # only what differs from the usual call: a bundle's NB, per-node images
+                extra: dict[str, object] = {}
+                if nb_backup is not None:
+                    extra["nb_backup"] = nb_backup
+                if len(set(images.values())) > 1:  # builds differ between nodes
+                    extra["images"] = images
+                _in_thread(lambda: _build(plan, state, progress, image, **extra))  # type: ignore[arg-type]
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
             timings = {step: round(took, 3) for step, took in progress.timings.items()}
             state.set(phase="up", info={**state.info, "up_timings": timings})
@@ -151,19 +159,6 @@ def up(
             raise
 
 
-def node_image(progress: Progress) -> str:
-    """The docker provider's node image: found by its inputs, or built now (with progress)."""
-    from lab import image
-
-    recipe = image.default_recipe()
-    found = image.find_image(recipe)
-    if found:
-        return found
-    with progress.step("building the node image (once; see `lab image build`)"):
-        tag, _built = image.build(recipe, say=progress.note)
-    return tag
-
-
 def _in_thread(build: Callable[[], None]) -> None:
     """Build in a worker thread while this (main) thread only waits for it.
 
@@ -182,6 +177,7 @@ def _build(
     progress: Progress,
     image: str | None = None,
     nb_backup: Path | None = None,
+    images: dict[str, str] | None = None,  # per node, when builds differ
 ) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
@@ -194,7 +190,10 @@ def _build(
         else:
             state.record("vm_netns_dir", plan.lab)
             _run_parallel(
-                [lambda n=n: _create_container(plan, n, state, image) for n in plan.nodes.values()]
+                [
+                    lambda n=n: _create_container(plan, n, state, (images or {}).get(n.name, image))
+                    for n in plan.nodes.values()
+                ]
             )
     checkpoint("namespaces")
     with progress.step("fabric"):

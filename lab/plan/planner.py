@@ -50,6 +50,7 @@ def make_plan(topo: Topology) -> Plan:
             netns=naming.netns_name(topo.name, name),
             links=links,
             routes=[HostRoute(r.prefix, r.nexthop) for r in node.routes],
+            build=topo.node_build(name),
         )
         if chassis and overlay:
             ov = addresses.get((name, overlay))

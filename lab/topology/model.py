@@ -31,6 +31,7 @@ CHECK_KINDS: frozenset[str] = frozenset(
         "acl_log",
         "lb",
         "nexthop",
+        "upgrade",
     }
     | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
 )
@@ -111,6 +112,7 @@ class Node(Strict):
     routes: list[Route] = Field(default_factory=list)  # host nodes: kernel routes
     host: str | None = None  # ssh provider: inventory host this node runs on
     chassis_mac_mappings: bool = True
+    build: str | None = None  # this node's OVS/OVN (lab.builds); default: the topology's
 
 
 class Localnet(Strict):
@@ -222,6 +224,8 @@ class Topology(Strict):
     vms: dict[str, VM] = Field(default_factory=dict)
     # Each entry is {kind: spec}; kinds are validated by the loader, specs by lab.verify.
     checks: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+    # Which OVS/OVN the nodes run (lab.builds): host | debian:SUITE | source:PATH
+    build: str = "host"
 
     # --- derived views used by the planner and the checks --------------------------------
 
@@ -252,3 +256,6 @@ class Topology(Strict):
 
     def vm_port(self, vm: str) -> str:
         return self.vms[vm].port or vm
+
+    def node_build(self, node: str) -> str:
+        return self.nodes[node].build or self.build

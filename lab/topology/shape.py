@@ -117,6 +117,8 @@ class Parts:
     overlay: str | None = None  # from the raw data, so a bad fabric still counts
     link_lines: dict[tuple[str, int], int | None] = field(default_factory=dict)
     all_nodes_ok: bool = True
+    build: str = "host"
+    provider_written: bool = False  # `provider:` in the file (a non-host build needs docker)
 
 
 class Shaper:
@@ -163,6 +165,8 @@ class Shaper:
         if top is not None:
             self.parts.provider = top.provider
             self.parts.ssl = top.ssl
+            self.parts.build = top.build
+            self.parts.provider_written = "provider" in data
 
     def _fabrics(self, raw: Any) -> None:
         for name, value in self._items("fabric", raw):

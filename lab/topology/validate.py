@@ -46,6 +46,9 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rule()
     validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
     validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
+    from lab.topology.build_rules import check_builds
+
+    check_builds(parts, rep)
 
 
 def _or_use(names: Iterable[str]) -> str:

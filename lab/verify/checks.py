@@ -612,6 +612,13 @@ def check_acl_log(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     return run_acl_log(ctx, spec, cid)  # type: ignore[no-any-return]
 
 
+def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A rolling upgrade with a ping running; see lab.verify.upgrade_check."""
+    from lab.verify.upgrade_check import check_upgrade as run_upgrade
+
+    return run_upgrade(ctx, spec, cid)
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -631,6 +638,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "partition": steps.step_partition,
     "add-vm": steps.step_add_vm,
     "assert": steps.check_assert,
+    "upgrade": check_upgrade,
 }
 
 

@@ -128,7 +128,9 @@ class LabContext:
     ) -> tuple[tr.Trace, str, list[str]]:
         datapath, flow = self.microflow(src_vm, dst)
         argv = tr.trace_argv(self.sb, datapath, flow, detailed=detailed)
-        proc = run(argv, check=False, timeout=30)
+        from lab.clients import at_central  # ovn-trace of the central's release
+
+        proc = run(at_central(self.state, argv), check=False, timeout=30)
         text = proc.stdout + (proc.stderr if proc.returncode else "")
         return tr.parse_trace(proc.stdout), text, argv
 
