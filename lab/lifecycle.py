@@ -17,7 +17,7 @@ from lab.ovn import daemons
 from lab.ovn.remotes import Centrals
 from lab.ovn.wait import nb_db, sb_db, wait_port_bindings, wait_ports_up
 from lab.plan.commands import chassis_registration, transaction
-from lab.plan.model import NodePlan, Plan
+from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
 from lab.providers import netns as nsprov
 from lab.runner import run
@@ -71,15 +71,30 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
                 "netns": v.netns,
                 "port": v.port,
                 "switch": v.switch,
-                "ip": str(v.ip),
+                "ip": str(v.ip) if v.ip is not None else "dynamic",  # learned by `lab up`
                 "mac": v.mac,
                 "attach": v.attach,
                 "ifname": v.vm_if,
                 "chassis_if": v.chassis_if,
+                **vm_address_info(v),
             }
             for v in plan.vms.values()
         },
     }
+
+
+def vm_address_info(vm: VMPlan) -> dict[str, object]:
+    """A VM's v2 addressing in the lab's state (only the keys that apply)."""
+    info: dict[str, object] = {}
+    if vm.ipv6 is not None:
+        info["ipv6"] = str(vm.ipv6)
+    if vm.ipv6_mode:
+        info["ipv6_mode"] = vm.ipv6_mode
+    if vm.dhcp4:
+        info["dhcp"] = True
+    if vm.dhcp6:
+        info["dhcp6"] = vm.dhcp6
+    return info
 
 
 def up(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,36 @@ class VMPlan:
     chassis_if: str  # port on the chassis br-int
     vm_if: str  # interface inside the VM namespace
     mac: str
-    ip: IPv4Interface
-    gateway: IPv4Address | None
+    ip: IPv4Interface | IPv6Interface | None  # None: `ip: dynamic`, OVN IPAM picks it
+    gateway: IPv4Address | IPv6Address | None
+    # v2 addressing (lab.plan.addressing): the IPv6 address (given, or the one SLAAC/DHCPv6
+    # will configure), how it comes, and which DHCP clients run in the VM
+    ipv6: IPv6Interface | None = None
+    ipv6_mode: str | None = None  # static | slaac | dhcpv6
+    gateway6: IPv6Address | None = None
+    dhcp4: bool = False  # a DHCPv4 client asks OVN for the address
+    dhcp6: str | None = None  # stateful | stateless: a DHCPv6 client asks OVN
+    accept_ra: bool = False  # the kernel takes OVN's router advertisements (SLAAC, routes)
+
+    @property
+    def wants_ipv6(self) -> bool:
+        """IPv6 stays on in this VM's namespace."""
+        return self.ipv6 is not None or isinstance(self.ip, IPv6Interface)
+
+    @property
+    def static_addresses(self) -> list[IPv4Interface | IPv6Interface]:
+        """The addresses the lab configures itself (the others come from DHCP or SLAAC)."""
+        found: list[IPv4Interface | IPv6Interface] = []
+        if self.ip is not None and not self.dhcp4:
+            found.append(self.ip)
+        if self.ipv6 is not None and self.ipv6_mode == "static":
+            found.append(self.ipv6)
+        return found
+
+    @property
+    def waits_for_addresses(self) -> bool:
+        """`lab up` waits until DHCP / SLAAC configured this VM."""
+        return self.dhcp4 or self.ipv6_mode in ("slaac", "dhcpv6") or self.dhcp6 is not None
 
 
 @dataclass

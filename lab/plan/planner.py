@@ -6,6 +6,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from lab import naming
 from lab.errors import UserError
+from lab.plan.addressing import vm_addressing
 from lab.plan.commands import logical_network_commands
 from lab.plan.model import FabricPlan, HostRoute, LinkPlan, NodePlan, Plan, VMPlan
 from lab.topology.model import Topology
@@ -74,8 +75,7 @@ def make_plan(topo: Topology) -> Plan:
             chassis_if=naming.vm_chassis_port(name, vm.attach),
             vm_if=naming.vm_ifname(name),
             mac=vm.mac.lower(),
-            ip=vm.ip,
-            gateway=vm.gateway,
+            **vm_addressing(topo, vm),
         )
         for name, vm in topo.vms.items()
     }

@@ -9,16 +9,16 @@ VM its port name.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork
 
 Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "dhcp", "dns"}
 )
 
 
@@ -47,8 +47,8 @@ class Link(Strict):
 
 
 class Route(Strict):
-    prefix: IPv4Network
-    nexthop: IPv4Address
+    prefix: IPvAnyNetwork  # IPv4 or IPv6; nexthop of the same family
+    nexthop: IPvAnyAddress
     output_port: str | None = None
 
 
@@ -67,23 +67,47 @@ class Localnet(Strict):
     vlan: int | None = Field(default=None)
 
 
+class Dhcp(Strict):
+    """A DHCP_Options row (DHCPv4) for the switch's VMs with `dhcp: true` / `ip: dynamic`."""
+
+    router: IPv4Address | None = None
+    dns: list[IPv4Address] = Field(default_factory=list)
+    lease_time: int = Field(default=3600, ge=60, le=2**31 - 1)
+    mtu: int | None = Field(default=None, ge=576, le=9000)
+    # any other OVN DHCPv4 option by its name (ovn-nb(5) DHCP_Options), passed through
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class Dhcp6(Strict):
+    """A DHCPv6_Options row: addresses too (stateful), or only DNS (stateless)."""
+
+    mode: Literal["stateful", "stateless"] = "stateful"
+    dns: list[IPv6Address] = Field(default_factory=list)
+
+
 class Switch(Strict):
     localnet: Localnet | None = None
     other_config: dict[str, str] = Field(default_factory=dict)
+    subnet: IPv4Network | None = None  # other_config:subnet: OVN IPAM for `ip: dynamic`
+    dhcp: Dhcp | None = None
+    dhcp6: Dhcp6 | None = None
+    dns: dict[str, list[IPvAnyAddress]] = Field(default_factory=dict)  # the OVN DNS table
 
 
 class RouterPort(Strict):
     switch: str
     mac: str
-    networks: list[IPv4Interface]
+    networks: list[IPvAnyInterface]
     peer: str | None = None  # default "<switch>-<router>"
     gateway_chassis: dict[str, int] = Field(default_factory=dict)
+    # ipv6_ra_configs:address_mode: ovn-controller answers router solicitations
+    ra: Literal["slaac", "dhcpv6_stateful", "dhcpv6_stateless"] | None = None
 
 
 class Nat(Strict):
     type: Literal["snat", "dnat", "dnat_and_snat"]
-    external_ip: IPv4Address
-    logical_ip: IPv4Network  # an address is a /32 network
+    external_ip: IPvAnyAddress
+    logical_ip: IPvAnyNetwork  # an address is a /32 (/128) network; same family as external_ip
     logical_port: str | None = None
     external_mac: str | None = None
 
@@ -104,8 +128,13 @@ class VM(Strict):
     chassis: str
     switch: str
     mac: str
-    ip: IPv4Interface
-    gateway: IPv4Address | None = None
+    # an address with prefix (IPv4 or IPv6), or `dynamic`: OVN IPAM picks, DHCP delivers
+    ip: IPvAnyInterface | Literal["dynamic"]
+    gateway: IPvAnyAddress | None = None
+    dhcp: bool = False  # the fixed `ip` is delivered by OVN's DHCP (Neutron's way)
+    # a second, IPv6 address: given, by the kernel's SLAAC, or by DHCPv6 (stateful)
+    ipv6: IPv6Interface | Literal["slaac", "dhcpv6"] | None = None
+    gateway6: IPv6Address | None = None  # default IPv6 route for a given `ipv6` address
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
 

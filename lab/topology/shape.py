@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from types import NoneType, UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork, ValidationError
 
 from lab.topology.model import (
     VM,
@@ -36,7 +36,20 @@ from lab.topology.source import Source
 _SECTIONS = {"fabric": dict, "nodes": dict, "vms": dict, "ovn": dict, "checks": list}
 # YAML reads some unquoted text as numbers or booleans; where the model wants text
 # (or an address, which is text) we use what was written instead.
-_TEXT_TYPES = (str, IPv4Address, IPv4Interface, IPv4Network)
+_TEXT_TYPES = (
+    str,
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPvAnyAddress,
+    IPvAnyInterface,
+    IPvAnyNetwork,
+)
+# How pydantic names the member of a union in an error's location ("literal['dynamic']",
+# "function-plain[_validate()]"): not a key the user wrote.
+_UNION_TAG = re.compile(r"^[a-z-]+\[.*\]$")
 
 _MISSING_HINTS = {
     "name": "a lab name like lab1",
@@ -70,7 +83,20 @@ _IP_WORDS = {
     "ip_v4_address": ("a valid IPv4 address", "10.0.0.1"),
     "ip_v4_interface": ("a valid IPv4 address with prefix", "10.0.0.10/24"),
     "ip_v4_network": ("a valid IPv4 network", "10.0.0.0/24 (host bits zero)"),
+    "ip_v6_address": ("a valid IPv6 address", "2001:db8:1::1"),
+    "ip_v6_interface": ("a valid IPv6 address with prefix", "2001:db8:1::10/64"),
+    "ip_any_address": ("a valid IPv4 or IPv6 address", "10.0.0.1 or 2001:db8:1::1"),
+    "ip_any_interface": (
+        "a valid IPv4 or IPv6 address with prefix",
+        "10.0.0.10/24 or 2001:db8:1::10/64",
+    ),
+    "ip_any_network": (
+        "a valid IPv4 or IPv6 network",
+        "10.0.0.0/24 or 2001:db8:1::/64 (host bits zero)",
+    ),
 }
+# Fields that also take a word instead of an address: the union's other member.
+_IP_OR_WORD = {"ip": "dynamic", "ipv6": "slaac or dhcpv6"}
 _LINK_FORMS = "e.g. [overlay] or {overlay: 192.0.2.12/24}"
 
 
@@ -263,6 +289,14 @@ class Shaper:
                 return IPv4Interface(text)
             except ValueError:
                 pass
+            if subnet is not None and _is_ipv6(text):
+                self.rep.add(
+                    ("nodes", node, "links", fabric),
+                    f"{show(value)} is an IPv6 address but fabric {show(fabric)} is IPv4 "
+                    f"({subnet}); use an IPv4 address in {subnet}",
+                    at=where,
+                )
+                return None
         self.rep.add(
             ("nodes", node, "links", fabric),
             f"{show(value)} is not a valid IPv4 address with prefix; "
@@ -279,12 +313,17 @@ class Shaper:
         try:
             return cls.model_validate(value)
         except ValidationError as err:
+            explained: set[tuple[Any, ...]] = set()
             for error in err.errors(include_url=False):
-                self._explain(cls, path, error)
+                loc = _user_loc(error["loc"])
+                if loc in explained:  # a union: the first member's error says it
+                    continue
+                explained.add(loc)
+                self._explain(cls, path, {**error, "loc": loc})
             return None
 
     def _explain(self, cls: type[BaseModel], path: Path, error: Any) -> None:
-        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+        loc = error["loc"]
         kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
         last = loc[-1] if loc else ""
         if kind == "extra_forbidden":
@@ -312,6 +351,8 @@ def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: s
         return f"unknown {field_name} {shown}; use one of {choices}"
     if kind in _IP_WORDS:
         what, example = _IP_WORDS[kind]
+        if field_name in _IP_OR_WORD:
+            what, example = f"{what}, nor {_IP_OR_WORD[field_name]}", example.split(" or ")[0]
         return f"{shown} is not {what}; write it like {example}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         example = _EXAMPLES.get(str(ctx.get("class_name", "")), "{key: value}")
@@ -331,12 +372,41 @@ def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: s
     return f"{shown} is not accepted here ({msg.lower().rstrip('.')}); fix the value"
 
 
+def _is_ipv6(text: str) -> bool:
+    try:
+        IPv6Interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """An error's location as keys the user wrote: without pydantic's union member tags."""
+    return tuple(
+        part
+        for part in loc
+        if isinstance(part, str | int) and not (isinstance(part, str) and _UNION_TAG.match(part))
+    )
+
+
 def _unwrap(tp: Any) -> Any:
     """`X | None` -> X."""
     if get_origin(tp) in (Union, UnionType):
         args = [a for a in get_args(tp) if a is not NoneType]
         return args[0] if len(args) == 1 else tp
     return tp
+
+
+def _is_text_union(tp: Any) -> bool:
+    """`IPvAnyInterface | Literal["dynamic"]` and the like: text in every member."""
+    if get_origin(tp) not in (Union, UnionType):
+        return False
+    members = [a for a in get_args(tp) if a is not NoneType]
+    return all(
+        m in _TEXT_TYPES
+        or (get_origin(m) is Literal and all(isinstance(v, str) for v in get_args(m)))
+        for m in members
+    )
 
 
 def _is_model(tp: Any) -> bool:
@@ -364,7 +434,7 @@ def _model_at(cls: type[BaseModel], loc: Path) -> type[BaseModel] | None:
 def _as_written(tp: Any, value: Any, path: Path, plain: dict[Path, str]) -> Any:
     """`value` with unquoted scalars put back as text where type `tp` expects text."""
     tp = _unwrap(tp)
-    if tp in _TEXT_TYPES:
+    if tp in _TEXT_TYPES or _is_text_union(tp):
         return value if isinstance(value, str) else plain.get(path, value)
     if _is_model(tp) and isinstance(value, dict):
         fields = tp.model_fields

@@ -60,11 +60,14 @@ def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, .
 
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as"))
+    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as", "family"))
     expect = spec.get("expect", "reach")
     if expect not in ("reach", "no-reach"):
         raise UserError(f"check 'ping': expect must be reach or no-reach, not '{expect}'")
-    address = ctx.address_of(str(spec["to"]))
+    family = spec.get("family")
+    if family not in (None, 4, 6):
+        raise UserError(f"check 'ping': family must be 4 or 6, not {family!r}")
+    address = ctx.address_of(str(spec["to"]), family)
     argv = pg.ping_argv(address, int(spec.get("count", 3)))
     sources: list[str] = []
     if "seen_as" in spec:
@@ -82,7 +85,9 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             capture=["icmp", "and", "dst", "host", address],
         )
         ctx.save_raw(cid, "destination-capture.txt", raw)
-        sources = sorted(set(re.findall(r"(\d+\.\d+\.\d+\.\d+) > [\d.]+: ICMP echo request", raw)))
+        sources = sorted(
+            set(re.findall(r"([\d.]+|[0-9a-f:]+) > [\da-f.:]+: ICMP6?,? echo request", raw))
+        )
         proc = holder[0]
     else:
         proc = ctx.run_in(str(spec["from"]), argv)
@@ -206,9 +211,10 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     if dst not in ctx.info.get("vms", {}):
         raise UserError("check 'geneve': `to` must be a VM (its port keys are what is decoded)")
     dst_ip = ctx.address_of(dst)
-    # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys.
+    # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys
+    # (the reply in the request's family: an IPv6-only VM answers over IPv6).
     fwd, _, _ = ctx.trace(src, dst)
-    rev, _, _ = ctx.trace(dst, src)
+    rev, _, _ = ctx.trace(dst, ctx.address_of(src, 6 if ":" in dst_ip else 4))
     expect = {
         "echo request": _expected(ctx, fwd, ctx.vm(dst)),
         "echo reply": _expected(ctx, rev, ctx.vm(src)),
