@@ -160,13 +160,14 @@ def _print_status(st) -> None:
     out.print(nodes)
     if st.ports:
         ports = Table(title="port bindings", title_justify="left")
-        for col in ("port", "vm", "chassis", "up"):
+        for col in ("port", "vm", "chassis", "up", "addresses"):
             ports.add_column(col)
         for p in st.ports:
             where = p.bound_chassis or "[red]unbound[/red]"
             if p.bound_chassis and p.bound_chassis != p.expected_chassis:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
-            ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
+            up = "yes" if p.up else "[red]no[/red]"
+            ports.add_row(p.port, p.vm, where, up, " ".join(p.addresses))
         out.print(ports)
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import fabric, preflight
+from lab.dhcp import control as dhcp
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -227,6 +228,25 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan, state.dir)
+    waiting = [vm for vm in plan.vms.values() if vm.waits_for_addresses]
+    if waiting:
+        with progress.step(f"waiting for {len(waiting)} VMs' addresses (DHCP, RA)"):
+            record_addresses(state, dhcp.wait_addresses(waiting, state.dir))
+
+
+def record_addresses(state: LabState, leases: dict[str, dict[str, object]]) -> None:
+    """What each VM got from OVN into the lab's state: `ip: dynamic` shows its address."""
+    info = state.info
+    for name, lease in leases.items():
+        vm = info["vms"][name]
+        dhcp4, dhcp6, ra = (lease.get(k) or {} for k in ("dhcp4", "dhcp6", "ra"))
+        if isinstance(dhcp4, dict) and dhcp4.get("address"):
+            vm["ip"] = dhcp4["address"]
+        if isinstance(dhcp6, dict) and dhcp6.get("address"):
+            vm["ipv6"] = dhcp6["address"]
+        elif isinstance(ra, dict) and ra.get("slaac"):
+            vm["ipv6"] = ra["slaac"][0]  # type: ignore[index]
+    state.set(info=info)
 
 
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:

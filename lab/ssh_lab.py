@@ -154,6 +154,9 @@ def supported(plan: Plan) -> None:
     hosts = [n.name for n in plan.nodes.values() if n.role == "host"]
     if hosts:
         problems.append(f"no role: host nodes (here {', '.join(hosts)})")
+    dynamic = [v.name for v in plan.vms.values() if v.waits_for_addresses or v.wants_ipv6]
+    if dynamic:
+        problems.append(f"IPv4-only VMs with fixed addresses (not DHCP/IPv6: {', '.join(dynamic)})")
     if problems:
         raise UserError("provider ssh needs " + "; ".join(problems))
 

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab import links, naming
+from lab.dhcp import control as dhcp
 from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
@@ -105,6 +106,7 @@ def attach_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path, restart: bool 
                 links.move_to_netns(handle, vm.chassis_if, vm.netns)
     for vm in vms:
         configure_vm(vm)
+        dhcp.start(vm, node_dir.parent)  # DHCP / RA VMs: their client asks OVN from now on
 
 
 def configure_vm(vm: VMPlan) -> None:

@@ -7,6 +7,7 @@ transactions, but a learner sees exactly what is done, step by step.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from lab.fabric import link_mtu
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
@@ -145,11 +146,19 @@ def render_plan(plan: Plan) -> str:
         out += ["", f"# VM {vm.name} on {vm.chassis}: namespace {vm.netns}"]
         for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
             out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
+        if vm.waits_for_addresses:
+            from lab.dhcp.control import client_argv
+
+            out.append("# its DHCP client / RA watcher, writing only into the lab's state dir")
+            client = client_argv(vm, Path(f"/var/lib/ovn-lab/{plan.lab}/{vm.name}"))
+            out.append(_cmd("ip", "netns", "exec", vm.netns, *client) + " &")
     out += [
         "",
         "# wait until every VM port is up and every chassis caught up",
         _cmd("ovn-nbctl", "--wait=hv", "sync"),
     ]
+    if any(vm.waits_for_addresses for vm in plan.vms.values()):
+        out.append("# then until every DHCP / SLAAC VM has its addresses (lease.json: ready)")
     return "\n".join(out) + "\n"
 
 

@@ -10,9 +10,17 @@ VM its port name.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    IPvAnyInterface,
+    IPvAnyNetwork,
+)
 
 Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
@@ -67,6 +75,14 @@ class Localnet(Strict):
     vlan: int | None = Field(default=None)
 
 
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+# a DNS record's addresses: one, or a list (IPv4 and IPv6 for one name)
+DnsAddresses = Annotated[list[IPvAnyAddress], BeforeValidator(_as_list)]
+
+
 class Dhcp(Strict):
     """A DHCP_Options row (DHCPv4) for the switch's VMs with `dhcp: true` / `ip: dynamic`."""
 
@@ -91,7 +107,7 @@ class Switch(Strict):
     subnet: IPv4Network | None = None  # other_config:subnet: OVN IPAM for `ip: dynamic`
     dhcp: Dhcp | None = None
     dhcp6: Dhcp6 | None = None
-    dns: dict[str, list[IPvAnyAddress]] = Field(default_factory=dict)  # the OVN DNS table
+    dns: dict[str, DnsAddresses] = Field(default_factory=dict)  # the OVN DNS table
 
 
 class RouterPort(Strict):

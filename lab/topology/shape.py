@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from types import NoneType, UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork, ValidationError
 
@@ -390,7 +390,9 @@ def _user_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
 
 
 def _unwrap(tp: Any) -> Any:
-    """`X | None` -> X."""
+    """`X | None` -> X; `Annotated[X, ...]` -> X."""
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
     if get_origin(tp) in (Union, UnionType):
         args = [a for a in get_args(tp) if a is not NoneType]
         return args[0] if len(args) == 1 else tp
