@@ -1,7 +1,7 @@
 """v2 addressing in the plan: IPv6 next to IPv4, DHCP, router advertisements and DNS.
 
 What each VM gets (`vm_addressing`: the fields of its VMPlan) and the ovn-nbctl commands
-that make OVN hand it out (`addressing_commands`): DHCP_Options / DHCPv6_Options rows
+that make OVN hand it out (`addressing_commands`): DHCP_Options rows (DHCPv4 and DHCPv6 alike)
 set on the VMs' ports, `ipv6_ra_configs` on router ports, DNS rows on switches, exactly
 as in ovn-nb(5). Pure: the same topology always gives the same commands.
 """
@@ -114,7 +114,7 @@ def addressing_commands(topo: Topology) -> list[list[str]]:
         ]
         if switch.dhcp6 is not None and dhcp6_vms:
             ref = f"@dhcp6_{index}"
-            cmds.append(["--id=" + ref, "create", "DHCPv6_Options", *_dhcp6_row(topo, name)])
+            cmds.append(["--id=" + ref, "create", "DHCP_Options", *_dhcp6_row(topo, name)])
             cmds += [["set", "Logical_Switch_Port", p, f"dhcpv6_options={ref}"] for p in dhcp6_vms]
         if switch.dns:
             ref = f"@dns_{index}"

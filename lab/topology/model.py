@@ -95,7 +95,8 @@ class Dhcp(Strict):
 
 
 class Dhcp6(Strict):
-    """A DHCPv6_Options row: addresses too (stateful), or only DNS (stateless)."""
+    """A DHCP_Options row for DHCPv6 (the ports' dhcpv6_options): addresses too (stateful),
+    or only DNS (stateless)."""
 
     mode: Literal["stateful", "stateless"] = "stateful"
     dns: list[IPv6Address] = Field(default_factory=list)

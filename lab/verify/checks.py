@@ -506,6 +506,20 @@ def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return run_raft(ctx, spec, cid)
 
 
+def check_dhcp(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """The VM's lease = NB's address and options, applied in the VM; lab.verify.addressing."""
+    from lab.verify.addressing import check_dhcp as run_dhcp
+
+    return run_dhcp(ctx, spec, cid)
+
+
+def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A name resolved through the DHCP name server, answered by ovn-controller."""
+    from lab.verify.addressing import check_dns as run_dns
+
+    return run_dns(ctx, spec, cid)
+
+
 # --- the ToR CAM table -----------------------------------------------------------------------
 
 
@@ -551,6 +565,8 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    "dhcp": check_dhcp,
+    "dns": check_dns,
 }
 
 

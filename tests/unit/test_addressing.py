@@ -73,7 +73,8 @@ def test_port_addresses_hold_ipv6_and_dynamic() -> None:
 
 def test_dhcp_rows_are_created_and_set_on_the_dhcp_ports_only() -> None:
     cmds = commands()
-    dhcp4 = next(c for c in cmds if c[1:3] == ["create", "DHCP_Options"])
+    rows = [c for c in cmds if c[1:3] == ["create", "DHCP_Options"]]  # v4 and v6 alike
+    dhcp4 = rows[0]
     assert dhcp4[0] == "--id=@dhcp4_0"
     assert 'cidr="10.0.0.0/24"' in dhcp4
     for option in (
@@ -91,7 +92,7 @@ def test_dhcp_rows_are_created_and_set_on_the_dhcp_ports_only() -> None:
     assert not any(
         c[:3] == ["set", "Logical_Switch_Port", "vm3"] and "dhcpv4" in c[3] for c in cmds
     )
-    dhcp6 = [c for c in cmds if c[1:3] == ["create", "DHCPv6_Options"]]
+    dhcp6 = rows[1:]
     assert (
         dhcp6[0][3] == 'cidr="2001:db8:1::/64"'
         and 'options:server_id="40:44:00:00:00:03"' in dhcp6[0]
