@@ -81,9 +81,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         placed=placed,
     )
     took = time.monotonic() - start
+    served = sum(vm.waits_for_addresses for vm in plan.vms.values())
+    addresses = f", {served} VMs addressed by OVN (DHCP, RA)" if served else ""
     err.print(
         f"lab [bold]{plan.lab}[/bold] is up: {len(plan.nodes)} nodes, {len(plan.vms)} VMs, "
-        f"every port up, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
+        f"every port up{addresses}, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
         f"`lab down {plan.lab}`."
     )
     return 0
