@@ -169,8 +169,16 @@ def _listeners_on_53(ctx: LabContext) -> list[str]:
 
 
 def _packet_ins(ctx: LabContext, chassis: str) -> int | None:
-    argv = ["ovn-appctl", "-t", "ovn-controller", "coverage/read-counter", PACKET_INS]
-    proc = ctx.run_in(chassis, argv)
+    """The chassis' ovn-controller's packet-in count, through its control socket (the
+    same path on both providers: a container's node directory is bind-mounted)."""
+    from lab.ovn.daemons import Daemon
+    from lab.state import node_dir
+
+    socket = Daemon("ovn-controller", node_dir(ctx.state, chassis)).control_socket()
+    if socket is None:
+        return None
+    argv = ["ovn-appctl", "-t", str(socket), "coverage/read-counter", PACKET_INS]
+    proc = run(argv, check=False, timeout=10)
     try:
         return int(proc.stdout.strip())
     except ValueError:
