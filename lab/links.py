@@ -173,6 +173,18 @@ def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
             tool.close()
 
 
+def enable_ipv6(netns: str) -> None:
+    """IPv6 on in a node's namespace (an IPv6 underlay), for interfaces made from now on:
+    no duplicate address detection, no router advertisements, no SLAAC (the lab gives
+    every address)."""
+    settings = {"disable_ipv6": "0", "accept_dad": "0", "accept_ra": "0", "autoconf": "0"}
+    with in_netns(netns):
+        for scope in ("all", "default", "lo"):
+            for key, value in settings.items():
+                with open(f"/proc/sys/net/ipv6/conf/{scope}/{key}", "w") as fh:
+                    fh.write(value)
+
+
 def vm_ipv6_settings(vm: VMPlan) -> dict[str, str]:
     """Per-interface IPv6 sysctls of a VM: on, no duplicate address detection (it would hold
     every address tentative for a second or more), router advertisements and SLAAC only

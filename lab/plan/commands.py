@@ -235,7 +235,7 @@ def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
                 "create",
                 "Encap",
                 "type=geneve",
-                f"ip={node.encap_ip}",
+                f"ip={_ovsdb_string(str(node.encap_ip))}",
                 f"chassis_name={node.name}",
                 "options:csum=true",
             ],

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import ip_interface
+from typing import Any
 
 from lab import naming
 from lab.errors import UserError
@@ -94,20 +95,20 @@ def make_plan(topo: Topology) -> Plan:
     )
 
 
-def allocate_addresses(topo: Topology) -> dict[tuple[str, str], IPv4Interface]:
+def allocate_addresses(topo: Topology) -> dict[tuple[str, str], Any]:
     """(node, fabric) -> address. Given addresses are kept; the rest are allocated in
     node order from the fabric subnet. Chassis and central nodes get an address only
     on the overlay (their other links are OVS bridge ports); hosts on every subnet."""
-    result: dict[tuple[str, str], IPv4Interface] = {}
-    used: dict[str, set[IPv4Address]] = {name: set() for name in topo.fabric}
-    wanted: list[tuple[str, str, IPv4Network]] = []
+    result: dict[tuple[str, str], Any] = {}  # IPv4Interface or IPv6Interface
+    used: dict[str, set[Any]] = {name: set() for name in topo.fabric}
+    wanted: list[tuple[str, str, Any]] = []
     for name, node in topo.nodes.items():
         for link in node.links:
             subnet = topo.fabric[link.fabric].subnet
             if subnet is None:
                 continue
             if link.address is not None:
-                addr = IPv4Interface(f"{link.address.ip}/{subnet.prefixlen}")
+                addr = ip_interface(f"{link.address.ip}/{subnet.prefixlen}")
                 result[(name, link.fabric)] = addr
                 used[link.fabric].add(addr.ip)
             elif node.role == "host" or link.fabric == topo.overlay:
@@ -118,7 +119,7 @@ def allocate_addresses(topo: Topology) -> dict[tuple[str, str], IPv4Interface]:
             candidate = subnet.network_address + offset
             if candidate not in used[fabric]:
                 used[fabric].add(candidate)
-                result[(name, fabric)] = IPv4Interface(f"{candidate}/{subnet.prefixlen}")
+                result[(name, fabric)] = ip_interface(f"{candidate}/{subnet.prefixlen}")
                 break
         else:
             raise UserError(

@@ -171,7 +171,7 @@ def _chassis_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
 
 def _central(plan: Plan, node: NodePlan, run_in: list[str]) -> list[str]:
     """A central's databases (standalone, or raft cluster members) and its ovn-northd."""
-    ip = str(plan.ip_of(node.name))
+    ip = plan.url_ip(node.name)
     ssl = [a.replace("NODE", node.name) for a in SSL_ARGS] if plan.ssl else []
     listen = "pssl" if plan.ssl else "ptcp"
     out: list[str] = []

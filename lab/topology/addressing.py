@@ -62,8 +62,24 @@ def dhcp6_cidr(networks: list[Any]) -> IPv6Network | None:
 
 
 def addressing_rules(rules: _Rules) -> None:
-    for rule in (_routers, _switches, _vms, _checks):
+    for rule in (_fabrics, _routers, _switches, _vms, _checks):
         rule(rules)
+
+
+# --- fabrics --------------------------------------------------------------------------------
+
+DOCUMENTATION_V6 = IPv6Network("2001:db8::/32")  # the only IPv6 a lab's wires may carry
+
+
+def _fabrics(rules: _Rules) -> None:
+    for name, fabric in rules.p.fabric.items():
+        subnet = fabric.subnet
+        if subnet is not None and subnet.version == 6 and not subnet.subnet_of(DOCUMENTATION_V6):
+            rules.rep.add(
+                ("fabric", name, "subnet"),
+                f"{subnet} is outside {DOCUMENTATION_V6}, the IPv6 documentation range a lab "
+                "may use on its wires; use a subnet like 2001:db8:0:1::/64",
+            )
 
 
 # --- routers -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ VM its port name.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Interface
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,7 +39,7 @@ class Strict(BaseModel):
 class Fabric(Strict):
     """One physical L2 segment ("a wire and the ToR switch")."""
 
-    subnet: IPv4Network | None = None
+    subnet: IPvAnyNetwork | None = None  # IPv6 (from 2001:db8::/32): an IPv6 underlay
     vlans: bool = False
     mtu: int | None = Field(default=None, ge=1280, le=9000)
     # VLAN fabrics: give each chassis a MAC for routed traffic (ovn-chassis-mac-mappings).
@@ -51,7 +51,7 @@ class Link(Strict):
     """A node's attachment to a fabric, with its address there (if any)."""
 
     fabric: str
-    address: IPv4Interface | None = None
+    address: IPvAnyInterface | None = None
 
 
 class Route(Strict):

@@ -276,7 +276,7 @@ class Shaper:
             links.append(Link(fabric=fabric, address=self._address(node, fabric, address, where)))
         return links
 
-    def _address(self, node: str, fabric: str, value: Any, where: Path) -> IPv4Interface | None:
+    def _address(self, node: str, fabric: str, value: Any, where: Path) -> Any:
         """A link address; a bare address takes the prefix length of the fabric's subnet."""
         if value is None:
             return None
@@ -285,10 +285,19 @@ class Shaper:
             subnet = self.parts.fabric[fabric].subnet if fabric in self.parts.fabric else None
             if "/" not in text and subnet is not None:
                 text = f"{text}/{subnet.prefixlen}"
+            v6 = subnet is not None and subnet.version == 6
             try:
-                return IPv4Interface(text)
+                return IPv6Interface(text) if v6 else IPv4Interface(text)
             except ValueError:
                 pass
+            if v6 and not _is_ipv6(text):
+                self.rep.add(
+                    ("nodes", node, "links", fabric),
+                    f"{show(value)} is not an IPv6 address but fabric {show(fabric)} is IPv6 "
+                    f"({subnet}); use an address in {subnet}",
+                    at=where,
+                )
+                return None
             if subnet is not None and _is_ipv6(text):
                 self.rep.add(
                     ("nodes", node, "links", fabric),

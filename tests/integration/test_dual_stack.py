@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import lab, live_processes, running_lab
+from .conftest import chassis_remote, lab, live_processes, running_lab
 
 pytestmark = pytest.mark.root
 NAME = "tdual"
@@ -61,3 +61,21 @@ def test_dual_stack_addresses_come_from_ovn_and_leave_nothing() -> None:
         assert dns["evidence"]["ovn_controller_packet_ins"] > 0
     assert _clients(NAME) == []
     assert _digest("/etc/resolv.conf") == resolv_before
+
+
+def test_geneve_over_an_ipv6_underlay() -> None:
+    """topologies/ipv6-underlay.yaml: encap IPs, SB remote and tunnel packets all IPv6."""
+    name = "tunder6"
+    with running_lab("ipv6-underlay.yaml", name):
+        encaps = lab("sbctl", "--lab", name, "--", "--bare", "--columns=ip", "list", "Encap")
+        assert sorted(encaps.stdout.split()) == ["2001:db8:0:1::c", "2001:db8:0:1::d"]
+        assert chassis_remote(name) == ["tcp:[2001:db8:0:1::b]:6642"]
+        report = Path(f"/tmp/{name}-check.json")
+        check = lab("check", name, "--json", str(report))
+        results = json.loads(report.read_text())["checks"]
+        report.unlink()
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert [r["kind"] for r in results] == ["ping", "trace", "geneve", "flows", "flows"]
+        geneve = next(r for r in results if r["kind"] == "geneve")
+        outer = {p["outer"] for p in geneve["evidence"]["packets"]}
+        assert outer and all(":" in o for o in outer), outer  # IPv6/UDP outside

@@ -147,3 +147,23 @@ def test_ipv6_microflow_and_inner_icmp6_decoded() -> None:
         "2001:db8:2::10",
         "echo request",
     )
+
+
+UNDERLAY = """
+name: u6
+fabric: {overlay: {subnet: "2001:db8:0:1::/64"}}
+nodes: {central: {role: central}, worker1: {role: chassis}, worker2: {role: chassis}}
+"""
+
+
+def test_ipv6_underlay_remotes_in_brackets_and_encap_quoted() -> None:
+    from lab.plan.commands import chassis_ovs_commands, chassis_registration
+
+    plan = make_plan(parse_topology(UNDERLAY, "u6.yaml"))
+    assert str(plan.nodes["worker1"].encap_ip) == "2001:db8:0:1::c"
+    assert plan.sb_remote == "tcp:[2001:db8:0:1::b]:6642"
+    assert plan.raft_address("central", 6643) == "tcp:[2001:db8:0:1::b]:6643"
+    ids = chassis_ovs_commands(plan, plan.nodes["worker1"])[-1]
+    assert "external_ids:ovn-encap-ip=2001:db8:0:1::c" in ids
+    encap = chassis_registration(plan)[0]
+    assert 'ip="2001:db8:0:1::c"' in encap
