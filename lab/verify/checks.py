@@ -58,6 +58,11 @@ def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, .
 
 # --- ping ---------------------------------------------------------------------------------
 
+# the source of an echo request in `tcpdump -vv` output, IPv4 or IPv6
+_ECHO_REQUEST_SOURCE = (
+    r"([\d.]+|[0-9a-f:]+) > [\da-f.:]+: (?:\[icmp6 sum ok\] )?ICMP6?,? echo request"
+)
+
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as", "family"))
@@ -82,12 +87,10 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             "any",
             2 * int(spec.get("count", 3)),
             lambda: holder.append(ctx.run_in(str(spec["from"]), argv)),
-            capture=["icmp", "and", "dst", "host", address],
+            capture=["icmp6" if ":" in address else "icmp", "and", "dst", "host", address],
         )
         ctx.save_raw(cid, "destination-capture.txt", raw)
-        sources = sorted(
-            set(re.findall(r"([\d.]+|[0-9a-f:]+) > [\da-f.:]+: ICMP6?,? echo request", raw))
-        )
+        sources = sorted(set(re.findall(_ECHO_REQUEST_SOURCE, raw)))
         proc = holder[0]
     else:
         proc = ctx.run_in(str(spec["from"]), argv)

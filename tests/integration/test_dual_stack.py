@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import chassis_remote, lab, live_processes, running_lab
+from .conftest import (
+    assert_nothing_left,
+    chassis_remote,
+    host_links,
+    lab,
+    live_processes,
+    running_lab,
+)
 
 pytestmark = pytest.mark.root
 NAME = "tdual"
@@ -79,3 +86,18 @@ def test_geneve_over_an_ipv6_underlay() -> None:
         geneve = next(r for r in results if r["kind"] == "geneve")
         outer = {p["outer"] for p in geneve["evidence"]["packets"]}
         assert outer and all(":" in o for o in outer), outer  # IPv6/UDP outside
+
+
+def test_ipv6_dnat_and_snat_through_a_gateway_chassis() -> None:
+    """A floating IPv6 address: vm1 is seen outside as 2001:db8:f::20 and reached at it."""
+    name = "tnat6"
+    links_before = host_links()
+    up = lab("up", str(Path(__file__).with_name("data") / "nat-ipv6.yaml"))
+    try:
+        assert up.returncode == 0, up.stderr
+        check = lab("check", name)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "ext-host sees source 2001:db8:f::20" in check.stdout
+    finally:
+        assert lab("down", name).returncode == 0
+        assert_nothing_left(name, links_before)
