@@ -356,8 +356,9 @@ def _checks(rules: _Rules) -> None:
             )
         elif vm in rules.p.vms:
             v = rules.p.vms[vm]
-            if not (v.dhcp or v.ip == "dynamic" or v.ipv6 == "dhcpv6"):
+            if not (v.dhcp or v.ip == "dynamic" or v.ipv6 in ("dhcpv6", "slaac")):
                 rules.rep.add(
                     ("checks", index, kind, "vm"),
-                    f"VM {vm} does not use DHCP; give it dhcp: true, ip: dynamic or ipv6: dhcpv6",
+                    f"VM {vm} gets no address from OVN; give it dhcp: true, ip: dynamic, or "
+                    "ipv6: slaac or dhcpv6",
                 )

@@ -101,3 +101,18 @@ def test_ipv6_dnat_and_snat_through_a_gateway_chassis() -> None:
     finally:
         assert lab("down", name).returncode == 0
         assert_nothing_left(name, links_before)
+
+
+def test_stateless_dhcpv6_slaac_and_an_ipv6_only_vm() -> None:
+    name = "tsl6"
+    links_before = host_links()
+    up = lab("up", str(Path(__file__).with_name("data") / "stateless-ipv6.yaml"))
+    try:
+        assert up.returncode == 0, up.stderr
+        check = lab("check", name)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "DNS 2001:db8:1::1 by DHCPv6 (stateless)" in check.stdout
+        assert "AAAA 2001:db8:1::20" in check.stdout
+    finally:
+        assert lab("down", name).returncode == 0
+        assert_nothing_left(name, links_before)
