@@ -1,7 +1,7 @@
-"""`lab test`: the testinfra acceptance suites in checks/ against every node of a lab.
+"""`lab test`: the shipped testinfra acceptance suites (lab/data/checks) against every node.
 
 The suites are plain pytest-testinfra files; this module only tells them what to expect
-(OVN_LAB_NAME, read back by checks/conftest.py through `lab_expectations`), which hosts to
+(OVN_LAB_NAME, read back by the suites' conftest.py through `lab_expectations`), which hosts to
 connect to (`host_spec`: one URL per node, by provider), runs pytest, and prints what it found
 node by node.
 """
@@ -25,10 +25,12 @@ from rich.markup import escape
 
 from lab import naming, preflight
 from lab.errors import UserError
+from lab.extras import require
 from lab.plan.model import Plan
+from lab.resources import data_dir
 from lab.state import LabState, open_lab
 
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+CHECKS_DIR = data_dir("checks")  # lab/data/checks, shipped in the package
 NB_PORT, SB_PORT = 6641, 6642  # lab.plan.model.Plan defaults: the lab's remotes
 
 out = Console(soft_wrap=True, highlight=False)
@@ -210,6 +212,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         raise UserError(f"no acceptance suites at {checks}; pass --checks DIR")
     if state.provider == "netns":
         preflight.check_root()  # `ip netns exec`
+    if state.provider == "ssh":
+        require("paramiko")  # the suites reach the hosts through the lab's SSH connection
     if state.phase != "up":
         err.print(f"[yellow]note:[/yellow] lab {lab} is in phase '{state.phase}', not 'up'")
     hosts = lab_hosts(state)
@@ -295,9 +299,9 @@ def add_parser(sub: Any) -> None:
     """Register `lab test` on the CLI's subparsers."""
     p = sub.add_parser(
         "test",
-        help="testinfra acceptance suites in checks/ against every node; exit 1 on any failure",
+        help="the shipped testinfra acceptance suites against every node; exit 1 on any failure",
         description=(
-            "Run the pytest-testinfra suites in checks/ against every node and VM of a lab "
+            "Run the shipped pytest-testinfra suites against every node and VM of a lab "
             "(central, chassis, gateway, host, VM: each by its role). Arguments after `--` go "
             "to pytest, e.g. `lab test mylab -- -k tunnel -x`."
         ),

@@ -41,14 +41,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab.plan.render import render_plan
     from lab.topology import load_topology
 
+    if getattr(args, "bundle", None):
+        from lab.bundle_cli import up_from_bundle
+
+        return up_from_bundle(args)
+    if not args.topology:
+        raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
     path = Path(args.topology)
     topo = load_topology(path, name=args.name)
     if args.provider:
         topo.provider = args.provider
     plan = make_plan(topo)
+    from lab.plan.security import acl_warnings
+
+    for warning in acl_warnings(topo):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if args.dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
+    from lab.ovn.acls import check_actions
+    from lab.ovn.daemons import NB_SCHEMA
+    from lab.plan.security import acl_actions
+
+    check_actions(acl_actions(topo), NB_SCHEMA)  # e.g. `pass` needs OVN 23.06
     start = time.monotonic()
     progress = Progress()
     placed = None
@@ -171,6 +186,16 @@ def _print_status(st) -> None:
             up = "yes" if p.up else "[red]no[/red]"
             ports.add_row(p.port, p.vm, where, up, " ".join(p.addresses))
         out.print(ports)
+    if st.services:
+        services = Table(title="VM services (answer with the VM's name)", title_justify="left")
+        for col in ("vm", "service", "pid", "running"):
+            services.add_column(col)
+        for s in st.services:
+            running = "yes" if s.alive else "[red]no[/red]"
+            services.add_row(s.vm, f"{s.proto}/{s.port}", str(s.pid or "-"), running)
+        out.print(services)
+    for fault in st.faults:
+        out.print(f"[yellow]fault:[/yellow] {escape(fault)}")
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")
 
@@ -284,6 +309,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
     results = run_checks(ctx, lambda result: report.print_result(out, result))
     report.print_summary(out, state.name, results, ctx.raw_dir)
+    # the last run, for `lab bundle`
+    report.write_json(state.dir / "last-check.json", state.name, results, ctx.raw_dir)
     if args.json:
         report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
     if args.junit:
@@ -291,7 +318,59 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from lab.topology.schema import schema_text
+
+    if args.output:
+        Path(args.output).write_text(schema_text())
+        err.print(f"wrote the topology schema to {escape(args.output)}")
+    else:
+        sys.stdout.write(schema_text())
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from lab.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
+
+
+class _VersionAction(argparse.Action):
+    """--version: ovn-lab, and the OVS / OVN found on this machine (asked only when wanted)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print ovn-lab, OVS and OVN versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from lab.version import version_text
+
+        sys.stdout.write(version_text())
+        parser.exit()
+
+
+def _global_conventions(parser: argparse.ArgumentParser) -> None:
+    """Options every command takes, given before it: `lab -q up t.yaml`, `lab -v check`."""
+    parser.add_argument("--version", action=_VersionAction)
+    noise = parser.add_mutually_exclusive_group()
+    # dests of their own: `lab test -v` and `lab provision -v` have a --verbose of their own
+    noise.add_argument(
+        "-q",
+        "--quiet",
+        dest="global_quiet",
+        action="store_true",
+        help="only results and errors: no progress or notes",
+    )
+    noise.add_argument(
+        "-v",
+        "--verbose",
+        dest="global_verbose",
+        action="store_true",
+        help="log what lab does (--debug: everything)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,10 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lab", description="Multi-node OVS/OVN labs from one YAML topology file."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    _global_conventions(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="build a lab from a topology file")
-    p.add_argument("topology", help="topology YAML file")
+    p.add_argument("topology", nargs="?", help="topology YAML file")
+    p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
     p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
     p.add_argument(
@@ -332,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(
         func=cmd_up,
         dry_run=True,
+        bundle=None,
         provider=None,
         keep_on_error=False,
         inventory=None,
@@ -389,7 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms
+    from lab import (
+        acceptance,
+        bundle_cli,
+        conntrack,
+        gen,
+        graph_cli,
+        heal,
+        inspect,
+        provision,
+        vms,
+        wirefaults_cli,
+    )
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -398,6 +491,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     acceptance.add_parser(sub)
     provision.add_parser(sub)
+    wirefaults_cli.add_parsers(sub)
+    bundle_cli.add_parser(sub)
+    conntrack.add_parser(sub)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the topology file (for editors)",
+        description="Print the JSON Schema (2020-12) of topology files, made from the model "
+        "this version of lab validates with. Editors with the YAML language server complete "
+        "and check a topology that starts with `# yaml-language-server: $schema=FILE`. "
+        "Example: `lab schema -o topology.schema.json`.",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "completion",
+        help="print shell completion: source <(lab completion bash)",
+        description="Print a completion script for bash or zsh, generated from lab's own "
+        "commands. Example: `source <(lab completion bash)`, or save `lab completion zsh` "
+        "as _lab in a directory of $fpath.",
+    )
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete for")
+    p.set_defaults(func=cmd_completion)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")
@@ -407,25 +524,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_extra(exc: BaseException) -> str | None:
+    from lab.extras import missing_extra_message
+
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return missing_extra_message(exc.name)
+    return None
+
+
+def _quiet() -> None:
+    """-q: progress spinners and notes off (here and in every command run below), while
+    errors still reach stderr through `failure`."""
+    os.environ["OVN_LAB_QUIET"] = "1"
+    err.quiet = True
+
+
+failure = Console(stderr=True, soft_wrap=True)  # errors: shown even with -q
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`lab status --json | head -1`): stop quietly, as
+    a Unix filter does, and keep Python from complaining while it flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a filter killed by the pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.debug:
+    try:
+        args = parser.parse_args(argv)  # --help and --version print from in here
+    except BrokenPipeError:
+        return _pipe_closed()
+    if args.debug or args.global_verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        level = logging.DEBUG if args.debug else logging.INFO
+        logging.basicConfig(level=level, format="%(name)s: %(message)s")
+    if args.global_quiet:
+        _quiet()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except LabError as exc:
         if args.debug:
             raise
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        failure.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("interrupted")
+        failure.print("interrupted")
         return 130
     except Exception as exc:  # a bug: say so, briefly, unless --debug
         if args.debug:
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)")
+        hint = _missing_extra(exc)
+        if hint is not None:  # an optional part that is not installed: not a bug
+            failure.print(f"[red]error:[/red] {escape(hint)}", highlight=False)
+            return 2
+        failure.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)"
+        )
         return 3

@@ -109,3 +109,7 @@ def wire_node(plan: Plan, node: NodePlan, fabric_dir: Path) -> None:
         for route in node.routes:
             links.add_route(handle, route.prefix, route.nexthop)
     links.tx_checksum_off(node.netns, [lk.node_if for lk in node.links])
+    if node.role == "host" and len(node.links) > 1:
+        # a host node on several fabrics is a router between them (an upstream router of
+        # ECMP next hops); only inside its own namespace
+        run(["sysctl", "-qw", "net.ipv4.ip_forward=1"], netns=node.netns)

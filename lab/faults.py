@@ -77,6 +77,9 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
     by `lab start` and `lab heal`)."""
     _kill_daemons(state, node)  # whatever a failed start left running
     _set_cables(plan, node, "up")
+    from lab.wirefaults import relink
+
+    relink(state, node.name)  # cables `lab link` cut stay cut
     directory = node_dir(state, node.name)
     central_dir = central_dirs(plan, state)
     if node.role == "central":
@@ -89,3 +92,7 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
         ovn_chassis.start_controller(node, directory, central_dir)
         wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
         ovn_chassis.warm_tunnels(plan, state.dir)
+    elif node.role == "host":
+        from lab import bfd
+
+        bfd.restart_if_speaker(state, node.name)  # its bfdd died with it

@@ -24,7 +24,7 @@ from lab.graph_cli import VIEWS  # one definition, importable without graphviz
 from lab.plan.commands import localnet_port
 from lab.plan.model import Plan
 from lab.plan.planner import make_plan
-from lab.topology.model import Nat, Topology
+from lab.topology.model import Nat, RouterRoute, Topology
 
 FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 
@@ -252,7 +252,14 @@ def _physical(g: graphviz.Digraph, topo: Topology, plan: Plan) -> None:
 def _logical(g: graphviz.Digraph, topo: Topology) -> None:
     for name, router in topo.ovn.routers.items():
         lines = ["logical router"]
-        lines += [f"route {r.prefix} via {r.nexthop}" for r in router.routes]
+        if router.chassis:
+            lines.append(f"gateway router on {router.chassis}")
+        lines += [_route_line(r) for r in router.routes]
+        lines += [
+            f"policy {p.priority} {p.action}" + (f" {p.nexthop}" if p.nexthop else "")
+            for p in router.policies
+        ]
+        lines += [f"load balancer {lb}" for lb in router.load_balancers]
         lines += [nat_summary(nat) for nat in router.nat]
         lines += [f"{key}={value}" for key, value in router.options.items()]
         g.node(router_id(name), html_label(name, *lines), **ROUTER_STYLE)
@@ -261,6 +268,12 @@ def _logical(g: graphviz.Digraph, topo: Topology) -> None:
             if port.gateway_chassis:
                 ranked = sorted(port.gateway_chassis.items(), key=lambda kv: -kv[1])
                 plines.append("gateway " + ", ".join(f"{c}:{p}" for c, p in ranked))
+            if port.ha_chassis_group:
+                members = topo.ovn.ha_chassis_groups.get(port.ha_chassis_group, {})
+                ranked = sorted(members.items(), key=lambda kv: -kv[1])
+                plines.append(
+                    f"HA group {port.ha_chassis_group} " + ", ".join(f"{c}:{p}" for c, p in ranked)
+                )
             g.node(lrp_id(pname), html_label(pname, *plines), **LRP_STYLE)
             g.edge(router_id(name), lrp_id(pname))
             g.edge(lrp_id(pname), switch_id(port.switch), label=port.peer or "")
@@ -268,6 +281,7 @@ def _logical(g: graphviz.Digraph, topo: Topology) -> None:
     for name, switch in topo.ovn.switches.items():
         lines = ["logical switch"]
         lines += [f"{key}={value}" for key, value in switch.other_config.items()]
+        lines += [f"load balancer {lb}" for lb in switch.load_balancers]
         g.node(switch_id(name), html_label(name, *lines), **SWITCH_STYLE)
         if switch.localnet is not None:
             ln = switch.localnet
@@ -284,6 +298,12 @@ def _logical(g: graphviz.Digraph, topo: Topology) -> None:
         lines.append(f"on {vm.chassis}")
         g.node(logical_vm_id(name), html_label(name, *lines), **VM_STYLE)
         g.edge(switch_id(vm.switch), logical_vm_id(name))
+
+
+def _route_line(route: RouterRoute) -> str:
+    hops = ", ".join(str(h) for h in route.nexthops)
+    ecmp = " (ECMP)" if len(route.nexthops) > 1 else ""
+    return f"route {route.prefix} via {hops}{ecmp}" + (" BFD" if route.bfd else "")
 
 
 def _across(g: graphviz.Digraph, topo: Topology) -> None:

@@ -39,16 +39,27 @@ def _node(ctx: LabContext, node: str) -> dict[str, Any]:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    from lab.verify import acl_trace
+
     ctx = _ctx(args)
-    trace, text, argv = ctx.trace(args.src, args.dst, detailed=not args.summary)
-    print("$ " + " ".join(argv[:3] + [repr(a) if " " in a else a for a in argv[3:]]))
+    if args.proto and args.port is None:
+        raise UserError("--proto needs --port (the destination port)")
+    trace, text, argv = acl_trace.trace_l4(
+        ctx, args.src, args.dst, args.proto, args.port, args.ct, detailed=not args.summary
+    )
+    print("$ " + " ".join(repr(a) if " " in a else a for a in argv))
     print(text.rstrip())
     print()
-    if trace.output:
+    verdict = None if args.summary else acl_trace.decide(ctx, trace, text)
+    delivered = trace.output and (verdict is None or verdict.verdict == "allow")
+    if delivered:
         out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
-        return 0
-    out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
-    return 1
+    elif verdict is None or not verdict.acl:
+        out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
+    if verdict is not None:  # which stage, table and ACL decided
+        colour = "green" if verdict.verdict == "allow" else "red"
+        out.print(f"[{colour}]verdict:[/{colour}] {escape(verdict.describe())}")
+    return 0 if delivered else 1
 
 
 class _Names:
@@ -72,6 +83,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     node = _node(ctx, args.node)
     interface = args.interface or node["links"][ctx.info["overlay"]]["node_if"]
+    if args.write:
+        return _capture_to_pcap(ctx, args, interface)
     argv = gv.capture_argv(interface, args.count)
     if not args.decode:
         proc = ctx.popen_in(args.node, argv)
@@ -110,6 +123,41 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return proc.wait()
 
 
+def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
+    """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
+    import subprocess
+    from pathlib import Path
+
+    from lab.runner import netns_argv
+    from lab.targets import netns_env
+    from lab.verify import pcap
+
+    if ctx.state.provider == "ssh":
+        raise UserError("`lab capture -w` works on netns and docker labs; use tcpdump on the host")
+    path = Path(args.write)
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")
+    netns, _ = netns_env(ctx.state, args.node)
+    argv = netns_argv(netns, gv.pcap_capture_argv(interface, args.count, "-"))
+    out.print(f"capturing Geneve on {args.node} {interface} into {path} (Ctrl-C to stop)")
+    with open(path, "wb") as fh:
+        proc = subprocess.Popen(
+            argv, stdout=fh, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+    data = path.read_bytes()
+    try:
+        frames, decoded = len(pcap.packets(data)), len(pcap.geneve(data))
+    except pcap.PcapError:
+        raise UserError(f"tcpdump wrote no pcap on {args.node} {interface}") from None
+    out.print(f"{frames} packets ({decoded} Geneve) written to {path}")
+    return 0
+
+
 def cmd_flows(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     _node(ctx, args.node)
@@ -119,6 +167,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
     flows = fl.parse_dump_flows(dump.stdout)
     if args.idle_age is not None:
         flows = fl.recently_hit(flows, args.idle_age)
+    if getattr(args, "detrace", False):
+        return _print_detraced(ctx, [f.text for f in flows])
     for flow in flows:
         text = re.sub(
             r"output:(\d+)",
@@ -132,6 +182,20 @@ def cmd_flows(args: argparse.Namespace) -> int:
         )
         print(text)
     out.print(f"[dim]{len(flows)} flows[/dim]", highlight=False)
+    return 0
+
+
+def _print_detraced(ctx: LabContext, lines: list[str]) -> int:
+    """Each flow, then the Southbound rows its cookie names (lab.detrace)."""
+    from lab import detrace
+
+    flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
+    for flow in flows:
+        print(flow.text)
+        for line in flow.lines:
+            print(f"    <- {line}")
+    known = sum(1 for f in flows if f.origins)
+    out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
     return 0
 
 
@@ -232,15 +296,30 @@ def cmd_gateways(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     report = gateway_report(ctx.state)
     if not report.ports:
-        out.print(f"lab {ctx.state.name} has no distributed gateway port")
+        out.print(f"lab {ctx.state.name} has no gateway port and no gateway router")
         return 0
     table = Table(title="gateway ports", title_justify="left")
-    for col in ("port", "chassis (priority)", "active"):
+    for col in ("port", "by", "chassis (priority)", "active"):
         table.add_column(col)
     for gw in report.ports:
-        prio = ", ".join(f"{c} ({p})" for c, p in gw.chassis)
-        table.add_row(gw.port, prio, gw.active or "[red]none[/red]")
+        router = gw.kind.startswith("gateway router")
+        prio = ", ".join(c if router else f"{c} ({p})" for c, p in gw.chassis)
+        table.add_row(gw.port, gw.kind, prio, gw.active or "[red]none[/red]")
     out.print(table)
+    if report.nexthops:
+        hops = Table(title="BFD to router next hops", title_justify="left")
+        for col in ("port", "next hop", "OVN says", "speaker", "speaker says"):
+            hops.add_column(col)
+        for h in report.nexthops:
+            colour = "green" if h.status == "up" else "red"
+            hops.add_row(
+                h.port,
+                h.nexthop,
+                f"[{colour}]{h.status or '-'}[/{colour}]",
+                h.speaker or "-",
+                h.speaker_state or "-",
+            )
+        out.print(hops)
     bfd = Table(title="BFD sessions", title_justify="left")
     for col in ("node", "peer", "state", "forwarding"):
         bfd.add_column(col)
@@ -263,6 +342,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("dst", metavar="TO", help="destination VM or IPv4/IPv6 address")
     p.add_argument("--summary", action="store_true", help="ovn-trace --summary output")
     p.add_argument("--detailed", action="store_true", help="ovn-trace --detailed (default)")
+    p.add_argument("--proto", choices=["tcp", "udp"], help="a TCP/UDP packet (with --port)")
+    p.add_argument("--port", type=int, help="destination port")
+    p.add_argument(
+        "--ct", help="ct_state every ct_next reports, e.g. new (default with --proto), est,rpl"
+    )
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("capture", help="tcpdump a chassis' overlay; --decode shows OVN keys")
@@ -271,6 +355,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--decode", action="store_true", help="decode VNI and OVN option by name")
     p.add_argument("-c", "--count", type=int, default=10, help="packets (default 10)")
     p.add_argument("-i", "--interface", help="interface (default: the overlay link)")
+    p.add_argument("-w", "--write", metavar="FILE.pcap", help="write the packets as a pcap file")
     p.set_defaults(func=cmd_capture)
 
     p = sub.add_parser("flows", help="br-int OpenFlow flows of a chassis, ports by name")
@@ -278,6 +363,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("node")
     p.add_argument("--table", type=int)
     p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
+    p.add_argument(
+        "--detrace", action="store_true", help="each flow with the logical flow it came from"
+    )
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("fdb", help="the ToR CAM table (vid, mac, port, node, age)")

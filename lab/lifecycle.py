@@ -106,12 +106,19 @@ def up(
     progress: Progress | None = None,
     keep_on_error: bool = False,
     placed: Placement | None = None,
+    nb_backup: Path | None = None,
 ) -> LabState:
-    """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first)."""
+    """Build a lab; provider ssh needs `placed` (ssh_lab.place: its hosts, found first).
+    `nb_backup` (from `lab up --bundle`): the NB database to start from instead of the
+    topology's logical network."""
     progress = progress or Progress(enabled=False)
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
+    if provider == "ssh" and any(vm.services for vm in plan.vms.values()):
+        from lab import services
+
+        services.require_local(provider)
     image = node_image(progress) if provider == "docker" else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
@@ -137,7 +144,9 @@ def up(
             if placed is not None:
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
-                _in_thread(lambda: _build(plan, state, progress, image))
+                # only when restoring: _build's signature is what tests stand in for
+                extra = {"nb_backup": nb_backup} if nb_backup is not None else {}
+                _in_thread(lambda: _build(plan, state, progress, image, **extra))
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
             timings = {step: round(took, 3) for step, took in progress.timings.items()}
             state.set(phase="up", info={**state.info, "up_timings": timings})
@@ -183,7 +192,13 @@ def _in_thread(build: Callable[[], None]) -> None:
         pool.submit(build).result()
 
 
-def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = None) -> None:
+def _build(
+    plan: Plan,
+    state: LabState,
+    progress: Progress,
+    image: str | None = None,
+    nb_backup: Path | None = None,
+) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
         state.record("netns", plan.fabric_netns)
@@ -203,7 +218,10 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("fabric")
     with progress.step(f"{len(plan.nodes)} nodes"):
         _run_parallel(
-            [lambda n=n: _bring_up_node(plan, n, state, central_dir) for n in plan.nodes.values()]
+            [
+                lambda n=n: _bring_up_node(plan, n, state, central_dir, nb_backup)
+                for n in plan.nodes.values()
+            ]
         )
     checkpoint("nodes")
     with progress.step(f"{len(plan.vms)} VMs"):
@@ -216,6 +234,13 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
             # controller would then report catching up with it while the others converge.
             wait_port_bindings(central_dir, [vm.port for vm in plan.vms.values()], 60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
+    if plan.acl_matches and plan.vms:
+        with progress.step("checking ACL matches"):
+            # northd has written the flows (with the Port_Binding rows waited for above)
+            from lab.ovn.acls import check_acl_matches
+
+            first = next(iter(plan.vms.values()))
+            check_acl_matches(sb_db(central_dir), first.switch, first.port, plan.acl_matches)
     with progress.step("ovn-controllers"):
         _run_parallel(
             [
@@ -228,6 +253,12 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan, state.dir)
+    if any(n.role == "host" for n in plan.nodes.values()):
+        from lab import bfd
+
+        with progress.step("BFD speakers"):
+            bfd.start(state)  # host nodes that are next hops of `bfd: true` routes
+    _start_services(plan, state, progress)
     waiting = [vm for vm in plan.vms.values() if vm.waits_for_addresses]
     if waiting:
         with progress.step(f"waiting for {len(waiting)} VMs' addresses (DHCP, RA)"):
@@ -247,6 +278,23 @@ def record_addresses(state: LabState, leases: dict[str, dict[str, object]]) -> N
         elif isinstance(ra, dict) and ra.get("slaac"):
             vm["ipv6"] = ra["slaac"][0]  # type: ignore[index]
     state.set(info=info)
+
+
+def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
+    """VM services (lab/services.py): each recorded in state before it starts."""
+    from lab import services
+
+    wanted = [
+        services.ServicePlan(vm.name, vm.netns, proto, port)
+        for vm in plan.vms.values()
+        for proto, port in vm.services
+    ]
+    if not wanted:
+        return
+    with progress.step(f"{len(wanted)} VM services"):
+        shown = services.start_all(wanted, state.dir, state.record)
+        state.set(info={**state.info, "services": shown})
+    checkpoint("services")
 
 
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:
@@ -285,16 +333,27 @@ def central_dirs(plan: Plan, state: LabState) -> list[Path]:
     return [node_dir(state, name) for name in plan.centrals]
 
 
-def _bring_up_node(plan: Plan, node: NodePlan, state: LabState, central_dir: Centrals) -> None:
+def _bring_up_node(
+    plan: Plan,
+    node: NodePlan,
+    state: LabState,
+    central_dir: Centrals,
+    nb_backup: Path | None = None,
+) -> None:
     """Wire a node and start its daemons (a chassis: all but ovn-controller)."""
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
     fabric.wire_node(plan, node, state.dir / fabric.FABRIC_DIR)
     checkpoint("node-wired", node.name)
     if node.role == "central":
+        restore = nb_backup is not None and node.name == plan.central
+        if restore:
+            from lab.bundle import restore_nb
+
+            restore_nb(plan, node, directory, nb_backup)
         ovn_central.start_central(plan, node, directory)
         checkpoint("node-daemons", node.name)
-        if plan.nb_commands and node.name == plan.central:  # once, by the first central
+        if plan.nb_commands and node.name == plan.central and not restore:  # once, by the first
             run(["ovn-nbctl", f"--db={nb_db(central_dir)}", *transaction(plan.nb_commands)])
     elif node.is_chassis:
         ovn_chassis.start_chassis(plan, node, directory, central_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ from rich.status import Status
 class Progress:
     def __init__(self, enabled: bool | None = None) -> None:
         self.console = Console(stderr=True)
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        if enabled is None:  # `lab -q` sets OVN_LAB_QUIET
+            enabled = sys.stderr.isatty() and not os.environ.get("OVN_LAB_QUIET")
+        self.enabled = enabled
         self.timings: dict[str, float] = {}
         self._status: Status | None = None
         self._text = ""

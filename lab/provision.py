@@ -1,4 +1,6 @@
-"""`lab provision`: install and start OVS/OVN on SSH hosts with the playbooks in playbooks/.
+"""`lab provision`: install and start OVS/OVN on SSH hosts with the shipped playbooks.
+
+The playbooks are package data (lab/data/playbooks, found through lab.resources).
 
 The playbook runs through ansible-runner. Its events go through `EventWatcher` (pure: event
 dicts in, progress lines and per-host tallies out, unit-tested with recorded events), which
@@ -29,8 +31,10 @@ from rich.status import Status
 from rich.table import Table
 
 from lab.errors import LabError, RuntimeFailure, UserError
+from lab.extras import install_hint, require
+from lab.resources import data_dir
 
-PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+PLAYBOOKS = data_dir("playbooks")  # lab/data/playbooks, shipped in the package
 PLAYBOOK = "site.yml"
 GROUPS = ("central", "chassis", "gateway")
 MAX_MESSAGE = 400  # characters of a module's message kept in the one-line error
@@ -269,18 +273,15 @@ def run_playbook(
     accept_new_host_keys: bool = False,
     forks: int | None = None,
 ) -> Outcome:
-    """Run playbooks/site.yml against `inventory`; every ansible-runner event goes to on_event.
+    """Run the shipped site.yml against `inventory`; every ansible-runner event goes to on_event.
     `forks`: hosts provisioned at once (Ansible's default is 5)."""
-    try:
-        import ansible_runner
-    except ImportError:
-        raise UserError(
-            "ansible-runner is not installed: .venv/bin/pip install -e . (or `make install`)"
-        ) from None
+    ansible_runner = require("ansible_runner")  # the [ssh] extra
     bin_dir = Path(sys.executable).parent  # the venv's ansible-playbook, even when not on PATH
     path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     if shutil.which("ansible-playbook", path=path) is None:
-        raise UserError("ansible-playbook is missing: .venv/bin/pip install ansible-core")
+        raise UserError(
+            f"ansible-playbook is missing; install the [ssh] extra: {install_hint('ssh')}"
+        )
     private = Path(tempfile.mkdtemp(prefix="lab-provision-"))
     control_dir = private / "cp"
     envvars = {
@@ -436,9 +437,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "provision",
-        help="install and start OVS/OVN on SSH hosts with Ansible (playbooks/site.yml)",
-        description="Run playbooks/site.yml through ansible-runner. Inventory groups: central "
-        "(NB/SB databases, ovn-northd), chassis (ovs-vswitchd, ovn-controller), gateway "
+        help="install and start OVS/OVN on SSH hosts with Ansible (the shipped site.yml)",
+        description="Run the shipped site.yml playbook through ansible-runner. Inventory groups: "
+        "central (NB/SB databases, ovn-northd), chassis (ovs-vswitchd, ovn-controller), gateway "
         "(a chassis with ovn-cms-options=enable-chassis-as-gw). Host keys are checked: "
         "known_hosts must hold them (see --known-hosts), unless --accept-new-host-keys.",
     )

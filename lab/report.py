@@ -10,10 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from lab.verify.checks import CheckResult
+from lab.verify.steps import STEP_KINDS
 
 
 def print_result(console: Console, result: CheckResult) -> None:
     mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+    if result.kind in STEP_KINDS and result.passed:
+        mark = "[cyan]STEP[/cyan]"  # a change to the lab, not a judgement
     console.print(
         f"{mark} {escape(result.title)}: {escape(result.summary)} [dim]{result.seconds:.2f} s[/dim]"
     )

@@ -39,13 +39,24 @@ class PortStatus:
 
 
 @dataclass
+class ServiceStatus:
+    vm: str
+    proto: str
+    port: int
+    pid: int | None
+    alive: bool
+
+
+@dataclass
 class LabStatus:
     name: str
     phase: str
     provider: str = "netns"
     nodes: list[NodeStatus] = field(default_factory=list)
     ports: list[PortStatus] = field(default_factory=list)
+    services: list[ServiceStatus] = field(default_factory=list)  # VM services (lab.services)
     problems: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)  # link/impair/partition in place (wanted)
 
     @property
     def healthy(self) -> bool:
@@ -56,7 +67,10 @@ class LabStatus:
 
 
 def lab_status(state: LabState) -> LabStatus:
+    from lab.wirefaults import describe as describe_faults
+
     status = LabStatus(name=state.name, phase=state.phase, provider=state.provider)
+    status.faults = describe_faults(state)
     centrals = centrals_of(state)
     sb, nb = sb_db(centrals), nb_db(centrals)
     chassis_rows = list_rows("ovn-sbctl", "_uuid,name", "Chassis", db=sb, timeout=5)
@@ -130,7 +144,21 @@ def lab_status(state: LabState) -> LabStatus:
         if not exists(info["netns"]):
             status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
         status.ports.append(port)
+    _services(state, status)
     return status
+
+
+def _services(state: LabState, status: LabStatus) -> None:
+    from lab.services import alive
+
+    for vm, services in state.info.get("services", {}).items():
+        for svc in services:
+            up = alive(state.dir, vm, svc["proto"], int(svc["port"]))
+            status.services.append(
+                ServiceStatus(vm, svc["proto"], int(svc["port"]), svc.get("pid"), up)
+            )
+            if not up:
+                status.problems.append(f"VM {vm}: its {svc['proto']}/{svc['port']} service died")
 
 
 def _cluster_health(state: LabState, status: LabStatus) -> None:

@@ -28,9 +28,10 @@ def add_vm(
     gateway: str | None = None,
     mac: str | None = None,
     attach: str = "internal",
+    wait: bool = True,
 ) -> float:
-    """Create a VM on a chassis of a running lab and wait for its port to be up.
-    Returns the seconds it took."""
+    """Create a VM on a chassis of a running lab and wait for its port to be up (`wait`
+    false: do not wait; the check step add-vm watches it). Returns the seconds it took."""
     start = time.monotonic()
     info = state.info
     if not naming.NODE_NAME.fullmatch(name):
@@ -89,7 +90,8 @@ def add_vm(
             node_dir(state, chassis),
             lambda names: state.record_many("netns", names),
         )
-        wait_ports_up(central, [vm.port], ADD_TIMEOUT)
+        if wait:
+            wait_ports_up(central, [vm.port], ADD_TIMEOUT)
         info.setdefault("vms", {})[name] = {
             "chassis": chassis,
             "netns": vm.netns,

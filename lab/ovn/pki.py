@@ -2,19 +2,25 @@
 
 It lives in the lab's state directory (`<lab>/pki`, 0700; private keys 0600) and goes
 with it on `lab down`. ovsdb-server, ovn-northd and ovn-controller verify their peers
-against the lab's CA, so a client holding a certificate from any other CA is refused."""
+against the lab's CA, so a client holding a certificate from any other CA is refused.
+Keys are EC P-256, made with the cryptography library (no openssl binary, no subprocess)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.runner import run
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PKI_DIR = "pki"
-KEY_BITS = 2048
+CURVE = ec.SECP256R1  # P-256: what OpenSSL-based OVS/OVN accept everywhere, fast to make
 DAYS = 3650
 _ca_lock = threading.Lock()  # nodes come up in parallel; the CA is made once
 
@@ -62,19 +68,7 @@ def ensure_ca(lab_dir: Path, lab: str) -> Path:
         d.chmod(0o700)
         cert, key = ca_cert(lab_dir), d / "ca-privkey.pem"
         if not cert.exists():
-            run(
-                [
-                    *_req(key),
-                    "-x509",
-                    "-days",
-                    str(DAYS),
-                    "-subj",
-                    f"/O=ovn-lab/CN=ovn-lab {lab} CA",
-                    "-out",
-                    str(cert),
-                ]
-            )
-            key.chmod(0o600)
+            _write_ca(cert, key, _name(O="ovn-lab", CN=f"ovn-lab {lab} CA"), DAYS)
     return cert
 
 
@@ -84,12 +78,14 @@ def ensure_node(lab_dir: Path, lab: str, node: str) -> SslFiles:
     files = node_files(lab_dir, node)
     if files.certificate.exists() and files.private_key.exists():
         return files
-    d = pki_dir(lab_dir)
-    request = d / f"{node}-req.pem"
-    run([*_req(files.private_key), "-subj", f"/O=ovn-lab/OU={lab}/CN={node}", "-out", str(request)])
-    files.private_key.chmod(0o600)
-    _sign(request, files.ca_cert, d / "ca-privkey.pem", _serial(node), DAYS, files.certificate)
-    request.unlink()
+    _write_leaf(
+        files,
+        pki_dir(lab_dir) / "ca-privkey.pem",
+        _name(O="ovn-lab", OU=lab, CN=node),
+        node,
+        _serial(node),
+        DAYS,
+    )
     return files
 
 
@@ -98,37 +94,89 @@ def make_foreign(directory: Path, name: str = "stranger") -> SslFiles:
     does not belong to the lab would present (used to prove it is refused)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     ca_key, ca = directory / "ca-privkey.pem", directory / "cacert.pem"
-    run([*_req(ca_key), "-x509", "-days", "1", "-subj", f"/CN={name} CA", "-out", str(ca)])
+    _write_ca(ca, ca_key, _name(CN=f"{name} CA"), 1)
     files = SslFiles(directory / f"{name}-privkey.pem", directory / f"{name}-cert.pem", ca)
-    request = directory / f"{name}-req.pem"
-    run([*_req(files.private_key), "-subj", f"/CN={name}", "-out", str(request)])
-    _sign(request, ca, ca_key, 1, 1, files.certificate)
+    _write_leaf(files, ca_key, _name(CN=name), name, 1, 1)
     return files
 
 
-def _sign(request: Path, ca: Path, ca_key: Path, serial: int, days: int, out: Path) -> None:
-    """`openssl x509 -req`: the CA signs a certificate request."""
-    run(
-        [
-            *("openssl", "x509", "-req", "-in", str(request)),
-            *("-CA", str(ca), "-CAkey", str(ca_key)),
-            *("-set_serial", str(serial), "-days", str(days), "-out", str(out)),
-        ]
+# --- X.509 with the cryptography library (no openssl binary needed) ---------------------------
+
+
+def _name(**parts: str) -> x509.Name:
+    oids = {"O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME}
+    return x509.Name(
+        [x509.NameAttribute(oids.get(k, NameOID.COMMON_NAME), v) for k, v in parts.items()]
     )
 
 
-def _req(key: Path) -> list[str]:
-    """`openssl req` making a new unencrypted RSA key (written under a 0700 directory)."""
-    return [
-        "openssl",
-        "req",
-        "-new",
-        "-newkey",
-        f"rsa:{KEY_BITS}",
-        "-nodes",
-        "-keyout",
-        str(key),
-    ]
+def _new_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """A new unencrypted EC key, written 0600 from the start."""
+    key = ec.generate_private_key(CURVE())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    path.chmod(0o600)
+    return key
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, serial: int, days: int
+) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
+
+
+def _write_ca(cert_path: Path, key_path: Path, name: x509.Name, days: int) -> None:
+    key = _new_key(key_path)
+    usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    cert = (
+        _builder(name, name, key, x509.random_serial_number(), days)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage, critical=True)  # key_cert_sign, crl_sign
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _write_leaf(
+    files: SslFiles, ca_key_path: Path, subject: x509.Name, dns: str, serial: int, days: int
+) -> None:
+    """A certificate for `subject` (SAN DNS:`dns`), for TLS servers and clients alike: a
+    node both listens (NB/SB, raft) and connects (northd, ovn-controller, raft)."""
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = _new_key(files.private_key)
+    usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+    both = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    cert = (
+        _builder(subject, ca.subject, key, serial, days)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)  # digital_signature (ECDSA)
+        .add_extension(x509.ExtendedKeyUsage(both), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _serial(node: str) -> int:

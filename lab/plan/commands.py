@@ -21,7 +21,9 @@ def localnet_port(switch: str) -> str:
 
 
 def logical_network_commands(topo: Topology) -> list[list[str]]:
-    cmds: list[list[str]] = []
+    from lab.plan import l3commands as l3  # gateway routers, HA groups, ECMP, policies, LBs
+
+    cmds: list[list[str]] = l3.ha_group_commands(topo)
     for name, switch in topo.ovn.switches.items():
         cmds.append(["ls-add", name])
         for key, value in switch.other_config.items():
@@ -51,9 +53,10 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             ]
             for chassis, priority in port.gateway_chassis.items():
                 cmds.append(["lrp-set-gateway-chassis", pname, chassis, str(priority)])
-        for route in router.routes:
-            cmd = ["lr-route-add", rname, str(route.prefix), str(route.nexthop)]
-            cmds.append([*cmd, route.output_port] if route.output_port else cmd)
+            if port.ha_chassis_group is not None:
+                cmds.append(l3.router_port_ha_group(pname, port.ha_chassis_group))
+        cmds += l3.route_commands(rname, router)
+        cmds += l3.router_extra_commands(rname, router)
         for nat in router.nat:
             logical_ip = (
                 str(nat.logical_ip.network_address)
@@ -73,7 +76,12 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             ["lsp-add", vm.switch, port],
             ["lsp-set-addresses", port, port_addresses(vm, fields["ip"], fields.get("ipv6"))],
         ]
-    return cmds + addressing_commands(topo)
+    from lab.plan.security import security_commands
+
+    # address sets, port groups, ACLs: after the ports; load balancers last
+    return (
+        cmds + addressing_commands(topo) + security_commands(topo) + l3.load_balancer_commands(topo)
+    )
 
 
 def transaction(commands: list[list[str]]) -> list[str]:

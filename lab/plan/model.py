@@ -71,6 +71,7 @@ class VMPlan:
     mac: str
     ip: IPv4Interface | IPv6Interface | None  # None: `ip: dynamic`, OVN IPAM picks it
     gateway: IPv4Address | IPv6Address | None
+    services: tuple[tuple[str, int], ...] = ()  # (proto, port) servers started in the VM
     # v2 addressing (lab.plan.addressing): the IPv6 address (given, or the one SLAAC/DHCPv6
     # will configure), how it comes, and which DHCP clients run in the VM
     ipv6: IPv6Interface | None = None
@@ -118,6 +119,7 @@ class Plan:
     ssl: bool = False  # OVSDB over the network is TLS (pssl:/ssl:) with the lab's PKI
     nb_raft_port: int = 6643
     sb_raft_port: int = 6644
+    acl_matches: list[tuple[str, str]] = field(default_factory=list)  # (ACL label, match)
 
     def __post_init__(self) -> None:
         if not self.centrals:

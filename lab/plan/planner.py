@@ -10,6 +10,7 @@ from lab.errors import UserError
 from lab.plan.addressing import vm_addressing
 from lab.plan.commands import logical_network_commands
 from lab.plan.model import FabricPlan, HostRoute, LinkPlan, NodePlan, Plan, VMPlan
+from lab.plan.security import acl_matches
 from lab.topology.model import Topology
 
 # Allocated node addresses start at .11 in subnets large enough, leaving the
@@ -77,6 +78,7 @@ def make_plan(topo: Topology) -> Plan:
             vm_if=naming.vm_ifname(name),
             mac=vm.mac.lower(),
             **vm_addressing(topo, vm),
+            services=tuple((s.proto, s.port) for s in vm.services),
         )
         for name, vm in topo.vms.items()
     }
@@ -92,6 +94,7 @@ def make_plan(topo: Topology) -> Plan:
         nb_commands=logical_network_commands(topo),
         centrals=list(topo.centrals),
         ssl=topo.ssl,
+        acl_matches=acl_matches(topo),
     )
 
 

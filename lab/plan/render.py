@@ -152,6 +152,9 @@ def render_plan(plan: Plan) -> str:
             out.append("# its DHCP client / RA watcher, writing only into the lab's state dir")
             client = client_argv(vm, Path(f"/var/lib/ovn-lab/{plan.lab}/{vm.name}"))
             out.append(_cmd("ip", "netns", "exec", vm.netns, *client) + " &")
+        for proto, port in vm.services:  # lab/vm_agent.py: answers with the VM's name
+            serve = ["python3", "-I", "lab/vm_agent.py", "serve", proto, str(port), vm.name]
+            out.append(_cmd("ip", "netns", "exec", vm.netns, *serve) + " &")
     out += [
         "",
         "# wait until every VM port is up and every chassis caught up",

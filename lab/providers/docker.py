@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab import nsfs
 from lab.errors import RuntimeFailure, UserError
+from lab.extras import available, require
 
 if TYPE_CHECKING:
     import docker
@@ -50,7 +51,7 @@ def client() -> docker.DockerClient:
     global _client
     with _client_lock:
         if _client is None:
-            import docker
+            docker = require("docker")  # the [docker] extra
 
             try:
                 candidate = docker.from_env(timeout=120)
@@ -164,7 +165,7 @@ def remove_lab_containers(lab: str, required: bool = False) -> list[str]:
     """Remove a lab's containers (with every process in them). Safe to repeat. A machine
     with no docker daemon has no containers to remove, unless the lab's state says it
     made some (`required`): then the daemon must be started first."""
-    if not DOCKER_SOCKET.exists() and not required:
+    if not required and not (DOCKER_SOCKET.exists() and available("docker")):
         return []
     import docker
 

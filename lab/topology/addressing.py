@@ -86,13 +86,14 @@ def _fabrics(rules: _Rules) -> None:
 
 
 def _mixed_route(rules: _Rules, path: Path, route: Any) -> None:
-    if family(route.prefix) != family(route.nexthop):
-        rules.rep.add(
-            path,
-            f"route {route.prefix} is IPv{family(route.prefix)} but nexthop "
-            f"{route.nexthop} is IPv{family(route.nexthop)}; use a nexthop of the "
-            "prefix's family",
-        )
+    hops = route.nexthop if isinstance(route.nexthop, list) else [route.nexthop]  # ECMP: several
+    for hop in hops:
+        if family(route.prefix) != family(hop):
+            rules.rep.add(
+                path,
+                f"route {route.prefix} is IPv{family(route.prefix)} but nexthop "
+                f"{hop} is IPv{family(hop)}; use a nexthop of the prefix's family",
+            )
 
 
 def _routers(rules: _Rules) -> None:

@@ -49,7 +49,15 @@ def _assemble(parts: Parts) -> Topology:
         ssl=parts.ssl,
         fabric=parts.fabric,
         nodes=parts.nodes,
-        ovn=Ovn(switches=parts.switches, routers=parts.routers),
+        ovn=Ovn(
+            switches=parts.switches,
+            routers=parts.routers,
+            port_groups=parts.port_groups,
+            address_sets=parts.address_sets,
+            acls=list(parts.acls.values()),
+            ha_chassis_groups=parts.ha_chassis_groups,
+            load_balancers=parts.load_balancers,
+        ),
         vms=parts.vms,
         checks=parts.checks,
     )

@@ -26,7 +26,23 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "dhcp", "dns"}
+    {
+        "ping",
+        "trace",
+        "geneve",
+        "flows",
+        "fdb",
+        "gateway",
+        "failover",
+        "raft",
+        "connect",
+        "acl_log",
+        "lb",
+        "nexthop",
+        "dhcp",
+        "dns",
+    }
+    | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
 )
 
 
@@ -58,6 +74,43 @@ class Route(Strict):
     prefix: IPvAnyNetwork  # IPv4 or IPv6; nexthop of the same family
     nexthop: IPvAnyAddress
     output_port: str | None = None
+
+
+class RouterRoute(Route):
+    """A logical router's static route: a list of next hops is ECMP (`lr-route-add --ecmp`),
+    `bfd: true` monitors each next hop with BFD (`--bfd`)."""
+
+    nexthop: IPvAnyAddress | list[IPvAnyAddress]  # type: ignore[assignment]
+    bfd: bool = False
+
+    @property
+    def nexthops(self) -> list[IPvAnyAddress]:
+        return self.nexthop if isinstance(self.nexthop, list) else [self.nexthop]
+
+
+class Policy(Strict):
+    """A logical router policy (`lr-policy-add ROUTER PRIORITY MATCH ACTION [NEXTHOP]`)."""
+
+    priority: int = Field(ge=0, le=32767)
+    match: str
+    action: Literal["reroute", "drop", "allow"]
+    nexthop: IPv4Address | None = None
+
+
+class HealthCheck(Strict):
+    """Load_Balancer_Health_Check options (OVN's defaults: 5, 20, 3, 3)."""
+
+    interval: int = Field(default=5, ge=1, le=3600)
+    timeout: int = Field(default=20, ge=1, le=3600)
+    success_count: int = Field(default=3, ge=1, le=100)
+    failure_count: int = Field(default=3, ge=1, le=100)
+
+
+class LoadBalancer(Strict):
+    protocol: Literal["tcp", "udp"] = "tcp"
+    # "VIP[:port]" -> backends written "VM:port" or "address:port"
+    vips: dict[str, list[str]]
+    health_check: HealthCheck | None = None
 
 
 class Node(Strict):
@@ -109,6 +162,7 @@ class Switch(Strict):
     dhcp: Dhcp | None = None
     dhcp6: Dhcp6 | None = None
     dns: dict[str, DnsAddresses] = Field(default_factory=dict)  # the OVN DNS table
+    load_balancers: list[str] = Field(default_factory=list)  # ls-lb-add
 
 
 class RouterPort(Strict):
@@ -119,6 +173,7 @@ class RouterPort(Strict):
     gateway_chassis: dict[str, int] = Field(default_factory=dict)
     # ipv6_ra_configs:address_mode: ovn-controller answers router solicitations
     ra: Literal["slaac", "dhcpv6_stateful", "dhcpv6_stateless"] | None = None
+    ha_chassis_group: str | None = None  # a name under ovn.ha_chassis_groups
 
 
 class Nat(Strict):
@@ -132,13 +187,59 @@ class Nat(Strict):
 class Router(Strict):
     ports: dict[str, RouterPort] = Field(default_factory=dict)
     nat: list[Nat] = Field(default_factory=list)
-    routes: list[Route] = Field(default_factory=list)
+    routes: list[RouterRoute] = Field(default_factory=list)
     options: dict[str, str] = Field(default_factory=dict)
+    chassis: str | None = None  # a gateway router: options:chassis
+    policies: list[Policy] = Field(default_factory=list)  # lr-policy-add
+    load_balancers: list[str] = Field(default_factory=list)  # lr-lb-add
+
+
+AclAction = Literal["allow", "allow-related", "allow-stateless", "drop", "reject", "pass"]
+AclSeverity = Literal["alert", "warning", "notice", "info", "debug"]
+
+
+class Acl(Strict):
+    """One `ovn-nbctl acl-add`, on a port group or a switch (exactly one of them)."""
+
+    port_group: str | None = None
+    switch: str | None = None
+    direction: Literal["from-lport", "to-lport"]
+    priority: int = Field(ge=0, le=32767)
+    match: str
+    action: AclAction
+    log: bool = False
+    name: str | None = Field(default=None, max_length=63)
+    severity: AclSeverity | None = None
+    label: int | None = Field(default=None, ge=0, le=4294967295)
+
+    @property
+    def entity(self) -> str:
+        return self.port_group or self.switch or ""
 
 
 class Ovn(Strict):
     switches: dict[str, Switch] = Field(default_factory=dict)
     routers: dict[str, Router] = Field(default_factory=dict)
+    port_groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> VM names
+    address_sets: dict[str, list[str]] = Field(default_factory=dict)  # name -> addresses
+    acls: list[Acl] = Field(default_factory=list)  # acl-add, in this order
+    ha_chassis_groups: dict[str, dict[str, int]] = Field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = Field(default_factory=dict)
+
+
+class Service(Strict):
+    """A server the lab starts in a VM: `{tcp: 8080}` or `{udp: 5353}`."""
+
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    udp: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def proto(self) -> str:
+        return "tcp" if self.tcp is not None else "udp"
+
+    @property
+    def port(self) -> int:
+        return self.tcp if self.tcp is not None else self.udp or 0
 
 
 class VM(Strict):
@@ -154,6 +255,7 @@ class VM(Strict):
     gateway6: IPv6Address | None = None  # default IPv6 route for a given `ipv6` address
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
+    services: list[Service] = Field(default_factory=list)  # servers answering with its name
 
 
 class Topology(Strict):

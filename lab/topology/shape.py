@@ -18,8 +18,10 @@ from pydantic import BaseModel, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork, V
 
 from lab.topology.model import (
     VM,
+    Acl,
     Fabric,
     Link,
+    LoadBalancer,
     Node,
     Ovn,
     ProviderName,
@@ -66,6 +68,12 @@ _MISSING_HINTS = {
     "logical_ip": "an address or network like 10.0.0.0/24",
     "prefix": "a network like 0.0.0.0/0",
     "nexthop": "an address like 198.51.100.1",
+    "direction": "from-lport or to-lport",
+    "priority": "a number from 0 to 32767",
+    "match": "an OVN match like 'outport == @web && tcp.dst == 8080'",
+    "action": "one of allow, allow-related, allow-stateless, drop, reject, pass "
+    "(a router policy: reroute, drop, allow)",
+    "vips": 'a mapping like {"10.0.0.100:80": [vm1:8080]}',
 }
 _EXAMPLES = {
     "Fabric": "{subnet: 192.0.2.0/24}",
@@ -77,6 +85,11 @@ _EXAMPLES = {
     "Nat": "{type: snat, external_ip: 198.51.100.10, logical_ip: 10.0.0.0/24}",
     "Router": "{ports: {...}}",
     "Ovn": "{switches: {...}, routers: {...}}",
+    "Acl": "{port_group: web, direction: to-lport, priority: 1002, match: ..., action: allow}",
+    "LoadBalancer": '{protocol: tcp, vips: {"10.0.0.100:80": [vm1:8080]}}',
+    "HealthCheck": "{interval: 2, timeout: 1, success_count: 1, failure_count: 2}",
+    "RouterRoute": "{prefix: 0.0.0.0/0, nexthop: [198.51.100.1, 198.51.100.2]}",
+    "Policy": "{priority: 100, match: 'ip4.src == 10.0.1.0/24', action: drop}",
     "VM": "{chassis: worker1, switch: net1, mac: '40:44:00:00:00:01', ip: 10.0.0.10/24}",
 }
 _IP_WORDS = {
@@ -117,6 +130,12 @@ class Parts:
     switches: dict[str, Switch] = field(default_factory=dict)
     routers: dict[str, Router] = field(default_factory=dict)
     vms: dict[str, VM] = field(default_factory=dict)
+    port_groups: dict[str, list[str]] = field(default_factory=dict)
+    address_sets: dict[str, list[str]] = field(default_factory=dict)
+    acls: dict[int, Acl] = field(default_factory=dict)  # index in ovn.acls -> ACL
+    acls_written: int = 0  # how many ACLs the file has (some may have failed shape)
+    ha_chassis_groups: dict[str, dict[str, int]] = field(default_factory=dict)
+    load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
     checks: list[Any] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)  # section -> names
     broken: set[str] = field(default_factory=set)  # sections that are not even a mapping
@@ -202,8 +221,12 @@ class Shaper:
             if raw is not None:  # its type was reported by _top
                 self.parts.broken.update(("switches", "routers"))
             return
-        stripped = {k: {} if isinstance(v, dict) else v for k, v in raw.items()}
+        stripped = {
+            k: {} if isinstance(v, dict) else [] if k == "acls" and isinstance(v, list) else v
+            for k, v in raw.items()
+        }
         self.validate(Ovn, stripped, ("ovn",))
+        self._security(raw)
         for name, value in self._items("switches", raw.get("switches")):
             switch = self.validate(
                 Switch, {} if value is None else value, ("ovn", "switches", name)
@@ -212,6 +235,61 @@ class Shaper:
                 self.parts.switches[name] = switch
         for name, value in self._items("routers", raw.get("routers")):
             self._router(name, value)
+        self._ovn_extras(raw)
+
+    def _ovn_extras(self, raw: dict[str, Any]) -> None:
+        """ovn.ha_chassis_groups and ovn.load_balancers, one item at a time."""
+        for name, value in self._items("ha_chassis_groups", raw.get("ha_chassis_groups")):
+            path = ("ovn", "ha_chassis_groups", name)
+            if not isinstance(value, dict) or not value:
+                self.rep.add(
+                    path,
+                    f"expected a mapping of gateway node -> priority but got {show(value)}; "
+                    "write it like {gw1: 30, gw2: 20}",
+                )
+                continue
+            members: dict[str, int] = {}
+            for node, priority in value.items():
+                if isinstance(priority, bool) or not isinstance(priority, int):
+                    self.rep.add(
+                        (*path, node),
+                        f"priority {show(priority)} is not a whole number; write it like 30",
+                    )
+                else:
+                    members[str(node)] = priority
+            self.parts.ha_chassis_groups[name] = members
+        for name, value in self._items("load_balancers", raw.get("load_balancers")):
+            lb = self.validate(LoadBalancer, value, ("ovn", "load_balancers", name))
+            if lb is not None:
+                self.parts.load_balancers[name] = lb
+
+    def _security(self, raw: dict[str, Any]) -> None:
+        """Port groups and address sets (name -> list of text), ACLs one by one."""
+        for section, target in (
+            ("port_groups", self.parts.port_groups),
+            ("address_sets", self.parts.address_sets),
+        ):
+            for name, value in self._items(section, raw.get(section)):
+                path = ("ovn", section, name)
+                items = value if isinstance(value, list) else None
+                if items is None or not all(isinstance(v, str | int) for v in items):
+                    self.rep.add(
+                        path,
+                        f"expected a list of names or addresses but got {show(value)}; "
+                        "write it like [vm1, vm2] or [10.0.0.10, 10.0.1.0/24]",
+                    )
+                    continue
+                target[name] = [
+                    str(v) if isinstance(v, str) else self.src.plain.get((*path, i), str(v))
+                    for i, v in enumerate(items)
+                ]
+        acls = raw.get("acls")
+        if isinstance(acls, list):
+            self.parts.acls_written = len(acls)
+            for index, value in enumerate(acls):
+                acl = self.validate(Acl, value, ("ovn", "acls", index))
+                if acl is not None:
+                    self.parts.acls[index] = acl
 
     def _router(self, name: str, value: Any) -> None:
         path = ("ovn", "routers", name)
@@ -322,17 +400,29 @@ class Shaper:
         try:
             return cls.model_validate(value)
         except ValidationError as err:
-            explained: set[tuple[Any, ...]] = set()
-            for error in err.errors(include_url=False):
-                loc = _user_loc(error["loc"])
-                if loc in explained:  # a union: the first member's error says it
-                    continue
-                explained.add(loc)
-                self._explain(cls, path, {**error, "loc": loc})
+            errors = err.errors(include_url=False)
+            # `X | list[X]` fields (ECMP next hops): the unions with a list member
+            listy = {_union_field(e["loc"]) for e in errors if _union_tag(e["loc"], "list[")}
+            explained: set[tuple[Any, ...]] = set()  # a union: one error per value
+            for error in errors:
+                self._explain(cls, path, error, explained, listy)
             return None
 
-    def _explain(self, cls: type[BaseModel], path: Path, error: Any) -> None:
-        loc = error["loc"]
+    def _explain(
+        self,
+        cls: type[BaseModel],
+        path: Path,
+        error: Any,
+        explained: set[tuple[Any, ...]],
+        listy: set[tuple[Any, ...]],
+    ) -> None:
+        tags = [p for p in error["loc"] if isinstance(p, str) and "[" in p]
+        if tags and _union_field(error["loc"]) in listy and _other_branch(tags[0], error):
+            return  # a value of one form (a next hop or a list of them) fails only its own
+        loc = _user_loc(error["loc"])
+        if loc in explained:  # another member of the same union said it already
+            return
+        explained.add(loc)
         kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
         last = loc[-1] if loc else ""
         if kind == "extra_forbidden":
@@ -350,6 +440,14 @@ class Shaper:
             )
         else:
             self.rep.add((*path, *loc), _message(kind, str(last), value, ctx, error["msg"]))
+
+
+def _other_branch(tag: str, error: Any) -> bool:
+    """For `X | list[X]` fields, pydantic reports both union branches: keep the one that
+    matches what was written (a list, or one value)."""
+    if tag.startswith("list["):
+        return str(error["type"]) == "list_type"
+    return isinstance(error.get("input"), list)
 
 
 def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: str) -> str:
@@ -387,6 +485,20 @@ def _is_ipv6(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _union_tag(loc: tuple[Any, ...], prefix: str = "") -> str | None:
+    """The first union member tag in an error's location (starting with `prefix`)."""
+    for part in loc:
+        if isinstance(part, str) and _UNION_TAG.match(part):
+            return part if part.startswith(prefix) else None
+    return None
+
+
+def _union_field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location of the union-typed value itself (up to the member tag)."""
+    tag = _union_tag(loc)
+    return _user_loc(loc[: loc.index(tag)] if tag else loc)
 
 
 def _user_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:

@@ -14,7 +14,10 @@ from lab import naming
 from lab.topology.addressing import addressing_rules
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
+from lab.topology.security import validate_security
 from lab.topology.shape import Parts
+from lab.topology.steps import VALIDATORS as STEP_VALIDATORS
+from lab.topology.validate_l3 import validate_l3
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 VLAN_RANGE = (1, 4094)
@@ -42,6 +45,8 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
+    validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
     addressing_rules(rules)  # v2: IPv6, DHCP, router advertisements, DNS
 
 
@@ -539,7 +544,8 @@ class _Rules:
             if kind not in CHECK_KINDS:
                 self.rep.add(
                     path,
-                    f"unknown check {show(kind)}; use one of {one_of(sorted(CHECK_KINDS))}",
+                    f"unknown check {show(kind)}; use one of "
+                    + one_of(sorted(CHECK_KINDS), limit=30),
                     at=(*path, kind),
                 )
             elif not isinstance(spec, dict):
@@ -548,6 +554,8 @@ class _Rules:
                     f"the {kind} check needs a mapping of settings but got {show(spec)}; "
                     f"write it like {kind}: {{...}}",
                 )
+            elif kind in STEP_VALIDATORS:  # steps and assert: their own references
+                STEP_VALIDATORS[kind](self, (*path, kind), spec)
             else:
                 self._check_refs((*path, kind), spec, nested=True)
 

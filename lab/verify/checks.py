@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab.errors import UserError
@@ -16,6 +17,7 @@ from lab.runner import wait_for_output
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import ping as pg
+from lab.verify import steps
 from lab.verify import trace as tr
 from lab.verify.context import LabContext, slug
 
@@ -134,7 +136,13 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
         trace, text, _ = ctx.trace(src, dst)
         ctx.save_raw(cid, "diagnosis-ovn-trace.txt", text)
         if trace.output is None:
-            parts.append("ovn-trace: " + tr.explain_drop(trace))
+            from lab.verify.acl_trace import ACL_STAGE, decide
+
+            last = trace.last_stage
+            if last is not None and ACL_STAGE.match(last.name):  # name the ACL that dropped it
+                parts.append("ovn-trace: " + decide(ctx, trace, text).describe())
+            else:
+                parts.append("ovn-trace: " + tr.explain_drop(trace))
         else:
             parts.append(
                 f"ovn-trace delivers to {trace.output} via {' -> '.join(trace.datapaths)}, "
@@ -151,6 +159,10 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
 
 
 def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    from lab.verify import acl_trace
+
+    if any(key in spec for key in acl_trace.L4_KEYS):  # TCP/UDP, ct states, ACL verdicts
+        return acl_trace.check_trace_l4(ctx, spec, cid)  # type: ignore[no-any-return]
     _require(spec, "trace", "from", "to", optional=("path", "output"))
     trace, text, argv = ctx.trace(str(spec["from"]), str(spec["to"]))
     ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
@@ -186,10 +198,11 @@ def _capture_while(
     traffic: Callable[[], None],
     linger: float = 1.0,
     capture: list[str] | None = None,
+    argv: list[str] | None = None,
 ) -> str:
     """Start tcpdump on a node, wait until it listens, run the traffic, then give the last
     packets `linger` seconds to arrive before stopping the capture."""
-    argv = gv.capture_argv(interface, count)
+    argv = argv or gv.capture_argv(interface, count)
     if capture is not None:  # another filter than Geneve's UDP port
         argv = [*argv[: argv.index("udp")], *capture]
     proc = ctx.popen_in(node, argv)
@@ -228,9 +241,14 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     def traffic() -> None:
         ctx.run_in(src, pg.ping_argv(dst_ip, count=count, interval=0.2))
 
-    raw = _capture_while(ctx, node, interface, 2 * count, traffic)
-    ctx.save_raw(cid, "tcpdump.txt", raw)
-    packets = [p for p in gv.parse_geneve(raw) if p.icmp in expect]
+    if ctx.state.provider != "ssh":  # a pcap, kept, decoded from its bytes
+        pcap = _capture_pcap(ctx, node, interface, 2 * count, traffic, cid)
+        decoded = gv.from_pcap(pcap.read_bytes())
+    else:
+        raw = _capture_while(ctx, node, interface, 2 * count, traffic)
+        ctx.save_raw(cid, "tcpdump.txt", raw)
+        decoded = gv.parse_geneve(raw)
+    packets = [p for p in decoded if p.icmp in expect]
     seen = []
     wrong = []
     for p in packets:
@@ -241,6 +259,7 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
             "inner": f"{p.inner_src} > {p.inner_dst}",
             "outer": f"{p.outer_src} > {p.outer_dst}",
             "data": p.data,
+            "options": p.options,
             **got,
             "ovn_option": p.is_ovn,
         }
@@ -271,6 +290,27 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
         diagnosis = f"saw only {sorted(kinds)} packets"
     evidence = {"expected": expect, "packets": seen}
     return CheckResult("geneve", spec, passed, summary, evidence, diagnosis)
+
+
+def _capture_pcap(
+    ctx: LabContext,
+    node: str,
+    interface: str,
+    count: int,
+    traffic: Callable[[], None],
+    cid: str,
+) -> Path:
+    """Capture into the node's own directory (visible inside a docker node at the same
+    path), then keep the pcap under the check's raw outputs."""
+    from lab.state import node_dir
+
+    in_node = node_dir(ctx.state, node) / f"capture-{cid}.pcap"
+    argv = gv.pcap_capture_argv(interface, count, str(in_node))
+    _capture_while(ctx, node, interface, count, traffic, argv=argv)
+    kept = ctx.save_raw(cid, "geneve.pcap", "")
+    if in_node.exists():
+        in_node.replace(kept)
+    return kept
 
 
 def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: dict[str, str]) -> dict[str, Any]:
@@ -399,14 +439,22 @@ def _chassis_if(ctx: LabContext, vm: str) -> str:
 
 
 def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.gateways import active_chassis
+    from lab.gateways import active_chassis, gateway_ports
 
     _require(spec, "gateway", "port", "active")
-    active = active_chassis(ctx.state, str(spec["port"]))
+    port = str(spec["port"])
+    active = active_chassis(ctx.state, port)
     passed = active == spec["active"]
-    summary = f"cr-{spec['port']} is bound on {active or 'no chassis'}"
+    # what makes it a gateway port: gateway_chassis, an HA chassis group, a gateway router
+    found = next((g for g in gateway_ports(ctx.state, ctx.nb) if g.port == port), None)
+    kind = found.kind if found else "no gateway"
+    candidates = ", ".join(f"{c} ({p})" for c, p in found.chassis) if found else ""
+    bound = port if kind.startswith("gateway router") else f"cr-{port}"
+    summary = f"{bound} is bound on {active or 'no chassis'} ({kind}"
+    summary += f": {candidates})" if candidates and bound != port else ")"
     diagnosis = None if passed else f"expected {spec['active']}; see `lab gateways` for BFD"
-    return CheckResult("gateway", spec, passed, summary, {"active": active}, diagnosis)
+    evidence = {"active": active, "kind": kind, "chassis": found.chassis if found else []}
+    return CheckResult("gateway", spec, passed, summary, evidence, diagnosis)
 
 
 def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
@@ -502,6 +550,20 @@ def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
     return CheckResult("failover", spec, passed, summary, evidence, diagnosis)
 
 
+def check_nexthop(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Where a VM's flows leave OVN: ECMP spread, policies, BFD failover (lab.verify.nexthop)."""
+    from lab.verify.nexthop import check_nexthop as run_nexthop
+
+    return run_nexthop(ctx, spec, cid)
+
+
+def check_lb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Requests through a load balancer VIP; health checks (lab.verify.lb)."""
+    from lab.verify.lb import check_lb as run_lb
+
+    return run_lb(ctx, spec, cid)
+
+
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """Kill raft leaders (or followers) of a clustered central; see lab.verify.raft."""
     from lab.verify.raft import check_raft as run_raft
@@ -559,6 +621,20 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return CheckResult("fdb", spec, passed, summary, evidence, diagnosis)
 
 
+def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A real TCP/UDP exchange with a VM service; see lab.verify.connect."""
+    from lab.verify.connect import check_connect as run_connect
+
+    return run_connect(ctx, spec, cid)  # type: ignore[no-any-return]
+
+
+def check_acl_log(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Hits of a logging ACL in the chassis' ovn-controller logs; see lab.verify.acl_log."""
+    from lab.verify.acl_log import check_acl_log as run_acl_log
+
+    return run_acl_log(ctx, spec, cid)  # type: ignore[no-any-return]
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -570,6 +646,16 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "fdb": check_fdb,
     "dhcp": check_dhcp,
     "dns": check_dns,
+    "connect": check_connect,
+    "acl_log": check_acl_log,
+    "nexthop": check_nexthop,
+    "lb": check_lb,
+    # steps between checks, and assert (lab.verify.steps)
+    "link": steps.step_link,
+    "impair": steps.step_impair,
+    "partition": steps.step_partition,
+    "add-vm": steps.step_add_vm,
+    "assert": steps.check_assert,
 }
 
 
@@ -612,6 +698,11 @@ def run_checks(
     finally:
         if ctx.fdb_watcher:
             ctx.fdb_watcher.stop()
+        undone = steps.undo_steps(ctx)  # a failed run too: no fault outlives `lab check`
+        if undone:
+            results.append(CheckResult("undo", {}, False, "; ".join(undone)))
+            if on_result:
+                on_result(results[-1])
     for index, entry in deferred:
         results.append(run_check(ctx, index, entry))
         if on_result:

@@ -1,4 +1,5 @@
-"""Geneve: capture the underlay with tcpdump and decode OVN's tunnel metadata.
+"""Geneve: capture the underlay with tcpdump and decode OVN's tunnel metadata (from a pcap's
+bytes, lab.verify.pcap; tcpdump's text is read only on SSH labs).
 
 OVN puts the logical datapath's tunnel key in the VNI and one option (class
 0x0102, type 0x80) whose 32-bit data holds the logical ingress port key in
@@ -38,6 +39,8 @@ class GenevePacket:
     inner_src: str | None
     inner_dst: str | None
     icmp: str | None
+    options: int = 1  # how many Geneve options the packet carried (pcap decoding)
+    inner_proto: str | None = None
 
     @property
     def ingress_key(self) -> int:
@@ -98,6 +101,42 @@ def parse_geneve(output: str) -> list[GenevePacket]:
                 inner_src=inner.group(1) if inner else None,
                 inner_dst=inner.group(2) if inner else None,
                 icmp=inner.group(3) if inner else None,
+            )
+        )
+    return result
+
+
+def pcap_capture_argv(interface: str, count: int, path: str) -> list[str]:
+    """tcpdump writing a pcap (packet-buffered, still root so it can write the lab's 0700
+    directories) of Geneve on an interface; `path` "-" is stdout."""
+    argv = ["tcpdump", "-nn", "-U", "-Z", "root", "-i", interface, "-w", path]
+    if count:
+        argv += ["-c", str(count)]
+    return [*argv, "udp", "port", "6081"]
+
+
+def from_pcap(data: bytes) -> list[GenevePacket]:
+    """Geneve packets of a pcap file, decoded from the bytes (lab.verify.pcap), in the shape
+    the geneve check compares: OVN's option (class 0x0102, type 0x80) if it is there."""
+    from lab.verify import pcap
+
+    result = []
+    for p in pcap.geneve(data):
+        opt = p.option(OVN_OPTION_CLASS, OVN_OPTION_TYPE) or (p.options[0] if p.options else None)
+        inner = p.inner
+        result.append(
+            GenevePacket(
+                outer_src=p.outer_src,
+                outer_dst=p.outer_dst,
+                vni=p.vni,
+                option_class=opt.option_class if opt else -1,
+                option_type=opt.option_type if opt else -1,
+                data=opt.data.hex() if opt else "0",
+                inner_src=inner.src if inner else None,
+                inner_dst=inner.dst if inner else None,
+                icmp=inner.icmp if inner else None,
+                options=len(p.options),
+                inner_proto=inner.proto if inner else None,
             )
         )
     return result

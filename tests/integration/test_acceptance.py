@@ -1,5 +1,5 @@
-"""`lab test`: the testinfra suites in checks/ pass on a healthy lab and name the node and the
-check when one node is broken."""
+"""`lab test`: the shipped testinfra suites (lab/data/checks) pass on a healthy lab and name the
+node and the check when one node is broken."""
 
 from __future__ import annotations
 

@@ -44,8 +44,11 @@ def test_seed_checks_pass_and_match_southbound_keys(tmp_path: Path) -> None:
         assert flows65["evidence"]["table"] == 65 and flows65["evidence"]["output_table"] == 65
         suite = ET.parse(junit).getroot()
         assert suite.get("tests") == "5" and suite.get("failures") == "0"
-        # raw command outputs are kept under the lab's state directory
-        assert any(Path(data["raw_dir"]).rglob("tcpdump.txt"))
+        # raw command outputs are kept under the lab's state directory; the capture as a pcap
+        (kept,) = Path(data["raw_dir"]).rglob("geneve.pcap")
+        from lab.verify import pcap
+
+        assert len(pcap.geneve(kept.read_bytes())) >= len(geneve["evidence"]["packets"]) > 0
 
 
 def _dp_uuid(sb, name: str) -> str:

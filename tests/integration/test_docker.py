@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,35 @@ def test_killed_up_leaves_nothing_after_down(
     assert not _containers(docker_client, name)
     assert not Path(f"/run/ovn-lab/{name}").exists()
     assert_nothing_left(name, links_before)
+
+
+def test_faults_steps_and_bundle_on_docker(
+    docker_client: object, node_image: str, tmp_path: Path
+) -> None:
+    """sb-partition on containers: partition, assert inside the node (docker exec), add-vm;
+    then an impairment, a bundle, and the lab rebuilt from it on docker again."""
+    bundle = tmp_path / "dk.tar.gz"
+    with running_lab("sb-partition.yaml", "tdkf", "--provider", "docker"):
+        proc = lab("check", "tdkf", timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        lab("impair", "--lab", "tdkf", "worker1", "overlay", "--delay", "30", check=True)
+        slow = lab("exec", "--lab", "tdkf", "vm1", "--", "ping", "-c3", "-i0.2", "20.0.0.10")
+        rtt = float(re.search(r"= [\d.]+/([\d.]+)/", slow.stdout).group(1))  # type: ignore[union-attr]
+        assert rtt > 55, slow.stdout
+        lab("bundle", "tdkf", "-o", str(bundle), check=True)
+    with running_lab_from_bundle(bundle, "tdkf2"):
+        assert lab("check", "tdkf2", timeout=300).returncode == 0
+    assert not _containers(docker_client, "tdkf") and not _containers(docker_client, "tdkf2")
+
+
+@contextmanager
+def running_lab_from_bundle(bundle: Path, name: str) -> Iterator[None]:
+    up = lab("up", "--bundle", str(bundle), "--name", name, "--provider", "docker", timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr
+        yield
+    finally:
+        assert lab("down", name).returncode == 0
 
 
 def test_dual_stack_on_docker(docker_client: object, node_image: str) -> None:

@@ -1,8 +1,8 @@
 """The repository's Vagrantfile for real, with Vagrant's docker provider.
 
-`VAGRANT_DEFAULT_PROVIDER=docker vagrant up` in a copy of the Vagrantfile, playbooks/ and
+`VAGRANT_DEFAULT_PROVIDER=docker vagrant up` in a copy of the Vagrantfile, lab/data/playbooks/ and
 vagrant/ (so no `.vagrant/` is ever left in the repository): central + worker1 + worker2 as
-containers built FROM the node image, provisioned by playbooks/site.yml through Vagrant's
+containers built FROM the node image, provisioned by lab/data/playbooks/site.yml through Vagrant's
 ansible provisioner. Then: the playbook ran on all three, the chassis reached the central over
 the overlay (192.0.2.0/24, `ovn_underlay_if`) and not over 127.0.0.1, the inventory Vagrant
 wrote names `ovn_underlay_if`, a second provisioning changes nothing, and `vagrant destroy -f`
@@ -90,7 +90,7 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 @dataclass
 class Vagrant:
-    root: Path  # the copy holding Vagrantfile, playbooks/, vagrant/ and .vagrant/
+    root: Path  # the copy holding Vagrantfile, lab/data/playbooks/, vagrant/ and .vagrant/
     env: dict[str, str]
     up: subprocess.CompletedProcess
     up_seconds: float
@@ -158,7 +158,7 @@ def vagrant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vagrant]:
     image = node_image()
     root = tmp_path_factory.mktemp("vagrant")
     shutil.copy(REPO / "Vagrantfile", root / "Vagrantfile")
-    for folder in ("playbooks", "vagrant"):
+    for folder in ("lab/data/playbooks", "vagrant"):
         shutil.copytree(REPO / folder, root / folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAGRANT_", "OVN_LAB_"))} | {
         "VAGRANT_DEFAULT_PROVIDER": "docker",

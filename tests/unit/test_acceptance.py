@@ -1,5 +1,5 @@
 """`lab test` without root: host URLs by provider, expectations from lab state, argument split,
-and the helpers checks/conftest.py gives the suites."""
+and the helpers lab/data/checks/conftest.py gives the suites."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from lab.errors import UserError
 from lab.state import LabState, create_state
 
 REPO = Path(__file__).resolve().parents[2]
+CHECKS = REPO / "lab" / "data" / "checks"
 
 
 @pytest.fixture
@@ -148,12 +149,12 @@ def test_checks_are_not_collected_by_the_project_tests() -> None:
 
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
-    assert (REPO / "checks" / "conftest.py").is_file()
+    assert (CHECKS / "conftest.py").is_file()
 
 
 @pytest.fixture(scope="module")
 def conftest() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("checks_conftest", REPO / "checks/conftest.py")
+    spec = importlib.util.spec_from_file_location("checks_conftest", CHECKS / "conftest.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -88,7 +88,7 @@ def test_register_maps_the_scheme_to_our_class() -> None:
 
 def test_checks_conftest_registers_the_same_class() -> None:
     spec = importlib.util.spec_from_file_location(
-        "acceptance_conftest", REPO / "checks/conftest.py"
+        "acceptance_conftest", REPO / "lab/data/checks/conftest.py"
     )
     assert spec and spec.loader
     saved = testinfra.backend.BACKENDS.pop("netns", None)

@@ -1,0 +1,201 @@
+"""The `lb` check: requests through a load balancer VIP, answered by its backends (VM
+services answer with the VM's name, so every answer says which backend served it).
+
+    lb: {from: vm3, vip: "10.0.0.100:80", requests: 30, backends: [vm1, vm2]}
+        passes when every request was answered, every listed backend answered some, and
+        no one else did; reports the spread and requests/s from this one client.
+    lb: {from: vm3, vip: "10.0.0.100:80", stop: vm1, within_s: 10}
+        stops vm1's service behind the VIP; passes when, within within_s, the health check
+        took it out of the pool (no request reaches it any more and none fails); then
+        starts it again and waits for it to answer again. Reports both times.
+
+Built on the `connect` check's exchange (lab.verify.connect) and VM services
+(lab.services).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from lab.errors import UserError
+from lab.topology.l3 import parse_endpoint
+
+if TYPE_CHECKING:
+    from lab.verify.checks import CheckResult
+    from lab.verify.context import LabContext
+
+REQUEST_TIMEOUT = 1.0
+# "out of the pool" = this many requests in a row answered, none by the stopped backend
+CLEAN_RUN = 10
+
+
+def _lb_of(ctx: LabContext, vip: str) -> tuple[str, str, list[str]]:
+    """(load balancer, protocol, backends as written) of a VIP of the topology."""
+    want = parse_endpoint(vip)
+    for name, lb in ctx.topology.ovn.load_balancers.items():
+        for text, backends in lb.vips.items():
+            got = parse_endpoint(text)
+            if got.address == want.address and got.port == want.port:
+                return name, lb.protocol, [str(b) for b in backends]
+    raise UserError(f"check 'lb': {vip} is not a VIP of any load balancer under ovn.load_balancers")
+
+
+def _backend_port(ctx: LabContext, backends: list[str], vm: str) -> int:
+    """The port `vm` serves behind this VIP."""
+    from lab.plan.l3commands import backend_vm
+
+    for text in backends:
+        backend = parse_endpoint(text)
+        if backend_vm(ctx.topology, backend) == vm and backend.port is not None:
+            return backend.port
+    raise UserError(f"check 'lb': {vm} is not a backend of this VIP")
+
+
+def check_lb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    from lab.verify.checks import CheckResult, _require
+
+    _require(
+        spec, "lb", "from", "vip", optional=("requests", "backends", "stop", "within_s", "timeout")
+    )
+    vip = parse_endpoint(str(spec["vip"]))
+    if vip.address is None or vip.port is None:
+        raise UserError(f"check 'lb': vip must be ADDRESS:PORT, not {spec['vip']!r}")
+    name, proto, backends = _lb_of(ctx, str(spec["vip"]))
+    if "stop" in spec:
+        return _stop_backend(ctx, spec, cid, name, proto, backends)
+    from lab.verify.connect import exchange
+
+    src = str(spec["from"])
+    requests = int(spec.get("requests", 20))
+    timeout = float(spec.get("timeout", REQUEST_TIMEOUT))
+    start = time.monotonic()
+    found = exchange(ctx, src, str(vip.address), vip.port, proto, timeout, requests)
+    took = time.monotonic() - start
+    ctx.save_raw(cid, "answers.txt", "\n".join(f"{e.outcome} {e.answer}" for e in found))
+    spread = Counter(str(e.answer) for e in found if e.answered)
+    failed = [e.outcome for e in found if not e.answered]
+    want = [str(b) for b in spec.get("backends", [])]
+    strangers = sorted(set(spread) - set(want)) if want else []
+    silent = [b for b in want if b not in spread]
+    passed = not failed and not silent and not strangers and bool(spread)
+    rps = round(requests / took, 1) if took > 0 else None
+    shown = ", ".join(f"{b} {spread[b]}" for b in sorted(spread)) or "nobody"
+    summary = f"{len(found) - len(failed)}/{requests} {proto} requests to {spec['vip']} "
+    summary += f"({name}) answered: {shown}; {rps} req/s from {src}"
+    diagnosis = None
+    if failed:
+        diagnosis = f"{len(failed)} requests got no answer ({', '.join(sorted(set(failed)))})"
+    elif silent:
+        diagnosis = f"backend(s) {', '.join(silent)} never answered"
+    elif strangers:
+        diagnosis = f"{', '.join(strangers)} answered but is not a listed backend"
+    evidence = {
+        "load_balancer": name,
+        "spread": dict(spread),
+        "failed": len(failed),
+        "requests_per_s": rps,
+        "seconds": round(took, 3),
+    }
+    return CheckResult("lb", spec, passed, summary, evidence, diagnosis)
+
+
+def _stop_backend(
+    ctx: LabContext,
+    spec: dict[str, Any],
+    cid: str,
+    name: str,
+    proto: str,
+    backends: list[str],
+) -> CheckResult:
+    from lab import services
+    from lab.verify.checks import CheckResult
+    from lab.verify.connect import exchange
+
+    src, vm = str(spec["from"]), str(spec["stop"])
+    within = float(spec.get("within_s", 10))
+    timeout = float(spec.get("timeout", REQUEST_TIMEOUT))
+    vip = parse_endpoint(str(spec["vip"]))
+    assert vip.port is not None
+    port = _backend_port(ctx, backends, vm)
+    plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
+    if not services.alive(ctx.state.dir, vm, proto, port):
+        raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
+    pidfile, _ = plan.files(ctx.state.dir)
+    log: list[str] = []
+
+    def one() -> tuple[float, str]:
+        ex = exchange(ctx, src, str(vip.address), vip.port, proto, timeout, 1)[0]
+        answer = str(ex.answer) if ex.answered else f"<{ex.outcome}>"
+        stamp = time.monotonic()
+        log.append(f"{stamp - t0:7.2f} {answer}")
+        return stamp, answer
+
+    t0 = time.monotonic()
+    os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)  # the service, not the VM
+    stopped = time.monotonic()
+    log.append(f"{0:7.2f} stopped {vm} {proto}/{port}")
+    # removed = the last request that still went to it (or failed), once CLEAN_RUN
+    # requests in a row after it were answered by the others
+    removed_s, failures, clean, last_bad = None, 0, 0, stopped
+    deadline = stopped + within + 5
+    while time.monotonic() < deadline:
+        stamp, answer = one()
+        if answer == vm or answer.startswith("<"):
+            failures += answer.startswith("<")
+            clean, last_bad = 0, stamp
+        else:
+            clean += 1
+            if clean >= CLEAN_RUN:
+                removed_s = round(last_bad - stopped, 2)
+                break
+    monitor_down = _monitor_status(ctx, vm, port)
+    services.start(plan, ctx.state.dir, ctx.state.record)
+    restarted = time.monotonic()
+    log.append(f"{restarted - t0:7.2f} started {vm} {proto}/{port}")
+    returned_s = None
+    while time.monotonic() < restarted + within + 10:
+        _, answer = one()
+        if answer == vm:
+            returned_s = round(time.monotonic() - restarted, 2)
+            break
+    ctx.save_raw(cid, "requests.txt", "\n".join(log))
+    passed = removed_s is not None and removed_s <= within and returned_s is not None
+    summary = (
+        f"{vm} {proto}/{port} stopped: out of {name}'s pool after "
+        f"{removed_s if removed_s is not None else '?'} s (max {within:g}; {failures} requests "
+        f"failed meanwhile, service monitor: {monitor_down or '?'}); started: answering "
+        f"again after {returned_s if returned_s is not None else '?'} s"
+    )
+    diagnosis = None
+    if removed_s is None:
+        diagnosis = (
+            f"requests kept reaching {vm} or failing for {within + 5:g} s; does its load "
+            "balancer have a health_check?"
+        )
+    elif removed_s > within:
+        diagnosis = f"the health check took {removed_s} s to remove {vm}, more than {within:g} s"
+    elif returned_s is None:
+        diagnosis = f"{vm} did not answer through the VIP again after its service restarted"
+    evidence = {
+        "removed_s": removed_s,
+        "returned_s": returned_s,
+        "failed_requests": failures,
+        "service_monitor": monitor_down,
+    }
+    return CheckResult("lb", spec, passed, summary, evidence, diagnosis)
+
+
+def _monitor_status(ctx: LabContext, vm: str, port: int) -> str | None:
+    """The SB Service_Monitor status of a backend (online | offline)."""
+    from lab.ovn.db import list_rows
+
+    rows = list_rows("ovn-sbctl", "logical_port,port,status", "Service_Monitor", db=ctx.sb) or []
+    want = ctx.vm(vm)["port"]
+    for lport, mport, status in rows:
+        if lport == want and int(mport) == port:  # type: ignore[call-overload]
+            return status if isinstance(status, str) else None
+    return None

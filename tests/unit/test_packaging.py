@@ -1,0 +1,107 @@
+"""What a wheel carries and how an install without an extra answers (no root, no network)."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lab import cli, extras, resources
+from lab.acceptance import CHECKS_DIR
+from lab.provision import PLAYBOOKS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_playbooks_and_suites_are_package_data() -> None:
+    assert (PLAYBOOKS / "site.yml").is_file()
+    assert (PLAYBOOKS / "roles" / "ovn_chassis" / "tasks" / "main.yml").is_file()
+    assert (CHECKS_DIR / "conftest.py").is_file()
+    assert sorted(p.name for p in CHECKS_DIR.glob("test_*.py")) == [
+        "test_central.py",
+        "test_chassis.py",
+        "test_gateway.py",
+        "test_host.py",
+        "test_vm.py",
+    ]
+    # both inside the package directory, so a wheel holds them
+    package = Path(extras.__file__).parent
+    assert PLAYBOOKS.is_relative_to(package) and CHECKS_DIR.is_relative_to(package)
+
+
+def test_pyproject_ships_the_data_and_the_metadata() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "data/**/*" in config["tool"]["setuptools"]["package-data"]["lab"]
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["lab"]
+    project = config["project"]
+    assert project["license"] == "Apache-2.0" and (REPO / "LICENSE").is_file()
+    assert project["readme"] == "README.md"
+    assert set(project["optional-dependencies"]) >= {"docker", "ssh", "test"}
+    assert any(d.startswith("pyroute2") and "<1" in d for d in project["dependencies"])
+    assert (REPO / "lab" / "py.typed").is_file()
+
+
+def test_constraints_pin_every_dependency() -> None:
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extra = [r for reqs in config["optional-dependencies"].values() for r in reqs]
+    wanted = [*config["dependencies"], *extra]
+    for requirement in wanted:
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
+        assert name.lower() in pins, f"{name} is not pinned in constraints.txt"
+    assert pins["pyroute2"].startswith("0.")
+    assert "-c constraints.txt" in (REPO / "Makefile").read_text()
+
+
+def test_data_is_copied_out_of_a_zipped_package(tmp_path: Path) -> None:
+    archive = tmp_path / "lab.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lab/data/checks/conftest.py", "# conftest\n")
+        zf.writestr("lab/data/checks/sub/test_x.py", "def test_x(): pass\n")
+        zf.writestr("lab/data/checks/__pycache__/conftest.pyc", b"\0")
+    target = tmp_path / "out"
+    target.mkdir()
+    resources._copy(zipfile.Path(archive, "lab/data/checks/"), target)
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*")) == [
+        "conftest.py",
+        "sub",
+        "sub/test_x.py",
+    ]
+
+
+def test_a_missing_extra_is_named_in_one_sentence() -> None:
+    message = extras.missing_extra_message("docker.errors")
+    assert message is not None
+    assert "[docker] extra" in message and "pip install 'ovn-lab[docker]'" in message
+    assert "pipx inject ovn-lab docker" in message
+    ssh = extras.missing_extra_message("paramiko")
+    assert ssh is not None and "[ssh]" in ssh and "paramiko" in ssh
+    assert extras.missing_extra_message("yaml") is None  # a core dependency: a real bug
+
+
+def test_require_raises_user_error_for_an_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> None:
+        raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+
+    monkeypatch.setattr(extras.importlib, "import_module", missing)
+    with pytest.raises(extras.UserError, match=r"\[ssh\] extra"):
+        extras.require("ansible_runner")
+
+
+def test_cli_turns_a_missing_extra_into_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def needs_docker(args: argparse.Namespace) -> int:
+        raise ModuleNotFoundError("No module named 'docker'", name="docker")
+
+    monkeypatch.setattr(cli, "cmd_status", needs_docker)  # bound when the parser is built
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "[docker] extra" in err
