@@ -99,9 +99,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         placed=placed,
     )
     took = time.monotonic() - start
+    served = sum(vm.waits_for_addresses for vm in plan.vms.values())
+    addresses = f", {served} VMs addressed by OVN (DHCP, RA)" if served else ""
     err.print(
         f"lab [bold]{plan.lab}[/bold] is up: {len(plan.nodes)} nodes, {len(plan.vms)} VMs, "
-        f"every port up, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
+        f"every port up{addresses}, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
         f"`lab down {plan.lab}`."
     )
     if state.provider == "docker":  # mixed OVN releases: what OVN's upgrade guide says
@@ -186,13 +188,14 @@ def _print_status(st) -> None:
     out.print(nodes)
     if st.ports:
         ports = Table(title="port bindings", title_justify="left")
-        for col in ("port", "vm", "chassis", "up"):
+        for col in ("port", "vm", "chassis", "up", "addresses"):
             ports.add_column(col)
         for p in st.ports:
             where = p.bound_chassis or "[red]unbound[/red]"
             if p.bound_chassis and p.bound_chassis != p.expected_chassis:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
-            ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
+            up = "yes" if p.up else "[red]no[/red]"
+            ports.add_row(p.port, p.vm, where, up, " ".join(p.addresses))
         out.print(ports)
     if st.services:
         services = Table(title="VM services (answer with the VM's name)", title_justify="left")

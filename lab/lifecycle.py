@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import builds, fabric, preflight
+from lab.dhcp import control as dhcp
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -17,7 +18,7 @@ from lab.ovn import daemons
 from lab.ovn.remotes import Centrals
 from lab.ovn.wait import nb_db, sb_db, wait_port_bindings, wait_ports_up
 from lab.plan.commands import chassis_registration, transaction
-from lab.plan.model import NodePlan, Plan
+from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
 from lab.providers import netns as nsprov
 from lab.runner import run
@@ -71,15 +72,30 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
                 "netns": v.netns,
                 "port": v.port,
                 "switch": v.switch,
-                "ip": str(v.ip),
+                "ip": str(v.ip) if v.ip is not None else "dynamic",  # learned by `lab up`
                 "mac": v.mac,
                 "attach": v.attach,
                 "ifname": v.vm_if,
                 "chassis_if": v.chassis_if,
+                **vm_address_info(v),
             }
             for v in plan.vms.values()
         },
     }
+
+
+def vm_address_info(vm: VMPlan) -> dict[str, object]:
+    """A VM's v2 addressing in the lab's state (only the keys that apply)."""
+    info: dict[str, object] = {}
+    if vm.ipv6 is not None:
+        info["ipv6"] = str(vm.ipv6)
+    if vm.ipv6_mode:
+        info["ipv6_mode"] = vm.ipv6_mode
+    if vm.dhcp4:
+        info["dhcp"] = True
+    if vm.dhcp6:
+        info["dhcp6"] = vm.dhcp6
+    return info
 
 
 def up(
@@ -242,6 +258,25 @@ def _build(
         with progress.step("BFD speakers"):
             bfd.start(state)  # host nodes that are next hops of `bfd: true` routes
     _start_services(plan, state, progress)
+    waiting = [vm for vm in plan.vms.values() if vm.waits_for_addresses]
+    if waiting:
+        with progress.step(f"waiting for {len(waiting)} VMs' addresses (DHCP, RA)"):
+            record_addresses(state, dhcp.wait_addresses(waiting, state.dir))
+
+
+def record_addresses(state: LabState, leases: dict[str, dict[str, object]]) -> None:
+    """What each VM got from OVN into the lab's state: `ip: dynamic` shows its address."""
+    info = state.info
+    for name, lease in leases.items():
+        vm = info["vms"][name]
+        dhcp4, dhcp6, ra = (lease.get(k) or {} for k in ("dhcp4", "dhcp6", "ra"))
+        if isinstance(dhcp4, dict) and dhcp4.get("address"):
+            vm["ip"] = dhcp4["address"]
+        if isinstance(dhcp6, dict) and dhcp6.get("address"):
+            vm["ipv6"] = dhcp6["address"]
+        elif isinstance(ra, dict) and ra.get("slaac"):
+            vm["ipv6"] = ra["slaac"][0]  # type: ignore[index]
+    state.set(info=info)
 
 
 def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:

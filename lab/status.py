@@ -37,6 +37,8 @@ class PortStatus:
     expected_chassis: str
     bound_chassis: str | None
     up: bool
+    # the VM's addresses: as given, or what DHCP / SLAAC gave it (`ip: dynamic` included)
+    addresses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +140,7 @@ def lab_status(state: LabState) -> LabStatus:
             expected_chassis=info["chassis"],
             bound_chassis=bindings.get(info["port"]),
             up=up.get(info["port"], False),
+            addresses=[a for a in (info.get("ip"), info.get("ipv6")) if a],
         )
         if not port.up:
             if lsp_rows is not None:

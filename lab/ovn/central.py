@@ -103,7 +103,7 @@ INACTIVITY_PROBE_MS = 60_000
 
 def _listen_target(plan: Plan, node: NodePlan, db: CentralDb) -> str:
     """The node's overlay address only: ptcp:, or pssl: with `ssl: true`."""
-    return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.ip_of(node.name)}"
+    return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.url_ip(node.name)}"
 
 
 def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None:
