@@ -95,7 +95,12 @@ def cmd_down(args: argparse.Namespace) -> int:
     if args.all:
         names = sorted({*list_labs(), *orphan_container_labs()})
     else:
-        names = [args.name] if args.name else [resolve_lab(None)] if list_labs() else []
+        if args.name is not None:
+            from lab.naming import check_lab_name
+
+            names = [check_lab_name(args.name)]
+        else:
+            names = [resolve_lab(None)] if list_labs() else []
     if not names:
         err.print("no lab is up; nothing to do")
         return 0
@@ -122,7 +127,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from lab.status import lab_status
 
-    names = [resolve_lab(args.name)] if args.name or len(list_labs()) <= 1 else list_labs()
+    names = (
+        [resolve_lab(args.name)] if args.name is not None or len(list_labs()) <= 1 else list_labs()
+    )
     if not list_labs():
         if args.json:
             print(json.dumps({"labs": []}))

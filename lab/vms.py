@@ -10,6 +10,7 @@ from lab import naming
 from lab.errors import UserError
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import nb_db, wait_ports_up
+from lab.ownership import create_netns
 from lab.plan.model import NodePlan, VMPlan
 from lab.providers import netns as nsprov
 from lab.runner import run
@@ -87,7 +88,7 @@ def add_vm(
             node_plan,
             [vm],
             node_dir(state, chassis),
-            lambda names: state.record_many("netns", names),
+            lambda names: create_netns(state, names),
         )
         wait_ports_up(central, [vm.port], ADD_TIMEOUT)
         info.setdefault("vms", {})[name] = {

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
 from lab.testhooks import ENV
 
 from .conftest import (
@@ -85,9 +86,11 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
     with running_lab("geneve-router.yaml", name, "--provider", "docker") as up:
         assert "every port up" in up.stderr
         containers = {c.name: c for c in _containers(docker_client, name)}
-        assert set(containers) == {f"{name}-central", f"{name}-worker1", f"{name}-worker2"}
+        assert set(containers) == {
+            naming.netns_name(name, n) for n in ("central", "worker1", "worker2")
+        }
         for cname, container in containers.items():
-            node = cname.removeprefix(f"{name}-")
+            node = cname.removeprefix(naming.lab_prefix(name))
             assert container.labels["ovn-lab.node"] == node
             host = container.attrs["HostConfig"]
             assert host["NetworkMode"] == "none"
@@ -115,7 +118,7 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
         result = ping(name, "vm1", "20.0.0.10", count=2)
         assert re.findall(r"ttl=(\d+)", result.stdout) == ["63", "63"], result.stdout
         # VMs are namespaces inside their chassis container.
-        inside = docker_client.containers.get(f"{name}-worker2").exec_run(  # type: ignore[attr-defined]
+        inside = docker_client.containers.get(naming.netns_name(name, "worker2")).exec_run(  # type: ignore[attr-defined]
             ["ip", "netns", "exec", "vm2", "ping", "-c1", "-W2", "10.0.0.10"]
         )
         assert inside.exit_code == 0 and b"ttl=63" in inside.output, inside.output
@@ -135,7 +138,7 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
 
         # stop kills the node's daemons (not the container), start brings them back
         lab("stop", "--lab", name, "worker2", check=True)
-        assert containers[f"{name}-worker2"].exec_run(["true"]).exit_code == 0
+        assert containers[naming.netns_name(name, "worker2")].exec_run(["true"]).exit_code == 0
         nodes = json.loads(lab("status", name, "--json").stdout)["labs"][0]["nodes"]
         assert [n["name"] for n in nodes if n["stopped"]] == ["worker2"]
         lab("start", "--lab", name, "worker2", check=True, timeout=120)
@@ -156,7 +159,7 @@ def test_lost_state_is_cleaned_up_by_label(docker_client: object, node_image: st
     finally:
         lab("down", name)
     assert not _containers(docker_client, name)
-    assert not {n for n in namespaces() if n.startswith(f"{name}-")}
+    assert not {n for n in namespaces() if n.startswith(naming.lab_prefix(name))}
     assert not Path(f"/run/ovn-lab/{name}").exists()
     assert not (STATE_ROOT / f".{name}.lock").exists(), "lock file left behind"
 
