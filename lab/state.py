@@ -131,6 +131,19 @@ class LabState:
         with self._lock:
             self._save_locked()
 
+    def refresh(self) -> LabState:
+        """Re-read the record from disk, in place. Every command that changes a lab does
+        this once it holds the lab's lock, so it saves on top of what others saved before
+        it (two `lab add-vm` at once: both VMs recorded)."""
+        current = load_state(self.name)
+        if current is None:
+            raise UserError(f"lab '{self.name}' is gone (brought down meanwhile)")
+        with self._lock:
+            for key in ("topology", "provider", "phase", "created", "resources", "info"):
+                setattr(self, key, getattr(current, key))
+            self.pending, self.instance = current.pending, current.instance
+        return self
+
     def _save_locked(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = {
@@ -156,11 +169,26 @@ def create_state(name: str, topology: str, provider: str) -> LabState:
     root = state_root()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory = lab_dir(name)
+    if directory.is_dir() and not is_empty_leftover(directory):
+        # old databases, a CA, logs: not reused for a new lab, and not ours to wipe
+        raise UserError(
+            f"{directory} is left from an earlier lab {name} (it has no state file); "
+            f"remove it with `lab down {name} --force`, or pick another name with --name"
+        )
     directory.mkdir(mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
     state = LabState(name=name, topology=topology, provider=provider, instance=uuid.uuid4().hex)
     state.save()
     return state
+
+
+def is_empty_leftover(directory: Path) -> bool:
+    """A lab directory holding nothing but what a crash inside create_state can leave
+    (a half-written state.tmp): provably nothing of value, safe to reuse or remove."""
+    try:
+        return all(p.name == "state.tmp" for p in directory.iterdir())
+    except OSError:
+        return False
 
 
 class CorruptState(UserError):
@@ -227,8 +255,16 @@ def _state_problem(name: str, data: Any) -> str | None:
         return "has a field of the wrong type"
     if not _names_by_kind(data.get("resources", {})) or not _names_by_kind(data.get("pending", {})):
         return "lists its resources in a form this version does not know"
-    if not isinstance(data.get("info", {}), dict):
+    info = data.get("info", {})
+    if not isinstance(info, dict):
         return "has no usable lab description (info)"
+    for section in ("nodes", "vms"):
+        members = info.get(section, {})
+        if not isinstance(members, dict) or not all(
+            isinstance(m, dict) and all(isinstance(m.get(k, ""), str) for k in ("netns", "role"))
+            for m in members.values()
+        ):
+            return f"has an unusable list of {section}"
     return None
 
 

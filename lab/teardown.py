@@ -6,10 +6,10 @@ from __future__ import annotations
 import shutil
 
 from lab import preflight
-from lab.errors import LabError
+from lab.errors import LabError, UserError
 from lab.naming import is_lab_name
 from lab.providers import netns as nsprov
-from lab.state import LabState, lab_dir, lab_lock, load_state, state_root
+from lab.state import LabState, is_empty_leftover, lab_dir, lab_lock, load_state, state_root
 
 
 def down(name: str, forget_unreachable: bool = False) -> list[int]:
@@ -29,7 +29,37 @@ def down_orphan(name: str) -> list[str]:
     left beside the lost state."""
     preflight.check_root()
     with lab_lock(name, remove_after=True):
-        return remove_orphan_containers(name)
+        removed = remove_orphan_containers(name)
+        directory = lab_dir(name)
+        if directory.is_dir() and not (directory / "state.json").exists():
+            if not is_empty_leftover(directory):
+                raise UserError(
+                    f"{directory} has no state file, so what it holds cannot be told to be "
+                    f"lab {name}'s; `lab down {name} --force` removes it and the lab's "
+                    "namespaces and containers found by name and label"
+                )
+            remove_state_dir(name)
+        return removed
+
+
+def force_down(name: str) -> list[str]:
+    """`lab down NAME --force`: for a lab whose state is unreadable or lost. Removes what
+    carries the lab's name (namespaces `<lab>.*`: no other lab's name starts so) or label
+    (containers), and the lab's state directory and lock. Returns what it removed."""
+    from lab import naming
+    from lab.providers import docker as dockerprov
+
+    preflight.check_root()
+    with lab_lock(name, remove_after=True):
+        containers = dockerprov.remove_lab_containers(name)
+        prefix = naming.lab_prefix(name)
+        found = sorted(p.name for p in nsprov.NETNS_DIR.glob(f"{prefix}*"))
+        nsprov.kill_all_in(found)
+        dockerprov.remove_vm_netns_dirs(name)
+        for ns in found:
+            nsprov.remove(ns)
+        remove_state_dir(name)
+        return [*(f"container {c}" for c in containers), *(f"netns {n}" for n in found)]
 
 
 def remove_orphan_containers(name: str) -> list[str]:
