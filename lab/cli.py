@@ -47,10 +47,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab import lifecycle
     from lab.plan.planner import make_plan
     from lab.plan.render import render_plan
-    from lab.topology import load_topology
+    from lab.topology import parse_topology
+    from lab.topology.loader import read_topology_text
 
     path = Path(args.topology)
-    topo = load_topology(path, name=args.name)
+    text = read_topology_text(path)  # once: `lab up /dev/stdin` works, this copy is saved
+    topo = parse_topology(text, str(path), name=args.name)
     if args.provider:
         topo.provider = args.provider
     plan = make_plan(topo)
@@ -82,7 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     lifecycle.up(
         plan,
         str(path.resolve()),
-        path.read_text(),
+        text,
         provider=topo.provider,
         progress=progress,
         keep_on_error=args.keep_on_error,

@@ -41,6 +41,9 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    from lab.topology.reserved import check_reserved  # names the lab uses itself
+
+    check_reserved(parts, rep)
 
 
 def _or_use(names: Iterable[str]) -> str:
