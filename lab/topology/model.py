@@ -67,9 +67,20 @@ class Localnet(Strict):
     vlan: int | None = Field(default=None)
 
 
+# Tunnel keys (OVN's requested-tnl-key): datapaths 1..2^24-1, ports 1..32767. Unset, the
+# planner assigns them in file order (lab.plan.tunnel_keys), so every run is the same.
+def _datapath_key() -> Any:
+    return Field(default=None, ge=1, le=16_777_215)
+
+
+def _port_key() -> Any:
+    return Field(default=None, ge=1, le=32_767)
+
+
 class Switch(Strict):
     localnet: Localnet | None = None
     other_config: dict[str, str] = Field(default_factory=dict)
+    tunnel_key: int | None = _datapath_key()
 
 
 class RouterPort(Strict):
@@ -78,6 +89,7 @@ class RouterPort(Strict):
     networks: list[IPv4Interface]
     peer: str | None = None  # default "<switch>-<router>"
     gateway_chassis: dict[str, int] = Field(default_factory=dict)
+    tunnel_key: int | None = _port_key()  # of the router port (its peer's is assigned)
 
 
 class Nat(Strict):
@@ -93,6 +105,7 @@ class Router(Strict):
     nat: list[Nat] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     options: dict[str, str] = Field(default_factory=dict)
+    tunnel_key: int | None = _datapath_key()
 
 
 class Ovn(Strict):
@@ -108,6 +121,7 @@ class VM(Strict):
     gateway: IPv4Address | None = None
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
+    tunnel_key: int | None = _port_key()  # of its logical switch port
 
 
 class Topology(Strict):
