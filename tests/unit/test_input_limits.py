@@ -15,11 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "topologies" / "geneve-router.yaml"
 
 
-# `python -m lab ARGS`, printing its own peak memory (KB) last on stderr
+# `python -m lab ARGS`, printing its own peak memory (VmHWM, KB; ru_maxrss would count the
+# forking parent's) last on stderr
 MEASURED = (
-    "import atexit, resource, runpy, sys; atexit.register(lambda: sys.stderr.write("
-    "f'\\nmaxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')); "
-    "sys.argv = ['lab', *sys.argv[1:]]; runpy.run_module('lab', run_name='__main__')"
+    "import atexit, re, runpy, sys; atexit.register(lambda: sys.stderr.write("
+    "'\\nmaxrss_kb=' + re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]"
+    " + '\\n')); sys.argv = ['lab', *sys.argv[1:]]; runpy.run_module('lab', run_name='__main__')"
 )
 
 
