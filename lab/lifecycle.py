@@ -21,7 +21,7 @@ from lab.plan.commands import chassis_registration, transaction
 from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.runner import run
-from lab.state import LabState, create_state, lab_lock, load_state, node_dir
+from lab.state import LabState, create_state, lab_lock, load_state, node_dir, refuse_leftover
 from lab.teardown import teardown as _teardown
 from lab.testhooks import checkpoint
 
@@ -104,6 +104,7 @@ def up(
                 f"lab '{plan.lab}' is already up (phase {existing.phase}); "
                 f"run `lab down {plan.lab}` first, or pick another name with --name"
             )
+        refuse_leftover(plan.lab)  # before the rollback below could remove it
         state: LabState | None = None
         try:  # from the first file written: a Ctrl-C while writing state rolls back too
             state = create_state(plan.lab, topology_file, provider)

@@ -169,17 +169,23 @@ def create_state(name: str, topology: str, provider: str) -> LabState:
     root = state_root()
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     directory = lab_dir(name)
-    if directory.is_dir() and not is_empty_leftover(directory):
-        # old databases, a CA, logs: not reused for a new lab, and not ours to wipe
-        raise UserError(
-            f"{directory} is left from an earlier lab {name} (it has no state file); "
-            f"remove it with `lab down {name} --force`, or pick another name with --name"
-        )
+    refuse_leftover(name)
     directory.mkdir(mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
     state = LabState(name=name, topology=topology, provider=provider, instance=uuid.uuid4().hex)
     state.save()
     return state
+
+
+def refuse_leftover(name: str) -> None:
+    """A lab directory without a state file that holds anything (old databases, a CA,
+    logs) is neither reused for a new lab nor wiped: it cannot be told to be this lab's."""
+    directory = lab_dir(name)
+    if directory.is_dir() and not is_empty_leftover(directory):
+        raise UserError(
+            f"{directory} is left from an earlier lab {name} (it has no state file); "
+            f"remove it with `lab down {name} --force`, or pick another name with --name"
+        )
 
 
 def is_empty_leftover(directory: Path) -> bool:

@@ -159,3 +159,25 @@ def test_5_one_corrupt_state_file_does_not_block_the_other_labs(tmp_path: Path) 
     finally:
         lab("down", "tow5-aa", "--force")
         lab("down", "tow5-bb")
+
+
+def test_a_leftover_state_directory_is_neither_reused_nor_wiped() -> None:
+    leftover = ROOT / "tow6"
+    (leftover / "pki").mkdir(parents=True)
+    (leftover / "pki" / "cacert.pem").write_text("an old CA\n")
+    try:
+        up = lab("up", str(SEED), "--name", "tow6")
+        assert up.returncode == 2 and "no state file" in up.stderr, up.stderr
+        assert (leftover / "pki" / "cacert.pem").read_text() == "an old CA\n"
+        assert not [n for n in namespaces() if n.startswith("tow6.")]
+        down = lab("down", "tow6")
+        assert down.returncode == 2 and "--force" in down.stderr, down.stderr
+        assert (leftover / "pki" / "cacert.pem").exists()
+        assert lab("down", "tow6", "--force").returncode == 0
+        assert not leftover.exists()
+    finally:
+        lab("down", "tow6", "--force")
+    # an empty leftover (a crash inside create_state) is provably nothing: reused
+    leftover.mkdir()
+    with running_lab("geneve-router.yaml", "tow6"):
+        assert (leftover / "state.json").is_file()
