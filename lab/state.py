@@ -139,9 +139,13 @@ class LabState:
         if current is None:
             raise UserError(f"lab '{self.name}' is gone (brought down meanwhile)")
         with self._lock:
-            for key in ("topology", "provider", "phase", "created", "resources", "info"):
+            for key in ("topology", "provider", "phase", "created", "instance"):
                 setattr(self, key, getattr(current, key))
-            self.pending, self.instance = current.pending, current.instance
+            # the same dicts, refilled: callers holding `state.info` see the new contents
+            for key in ("resources", "pending", "info"):
+                mine = getattr(self, key)
+                mine.clear()
+                mine.update(getattr(current, key))
         return self
 
     def _save_locked(self) -> None:

@@ -47,3 +47,15 @@ def test_directories_with_bad_names_are_not_labs(
         (tmp_path / name).mkdir()
         (tmp_path / name / "state.json").write_text("{}")
     assert state.list_labs() == ["good"]
+
+
+def test_refresh_refills_the_same_dicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
+    mine = state.create_state("ra", "t.yaml", "netns")
+    info = mine.info
+    other = state.load_state("ra")
+    assert other is not None
+    other.info["vms"] = {"va": {"netns": "ra.va"}}
+    other.save()
+    mine.refresh()
+    assert info is mine.info and info["vms"] == {"va": {"netns": "ra.va"}}
