@@ -51,7 +51,7 @@ def force_down(name: str) -> list[str]:
 
     preflight.check_root()
     with lab_lock(name, remove_after=True):
-        containers = dockerprov.remove_lab_containers(name)
+        containers = dockerprov.remove_lab_containers(name, unlabelled_root=True)
         prefix = naming.lab_prefix(name)
         found = sorted(p.name for p in nsprov.NETNS_DIR.glob(f"{prefix}*"))
         nsprov.kill_all_in(found)
@@ -106,7 +106,11 @@ def teardown(state: LabState, forget_unreachable: bool = False) -> list[int]:
         mine = set(state.resources.get("container", []))
         in_containers = set(nsprov.pids_in([c for c in containers if c in mine]))
         dockerprov.remove_lab_containers(
-            state.name, required=bool(mine), names=containers, instance=state.instance
+            state.name,
+            required=bool(mine),
+            names=containers,
+            instance=state.instance,
+            unlabelled_root=not state.instance,  # a lab brought up before these labels
         )
     pids = sorted(in_containers | set(nsprov.kill_all_in(namespaces)))
     errors: list[str] = []
@@ -144,5 +148,7 @@ def orphan_container_labs() -> list[str]:
     except LabError:
         return []
     # a label is anyone's to write: only valid lab names are ever used to build names
-    labels = {c.labels.get(dockerprov.LAB_LABEL, "") for c in containers}
+    labels = {
+        c.labels.get(dockerprov.LAB_LABEL, "") for c in containers if dockerprov.in_this_root(c)
+    }
     return sorted(name for name in labels if is_lab_name(name))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from lab import nsfs
 from lab.errors import RuntimeFailure, UserError
 from lab.naming import check_lab_name
+from lab.state import state_root
 
 if TYPE_CHECKING:
     import docker
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 LAB_LABEL = "ovn-lab.lab"
 NODE_LABEL = "ovn-lab.node"
 INSTANCE_LABEL = "ovn-lab.instance"  # which lab of that name (lab.ownership)
+# The state root the lab lives under: a lab found by label without its state is only
+# this state root's to remove (two state roots may each have a lab of one name).
+ROOT_LABEL = "ovn-lab.state-root"
 # What a node needs, and no more: --privileged fails where the capability bounding set is
 # reduced, and would hand the node the whole host.
 CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_NICE"]
@@ -114,7 +118,12 @@ def create_node(
             ["sleep", "infinity"],
             name=name,
             hostname=node,
-            labels={LAB_LABEL: lab, NODE_LABEL: node, INSTANCE_LABEL: instance},
+            labels={
+                LAB_LABEL: lab,
+                NODE_LABEL: node,
+                INSTANCE_LABEL: instance,
+                ROOT_LABEL: str(state_root()),
+            },
             environment=dict(environment or {}),
             network_mode="none",
             cap_add=CAPABILITIES,
@@ -179,12 +188,17 @@ def lab_containers(lab: str | None) -> list[Any]:
 
 
 def remove_lab_containers(
-    lab: str, required: bool = False, names: Sequence[str] | None = None, instance: str = ""
+    lab: str,
+    required: bool = False,
+    names: Sequence[str] | None = None,
+    instance: str = "",
+    unlabelled_root: bool = False,
 ) -> list[str]:
     """Remove a lab's containers (with every process in them). Safe to repeat. A machine
     with no docker daemon has no containers to remove, unless the lab's state says it
     made some (`required`): then the daemon must be started first. `names`/`instance`:
-    only those, and only those labelled with that instance (what the lab owns)."""
+    only those, and only those labelled with that instance (what the lab owns). Only
+    containers of this state root (`unlabelled_root`: also those made before the label)."""
     if not DOCKER_SOCKET.exists() and not required:
         return []
     import docker
@@ -195,6 +209,7 @@ def remove_lab_containers(
         if required:
             raise
         return []
+    containers = [c for c in containers if in_this_root(c, unlabelled_root)]
     if names is not None:
         containers = [c for c in containers if c.name in names]
     if instance:
@@ -208,6 +223,11 @@ def remove_lab_containers(
         list(pool.map(remove, containers))
     removed = [c.name for c in containers]
     return removed
+
+
+def in_this_root(container: Any, unlabelled: bool = False) -> bool:
+    root = container.labels.get(ROOT_LABEL)
+    return root == str(state_root()) or (unlabelled and root is None)
 
 
 def container_of(node_dir: Path) -> dict[str, Any] | None:
