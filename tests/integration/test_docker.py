@@ -202,3 +202,33 @@ def test_killed_up_leaves_nothing_after_down(
     assert not _containers(docker_client, name)
     assert not Path(f"/run/ovn-lab/{name}").exists()
     assert_nothing_left(name, links_before)
+
+
+def test_a_container_the_lab_did_not_create_is_left_alone(
+    docker_client: object, node_image: str
+) -> None:
+    """A user's container holding a node's name: `lab up` is refused, and neither its
+    rollback nor `lab down` removes the container (nor another state root's lab of that
+    name: only containers labelled with this state root are found by label)."""
+    name = "tdown"
+    theirs = docker_client.containers.run(  # type: ignore[attr-defined]
+        node_image,
+        ["sleep", "infinity"],
+        name=naming.netns_name(name, "worker2"),
+        labels={"ovn-lab.lab": name, "ovn-lab.state-root": "/elsewhere"},
+        network_mode="none",
+        detach=True,
+    )
+    try:
+        links_before = host_links()
+        proc = up_on_docker(name)
+        assert proc.returncode == 2 and "already exists" in proc.stderr, proc.stderr
+        theirs.reload()
+        assert theirs.status == "running"
+        assert lab("down", name).returncode == 0
+        assert lab("down", "--all").returncode == 0
+        theirs.reload()
+        assert theirs.status == "running"
+        assert_nothing_left(name, links_before | {naming.netns_name(name, "worker2")})
+    finally:
+        theirs.remove(force=True)
