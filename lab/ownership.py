@@ -16,6 +16,7 @@ from pathlib import Path
 from lab import naming, nsfs
 from lab.providers import netns as nsprov
 from lab.state import LabState
+from lab.testhooks import checkpoint
 
 NETNS = "netns"
 CONTAINER = "container"
@@ -45,6 +46,7 @@ def create_netns(state: LabState, names: list[str]) -> None:
         for name in names:
             nsprov.create(name, marker(state))
             made.append(name)
+        checkpoint("netns-made")  # a crash here: teardown proves them ours by the marker
     finally:  # what was made is ours whatever happened next; the rest is not
         state.confirm(NETNS, made, [n for n in names if n not in made])
 
