@@ -56,9 +56,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.provider:
         topo.provider = args.provider
     plan = make_plan(topo)
+    from lab.plan.security import acl_warnings
+
+    for warning in acl_warnings(topo):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if args.dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
+    from lab.ovn.acls import check_actions
+    from lab.ovn.daemons import NB_SCHEMA
+    from lab.plan.security import acl_actions
+
+    check_actions(acl_actions(topo), NB_SCHEMA)  # e.g. `pass` needs OVN 23.06
     start = time.monotonic()
     progress = Progress()
     placed = None
@@ -221,6 +230,14 @@ def _print_status(st) -> None:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
             ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
         out.print(ports)
+    if st.services:
+        services = Table(title="VM services (answer with the VM's name)", title_justify="left")
+        for col in ("vm", "service", "pid", "running"):
+            services.add_column(col)
+        for s in st.services:
+            running = "yes" if s.alive else "[red]no[/red]"
+            services.add_row(s.vm, f"{s.proto}/{s.port}", str(s.pid or "-"), running)
+        out.print(services)
     for problem in st.problems:
         out.print(f"[red]problem:[/red] {problem}")
 
@@ -445,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
 
-    from lab import acceptance, gen, graph_cli, heal, inspect, provision, vms
+    from lab import acceptance, conntrack, gen, graph_cli, heal, inspect, provision, vms
 
     inspect.add_parsers(sub)
     heal.add_parser(sub)
@@ -454,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     acceptance.add_parser(sub)
     provision.add_parser(sub)
+    conntrack.add_parser(sub)
 
     for name, func, tool in (("nbctl", cmd_nbctl, "ovn-nbctl"), ("sbctl", cmd_sbctl, "ovn-sbctl")):
         p = sub.add_parser(name, help=f"{tool} against the lab's database")

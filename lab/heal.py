@@ -88,6 +88,7 @@ def heal(state: LabState, timeout: float = HEAL_TIMEOUT) -> HealReport:
         }
         if dead:
             _restart(state, dead, vms_gone, recreate, report)
+        _restart_services(state, before, vms_gone, report)
     if report.restarts:
         wait = timeout
     elif before.problems and not report.unhealable and not report.left_stopped:
@@ -126,6 +127,31 @@ def _restart(
             report.unhealable.append(f"node {name}: restarting it failed: {exc}")
     if report.restarts:
         ovn_chassis.warm_tunnels(plan, state.dir)
+
+
+def _restart_services(
+    state: LabState, before: LabStatus, vms_gone: dict[str, list[str]], report: HealReport
+) -> None:
+    """VM services that died are started again in their (still existing) VMs."""
+    from lab import services
+
+    gone = {vm for vms in vms_gone.values() for vm in vms}
+    for svc in before.services:
+        if svc.alive or svc.vm in gone:
+            continue
+        netns = state.info["vms"][svc.vm]["netns"]
+        plan = services.ServicePlan(svc.vm, netns, svc.proto, svc.port)
+        try:
+            pid = services.start(plan, state.dir, state.record)
+        except LabError as exc:
+            report.unhealable.append(f"VM {svc.vm}: restarting its service failed: {exc}")
+            continue
+        for entry in state.info.get("services", {}).get(svc.vm, []):
+            if entry["proto"] == svc.proto and int(entry["port"]) == svc.port:
+                entry["pid"] = pid
+        state.save()
+        what = f"{svc.proto}/{svc.port} service"
+        report.restarts.append(Restart(svc.vm, [what], [what]))
 
 
 def _wait_healthy(state: LabState, timeout: float) -> LabStatus:

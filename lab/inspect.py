@@ -39,16 +39,27 @@ def _node(ctx: LabContext, node: str) -> dict[str, Any]:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    from lab.verify import acl_trace
+
     ctx = _ctx(args)
-    trace, text, argv = ctx.trace(args.src, args.dst, detailed=not args.summary)
-    print("$ " + " ".join(argv[:3] + [repr(a) if " " in a else a for a in argv[3:]]))
+    if args.proto and args.port is None:
+        raise UserError("--proto needs --port (the destination port)")
+    trace, text, argv = acl_trace.trace_l4(
+        ctx, args.src, args.dst, args.proto, args.port, args.ct, detailed=not args.summary
+    )
+    print("$ " + " ".join(repr(a) if " " in a else a for a in argv))
     print(text.rstrip())
     print()
-    if trace.output:
+    verdict = None if args.summary else acl_trace.decide(ctx, trace, text)
+    delivered = trace.output and (verdict is None or verdict.verdict == "allow")
+    if delivered:
         out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
-        return 0
-    out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
-    return 1
+    elif verdict is None or not verdict.acl:
+        out.print(f"[red]not delivered[/red]: {escape(tr.explain_drop(trace))}")
+    if verdict is not None:  # which stage, table and ACL decided
+        colour = "green" if verdict.verdict == "allow" else "red"
+        out.print(f"[{colour}]verdict:[/{colour}] {escape(verdict.describe())}")
+    return 0 if delivered else 1
 
 
 class _Names:
@@ -263,6 +274,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("dst", metavar="TO", help="destination VM or IPv4 address")
     p.add_argument("--summary", action="store_true", help="ovn-trace --summary output")
     p.add_argument("--detailed", action="store_true", help="ovn-trace --detailed (default)")
+    p.add_argument("--proto", choices=["tcp", "udp"], help="a TCP/UDP packet (with --port)")
+    p.add_argument("--port", type=int, help="destination port")
+    p.add_argument(
+        "--ct", help="ct_state every ct_next reports, e.g. new (default with --proto), est,rpl"
+    )
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("capture", help="tcpdump a chassis' overlay; --decode shows OVN keys")

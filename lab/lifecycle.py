@@ -96,6 +96,10 @@ def up(
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
+    if provider == "ssh" and any(vm.services for vm in plan.vms.values()):
+        from lab import services
+
+        services.require_local(provider)
     image = node_image(progress) if provider == "docker" else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
@@ -198,6 +202,13 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
             # controller would then report catching up with it while the others converge.
             wait_port_bindings(central_dir, [vm.port for vm in plan.vms.values()], 60)
             run(["ovn-sbctl", f"--db={sb_db(central_dir)}", *transaction(registration)])
+    if plan.acl_matches and plan.vms:
+        with progress.step("checking ACL matches"):
+            # northd has written the flows (with the Port_Binding rows waited for above)
+            from lab.ovn.acls import check_acl_matches
+
+            first = next(iter(plan.vms.values()))
+            check_acl_matches(sb_db(central_dir), first.switch, first.port, plan.acl_matches)
     with progress.step("ovn-controllers"):
         _run_parallel(
             [
@@ -210,6 +221,24 @@ def _build(plan: Plan, state: LabState, progress: Progress, image: str | None = 
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         ovn_chassis.warm_tunnels(plan, state.dir)
+    _start_services(plan, state, progress)
+
+
+def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
+    """VM services (lab/services.py): each recorded in state before it starts."""
+    from lab import services
+
+    wanted = [
+        services.ServicePlan(vm.name, vm.netns, proto, port)
+        for vm in plan.vms.values()
+        for proto, port in vm.services
+    ]
+    if not wanted:
+        return
+    with progress.step(f"{len(wanted)} VM services"):
+        shown = services.start_all(wanted, state.dir, state.record)
+        state.set(info={**state.info, "services": shown})
+    checkpoint("services")
 
 
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:

@@ -37,12 +37,22 @@ class PortStatus:
 
 
 @dataclass
+class ServiceStatus:
+    vm: str
+    proto: str
+    port: int
+    pid: int | None
+    alive: bool
+
+
+@dataclass
 class LabStatus:
     name: str
     phase: str
     provider: str = "netns"
     nodes: list[NodeStatus] = field(default_factory=list)
     ports: list[PortStatus] = field(default_factory=list)
+    services: list[ServiceStatus] = field(default_factory=list)  # VM services (lab.services)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -127,7 +137,21 @@ def lab_status(state: LabState) -> LabStatus:
         if not exists(info["netns"]):
             status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
         status.ports.append(port)
+    _services(state, status)
     return status
+
+
+def _services(state: LabState, status: LabStatus) -> None:
+    from lab.services import alive
+
+    for vm, services in state.info.get("services", {}).items():
+        for svc in services:
+            up = alive(state.dir, vm, svc["proto"], int(svc["port"]))
+            status.services.append(
+                ServiceStatus(vm, svc["proto"], int(svc["port"]), svc.get("pid"), up)
+            )
+            if not up:
+                status.problems.append(f"VM {vm}: its {svc['proto']}/{svc['port']} service died")
 
 
 def _cluster_health(state: LabState, status: LabStatus) -> None:

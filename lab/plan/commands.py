@@ -80,7 +80,10 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             ["lsp-set-addresses", port, f"{vm.mac.lower()} {vm.ip.ip}"],
             _key("Logical_Switch_Port", port, "options", keys.switch_ports[port]),
         ]
-    return cmds + nats
+    from lab.plan.security import security_commands
+
+    # address sets, port groups, ACLs and distributed NATs: after the ports they name
+    return cmds + security_commands(topo) + nats
 
 
 def _key(table: str, name: str, column: str, key: int) -> list[str]:

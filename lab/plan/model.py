@@ -64,6 +64,7 @@ class VMPlan:
     mac: str
     ip: IPv4Interface
     gateway: IPv4Address | None
+    services: tuple[tuple[str, int], ...] = ()  # (proto, port) servers started in the VM
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Plan:
     ssl: bool = False  # OVSDB over the network is TLS (pssl:/ssl:) with the lab's PKI
     nb_raft_port: int = 6643
     sb_raft_port: int = 6644
+    acl_matches: list[tuple[str, str]] = field(default_factory=list)  # (ACL label, match)
 
     def __post_init__(self) -> None:
         if not self.centrals:

@@ -8,6 +8,7 @@ from lab import naming
 from lab.errors import UserError
 from lab.plan.commands import logical_network_commands
 from lab.plan.model import FabricPlan, HostRoute, LinkPlan, NodePlan, Plan, VMPlan
+from lab.plan.security import acl_matches
 from lab.topology.model import Topology
 
 # Allocated node addresses start at .11 in subnets large enough, leaving the
@@ -76,6 +77,7 @@ def make_plan(topo: Topology) -> Plan:
             mac=vm.mac.lower(),
             ip=vm.ip,
             gateway=vm.gateway,
+            services=tuple((s.proto, s.port) for s in vm.services),
         )
         for name, vm in topo.vms.items()
     }
@@ -91,6 +93,7 @@ def make_plan(topo: Topology) -> Plan:
         nb_commands=logical_network_commands(topo),
         centrals=list(topo.centrals),
         ssl=topo.ssl,
+        acl_matches=acl_matches(topo),
     )
 
 

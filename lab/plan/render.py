@@ -145,6 +145,9 @@ def render_plan(plan: Plan) -> str:
         out += ["", f"# VM {vm.name} on {vm.chassis}: namespace {vm.netns}"]
         for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
             out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
+        for proto, port in vm.services:  # lab/vm_agent.py: answers with the VM's name
+            serve = ["python3", "-I", "lab/vm_agent.py", "serve", proto, str(port), vm.name]
+            out.append(_cmd("ip", "netns", "exec", vm.netns, *serve) + " &")
     out += [
         "",
         "# wait until every VM port is up and every chassis caught up",

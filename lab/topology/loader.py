@@ -83,7 +83,13 @@ def _assemble(parts: Parts) -> Topology:
         ssl=parts.ssl,
         fabric=parts.fabric,
         nodes=parts.nodes,
-        ovn=Ovn(switches=parts.switches, routers=parts.routers),
+        ovn=Ovn(
+            switches=parts.switches,
+            routers=parts.routers,
+            port_groups=parts.port_groups,
+            address_sets=parts.address_sets,
+            acls=list(parts.acls.values()),
+        ),
         vms=parts.vms,
         checks=parts.checks,
     )

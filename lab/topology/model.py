@@ -18,7 +18,7 @@ Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
 CHECK_KINDS: frozenset[str] = frozenset(
-    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft"}
+    {"ping", "trace", "geneve", "flows", "fdb", "gateway", "failover", "raft", "connect", "acl_log"}
 )
 
 
@@ -108,9 +108,50 @@ class Router(Strict):
     tunnel_key: int | None = _datapath_key()
 
 
+AclAction = Literal["allow", "allow-related", "allow-stateless", "drop", "reject", "pass"]
+AclSeverity = Literal["alert", "warning", "notice", "info", "debug"]
+
+
+class Acl(Strict):
+    """One `ovn-nbctl acl-add`, on a port group or a switch (exactly one of them)."""
+
+    port_group: str | None = None
+    switch: str | None = None
+    direction: Literal["from-lport", "to-lport"]
+    priority: int = Field(ge=0, le=32767)
+    match: str
+    action: AclAction
+    log: bool = False
+    name: str | None = Field(default=None, max_length=63)
+    severity: AclSeverity | None = None
+    label: int | None = Field(default=None, ge=0, le=4294967295)
+
+    @property
+    def entity(self) -> str:
+        return self.port_group or self.switch or ""
+
+
 class Ovn(Strict):
     switches: dict[str, Switch] = Field(default_factory=dict)
     routers: dict[str, Router] = Field(default_factory=dict)
+    port_groups: dict[str, list[str]] = Field(default_factory=dict)  # name -> VM names
+    address_sets: dict[str, list[str]] = Field(default_factory=dict)  # name -> addresses
+    acls: list[Acl] = Field(default_factory=list)  # acl-add, in this order
+
+
+class Service(Strict):
+    """A server the lab starts in a VM: `{tcp: 8080}` or `{udp: 5353}`."""
+
+    tcp: int | None = Field(default=None, ge=1, le=65535)
+    udp: int | None = Field(default=None, ge=1, le=65535)
+
+    @property
+    def proto(self) -> str:
+        return "tcp" if self.tcp is not None else "udp"
+
+    @property
+    def port(self) -> int:
+        return self.tcp if self.tcp is not None else self.udp or 0
 
 
 class VM(Strict):
@@ -122,6 +163,7 @@ class VM(Strict):
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
     tunnel_key: int | None = _port_key()  # of its logical switch port
+    services: list[Service] = Field(default_factory=list)  # servers answering with its name
 
 
 class Topology(Strict):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from lab.topology.model import (
     VM,
+    Acl,
     Fabric,
     Link,
     Node,
@@ -53,6 +54,10 @@ _MISSING_HINTS = {
     "logical_ip": "an address or network like 10.0.0.0/24",
     "prefix": "a network like 0.0.0.0/0",
     "nexthop": "an address like 198.51.100.1",
+    "direction": "from-lport or to-lport",
+    "priority": "a number from 0 to 32767",
+    "match": "an OVN match like 'outport == @web && tcp.dst == 8080'",
+    "action": "one of allow, allow-related, allow-stateless, drop, reject, pass",
 }
 _EXAMPLES = {
     "Fabric": "{subnet: 192.0.2.0/24}",
@@ -64,6 +69,7 @@ _EXAMPLES = {
     "Nat": "{type: snat, external_ip: 198.51.100.10, logical_ip: 10.0.0.0/24}",
     "Router": "{ports: {...}}",
     "Ovn": "{switches: {...}, routers: {...}}",
+    "Acl": "{port_group: web, direction: to-lport, priority: 1002, match: ..., action: allow}",
     "VM": "{chassis: worker1, switch: net1, mac: '40:44:00:00:00:01', ip: 10.0.0.10/24}",
 }
 _IP_WORDS = {
@@ -91,6 +97,10 @@ class Parts:
     switches: dict[str, Switch] = field(default_factory=dict)
     routers: dict[str, Router] = field(default_factory=dict)
     vms: dict[str, VM] = field(default_factory=dict)
+    port_groups: dict[str, list[str]] = field(default_factory=dict)
+    address_sets: dict[str, list[str]] = field(default_factory=dict)
+    acls: dict[int, Acl] = field(default_factory=dict)  # index in ovn.acls -> ACL
+    acls_written: int = 0  # how many ACLs the file has (some may have failed shape)
     checks: list[Any] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)  # section -> names
     broken: set[str] = field(default_factory=set)  # sections that are not even a mapping
@@ -178,8 +188,12 @@ class Shaper:
             if raw is not None:  # its type was reported by _top
                 self.parts.broken.update(("switches", "routers"))
             return
-        stripped = {k: {} if isinstance(v, dict) else v for k, v in raw.items()}
+        stripped = {
+            k: {} if isinstance(v, dict) else [] if k == "acls" and isinstance(v, list) else v
+            for k, v in raw.items()
+        }
         self.validate(Ovn, stripped, ("ovn",))
+        self._security(raw)
         for name, value in self._items("switches", raw.get("switches")):
             switch = self.validate(
                 Switch, {} if value is None else value, ("ovn", "switches", name)
@@ -188,6 +202,34 @@ class Shaper:
                 self.parts.switches[name] = switch
         for name, value in self._items("routers", raw.get("routers")):
             self._router(name, value)
+
+    def _security(self, raw: dict[str, Any]) -> None:
+        """Port groups and address sets (name -> list of text), ACLs one by one."""
+        for section, target in (
+            ("port_groups", self.parts.port_groups),
+            ("address_sets", self.parts.address_sets),
+        ):
+            for name, value in self._items(section, raw.get(section)):
+                path = ("ovn", section, name)
+                items = value if isinstance(value, list) else None
+                if items is None or not all(isinstance(v, str | int) for v in items):
+                    self.rep.add(
+                        path,
+                        f"expected a list of names or addresses but got {show(value)}; "
+                        "write it like [vm1, vm2] or [10.0.0.10, 10.0.1.0/24]",
+                    )
+                    continue
+                target[name] = [
+                    str(v) if isinstance(v, str) else self.src.plain.get((*path, i), str(v))
+                    for i, v in enumerate(items)
+                ]
+        acls = raw.get("acls")
+        if isinstance(acls, list):
+            self.parts.acls_written = len(acls)
+            for index, value in enumerate(acls):
+                acl = self.validate(Acl, value, ("ovn", "acls", index))
+                if acl is not None:
+                    self.parts.acls[index] = acl
 
     def _router(self, name: str, value: Any) -> None:
         path = ("ovn", "routers", name)

@@ -13,6 +13,7 @@ from typing import Any
 from lab import naming
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
+from lab.topology.security import validate_security
 from lab.topology.shape import Parts
 
 MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
@@ -41,6 +42,7 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rules.checks,
     ):
         rule()
+    validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
     from lab.topology.reserved import check_reserved  # names the lab uses itself
 
     check_reserved(parts, rep)
@@ -545,7 +547,8 @@ class _Rules:
             if kind not in CHECK_KINDS:
                 self.rep.add(
                     path,
-                    f"unknown check {show(kind)}; use one of {one_of(sorted(CHECK_KINDS))}",
+                    f"unknown check {show(kind)}; use one of "
+                    + one_of(sorted(CHECK_KINDS), limit=30),
                     at=(*path, kind),
                 )
             elif not isinstance(spec, dict):

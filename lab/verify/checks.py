@@ -126,7 +126,13 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
         trace, text, _ = ctx.trace(src, dst)
         ctx.save_raw(cid, "diagnosis-ovn-trace.txt", text)
         if trace.output is None:
-            parts.append("ovn-trace: " + tr.explain_drop(trace))
+            from lab.verify.acl_trace import ACL_STAGE, decide
+
+            last = trace.last_stage
+            if last is not None and ACL_STAGE.match(last.name):  # name the ACL that dropped it
+                parts.append("ovn-trace: " + decide(ctx, trace, text).describe())
+            else:
+                parts.append("ovn-trace: " + tr.explain_drop(trace))
         else:
             parts.append(
                 f"ovn-trace delivers to {trace.output} via {' -> '.join(trace.datapaths)}, "
@@ -143,6 +149,10 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
 
 
 def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    from lab.verify import acl_trace
+
+    if any(key in spec for key in acl_trace.L4_KEYS):  # TCP/UDP, ct states, ACL verdicts
+        return acl_trace.check_trace_l4(ctx, spec, cid)  # type: ignore[no-any-return]
     _require(spec, "trace", "from", "to", optional=("path", "output"))
     trace, text, argv = ctx.trace(str(spec["from"]), str(spec["to"]))
     ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
@@ -536,6 +546,20 @@ def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return CheckResult("fdb", spec, passed, summary, evidence, diagnosis)
 
 
+def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A real TCP/UDP exchange with a VM service; see lab.verify.connect."""
+    from lab.verify.connect import check_connect as run_connect
+
+    return run_connect(ctx, spec, cid)  # type: ignore[no-any-return]
+
+
+def check_acl_log(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """Hits of a logging ACL in the chassis' ovn-controller logs; see lab.verify.acl_log."""
+    from lab.verify.acl_log import check_acl_log as run_acl_log
+
+    return run_acl_log(ctx, spec, cid)  # type: ignore[no-any-return]
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -545,6 +569,8 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    "connect": check_connect,
+    "acl_log": check_acl_log,
 }
 
 
