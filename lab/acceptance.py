@@ -105,7 +105,7 @@ def _bridge_mappings(plan: Plan | None, name: str, links: dict[str, Any], overla
 def lab_expectations(state: LabState) -> dict[str, Any]:
     """What checks/ expects of every node and VM of a lab, from its state.
 
-    The same shape as an expectations file for hand-made hosts (see README, "Acceptance
+    The same shape as an expectations file for hand-made hosts (see docs/checks.md, "Acceptance
     suites"): {"nodes": {NAME: {...}}, "vms": {NAME: {...}}}."""
     info = state.info
     plan = _saved_plan(state)

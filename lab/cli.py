@@ -383,7 +383,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     state = _state(args.name)
     ctx = LabContext(state)
     if not ctx.topology.checks:
-        raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
+        raise UserError(
+            f"lab {state.name}'s topology has no `checks:`; add some (see docs/checks.md)"
+        )
     from lab.output import emit, wants_json
 
     shown = err if wants_json(args) else out  # with --output json stdout is the document
