@@ -55,6 +55,8 @@ def test_ports_flows_conntrack(up: None) -> None:
     flows = doc("flows", "--lab", NAME, "compute-a", "--table", "0", kind="flows")
     assert flows["flows"] and all(f["table"] == 0 for f in flows["flows"])
     assert "vm1" in flows["ports"].values()
+    traced = doc("flows", "--lab", NAME, "compute-a", "--detrace", kind="flows")["flows"]
+    assert traced and any(f["origins"] for f in traced)  # flows traced to a Southbound row
     ct = doc("conntrack", "--lab", NAME, "gw1", kind="conntrack")
     assert ct["node"] == "gw1" and isinstance(ct["entries"], list)
 
@@ -77,6 +79,8 @@ def test_trace_and_lflows(up: None) -> None:
     lflows = doc("lflows", NAME, "--datapath", "R1", kind="lflows")["flows"]
     assert lflows and {f["datapath"] for f in lflows} == {"R1"}
     assert any(f["stage"] == "lr_in_ip_routing" for f in lflows)
+    same = doc("lflows", NAME, "--diff", NAME, kind="lflows")  # a lab against itself
+    assert same["other"] == NAME and same["only_in_lab"] == same["only_in_other"] == []
 
 
 def test_acceptance_suites(up: None) -> None:
