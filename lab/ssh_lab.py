@@ -150,7 +150,10 @@ def supported(plan: Plan) -> None:
     if len(plan.centrals) != 1:
         problems.append("exactly one central (a raft cluster of hosts is not supported yet)")
     if plan.ssl:
-        problems.append("no `ssl: true` (the playbook sets up plain TCP listeners)")
+        problems.append(
+            "no `ssl: true` (not on ssh labs yet: the lab's PKI is not put on the hosts; "
+            "drop `ssl:` or use provider netns or docker)"
+        )
     extra = [f for f in plan.fabrics if f != plan.overlay]
     if extra:
         problems.append(f"only the overlay fabric (not {', '.join(extra)}: no ToR between hosts)")
