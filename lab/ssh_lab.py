@@ -188,7 +188,11 @@ def place(
     with progress.step(f"connecting to {len(specs)} hosts"):
         found = _parallel(
             {
-                n: (lambda n=n: _inspect_host(pool, specs[n], plan.nodes[n], plan.vms_on(n)))
+                n: (
+                    lambda n=n: _inspect_host(
+                        pool, specs[n], plan.nodes[n], plan.vms_on(n), plan.lab
+                    )
+                )
                 for n in specs
             }
         )
@@ -202,7 +206,9 @@ def place(
     return Placement(specs, found, subnets.pop(), pool, inventory.resolve(), known)
 
 
-def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan, plan_vms: list[VMPlan]) -> Underlay:
+def _inspect_host(
+    pool: Pool, spec: HostSpec, node: NodePlan, plan_vms: list[VMPlan], lab: str
+) -> Underlay:
     host = pool.get(spec)
     if host.sudo and host.run(["true"], check=False).returncode != 0:
         raise UserError(
@@ -270,6 +276,11 @@ def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan, plan_vms: list[VMP
                 f"become an OVS port, and {interface} carries this SSH session: give the "
                 "overlay its own interface (ovn_underlay_if in the inventory)"
             )
+    # another lab's host is refused before this lab records anything
+    owner = nb_owner(host) if node.role == "central" else _external_ids(host).get(OWNER_KEY)
+    if owner not in (None, lab):
+        what = "the central" if node.role == "central" else "a node"
+        raise UserError(f"host {spec.name} is {what} of lab {owner}: `lab down {owner}` first")
     if node.is_chassis:
         _refuse_taken_vm_names(host, spec, plan_vms, set(macs))
     return Underlay(interface, address, macs.get(interface, ""), datapath)
