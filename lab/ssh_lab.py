@@ -484,7 +484,7 @@ def _prepare_chassis(
     _save(state, node.name, "external_ids", {k: before.get(k) for k in (*CHASSIS_KEYS, OWNER_KEY)})
     kind = host.run(["ovs-vsctl", "--if-exists", "get", "Bridge", "br-int", "datapath_type"])
     found = kind.stdout.strip()  # nothing: no br-int; '""': one of the default type
-    _save(state, node.name, "br_int", json.loads(found) if found else None)
+    _save(state, node.name, "br_int", found.strip('"') if found else None)
     if underlay.datapath == "netdev":
         _address_onto_bridge(state, host, node.name, underlay, plan.lab)
     ids = {
