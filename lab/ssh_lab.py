@@ -257,7 +257,7 @@ def _inspect_host(
         # the central's NB/SB listeners go on its underlay address: never on the
         # management network unless the inventory says it is the underlay
         raise UserError(
-            f"{spec.name} is the central, and without ovn_underlay_if its databases would "
+            f"host {spec.name} is the central, and without ovn_underlay_if its databases would "
             f"listen on {interface}, the interface SSH arrives on: set ovn_underlay_if in the "
             f"inventory (ovn_underlay_if={interface} if that really is the overlay network)"
         )

@@ -276,7 +276,7 @@ def test_vm_named_like_a_host_interface_is_refused(hosts: Hosts, inventory: Path
     """worker1 already has a link named vm1 (the VM's br-int port name): refused before
     anything is made, and the link is still there after."""
     worker1 = hosts.containers["worker1"]
-    exec_in(worker1, "ip", "link", "add", "vm1", "type", "dummy")
+    exec_in(worker1, "ip", "tuntap", "add", "dev", "vm1", "mode", "tap")
     try:
         before = snapshot(hosts)
         refused = up_on_hosts(hosts, inventory, hosts.known_hosts)
@@ -287,7 +287,7 @@ def test_vm_named_like_a_host_interface_is_refused(hosts: Hosts, inventory: Path
         assert snapshot(hosts) == before
         exec_in(worker1, "ip", "link", "show", "vm1")
     finally:
-        exec_in(worker1, "ip", "link", "del", "vm1")
+        exec_in(worker1, "ip", "tuntap", "del", "dev", "vm1", "mode", "tap")
 
 
 def test_down_keeps_what_the_lab_did_not_make(hosts: Hosts, inventory: Path) -> None:
