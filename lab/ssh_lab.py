@@ -276,6 +276,8 @@ def _inspect_host(
                 f"become an OVS port, and {interface} carries this SSH session: give the "
                 "overlay its own interface (ovn_underlay_if in the inventory)"
             )
+    if datapath == "netdev" and node.is_chassis:
+        _refuse_foreign_underlay_bridge(host, spec, lab)
     # another lab's host is refused before this lab records anything
     owner = nb_owner(host) if node.role == "central" else _external_ids(host).get(OWNER_KEY)
     if owner not in (None, lab):
@@ -284,6 +286,17 @@ def _inspect_host(
     if node.is_chassis:
         _refuse_taken_vm_names(host, spec, plan_vms, set(macs))
     return Underlay(interface, address, macs.get(interface, ""), datapath)
+
+
+def _refuse_foreign_underlay_bridge(host: Host, spec: HostSpec, lab: str) -> None:
+    """br-ovnlab is made tagged with its lab in one transaction: one without this lab's tag
+    is the host's (or another lab's), which `lab down` would delete."""
+    exists = host.run(["ovs-vsctl", "br-exists", UNDERLAY_BRIDGE], check=False).returncode == 0
+    if exists and not _tagged(host, "Bridge", UNDERLAY_BRIDGE, lab):
+        raise UserError(
+            f"host {spec.name} already has an OVS bridge {UNDERLAY_BRIDGE} that lab {lab} did "
+            f"not make: remove it (ovs-vsctl del-br {UNDERLAY_BRIDGE}) or use another host"
+        )
 
 
 def _refuse_taken_vm_names(host: Host, spec: HostSpec, vms: list[VMPlan], links: set[str]) -> None:

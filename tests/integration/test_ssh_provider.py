@@ -290,6 +290,22 @@ def test_vm_named_like_a_host_interface_is_refused(hosts: Hosts, inventory: Path
         exec_in(worker1, "ip", "tuntap", "del", "dev", "vm1", "mode", "tap")
 
 
+def test_a_foreign_underlay_bridge_is_refused(hosts: Hosts, inventory: Path) -> None:
+    """A br-ovnlab the lab did not make (no tag of this lab) would be deleted by `lab down`."""
+    worker2 = hosts.containers["worker2"]
+    exec_in(worker2, "ovs-vsctl", "add-br", "br-ovnlab", "--", "set", "Bridge", "br-ovnlab",
+            "datapath_type=netdev")  # fmt: skip
+    try:
+        before = snapshot(hosts)
+        refused = up_on_hosts(hosts, inventory, hosts.known_hosts)
+        assert refused.returncode == 2, refused.stderr
+        assert "br-ovnlab that lab sshseed did not make" in refused.stderr, refused.stderr
+        print(refused.stderr.strip().splitlines()[-1])
+        assert snapshot(hosts) == before
+    finally:
+        exec_in(worker2, "ovs-vsctl", "--if-exists", "del-br", "br-ovnlab")
+
+
 def test_down_keeps_what_the_lab_did_not_make(hosts: Hosts, inventory: Path) -> None:
     """A switch on the shared central and a br-int port of the host's own stay; the lab's
     switches, routers, ports, namespaces and its owner tag go."""
