@@ -16,9 +16,11 @@ import pytest
 from pydantic import BaseModel
 
 from lab import gen
+from lab.errors import UserError
 from lab.topology.model import CHECK_KINDS, Topology
 from lab.topology.schema import check_specs, schema_text, topology_schema
 from lab.topology.source import read_source
+from lab.topology.steps import assert_command
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "docs" / "topology.schema.json"
@@ -195,3 +197,57 @@ def test_docs_topology_md_documents_every_key_where_it_belongs() -> None:
 def test_the_schema_file_is_linked_from_the_reference() -> None:
     assert "topology.schema.json" in REFERENCE.read_text()
     assert json.loads(SHIPPED.read_text())["title"] == "ovn-lab topology"
+
+
+def test_every_check_setting_says_what_it_holds() -> None:
+    defs = topology_schema()["$defs"]
+    untyped = [
+        f"{kind}.{key}"
+        for kind in CHECK_KINDS
+        for key, value in defs[f"check-{kind}"]["properties"][kind]["properties"].items()
+        if not value
+    ]
+    assert not untyped, f"give {untyped} a value in CHECK_KEYS or KIND_KEYS of schema.py"
+
+
+def test_settings_come_from_every_validator_of_a_kind() -> None:
+    from lab.topology.steps import STEP_KEYS
+    from lab.verify.acl_trace import L4_KEYS
+
+    specs = check_specs()
+    required, optional = specs["trace"]  # two _require calls, one with *L4_KEYS
+    assert required == ["from", "to"]
+    assert {"path", "output", *L4_KEYS} == set(optional)
+    for kind, (step_required, step_optional) in STEP_KEYS.items():
+        assert specs[kind] == (list(step_required), list(step_optional))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"nbctl": ["show"], "on": "c", "match": "x"},
+        {"run": ["true"], "match": "x"},
+        {"nbctl": ["show"], "sbctl": ["show"], "match": "x"},
+        {"sbctl": ["show"], "match": "x", "json": {"a": 1}},
+        {"sbctl": ["show"]},
+    ],
+)
+def test_an_assert_runs_one_command_and_matches_one_way(
+    validator: jsonschema.Draft202012Validator, spec: dict[str, Any]
+) -> None:
+    data = {"name": "t", "nodes": {"c": {"role": "central"}}, "checks": [{"assert": spec}]}
+    assert list(validator.iter_errors(data)), f"the schema accepts assert {spec}"
+    with pytest.raises(UserError):
+        assert_command(spec)
+
+
+def test_step_and_l4_settings_are_typed(validator: jsonschema.Draft202012Validator) -> None:
+    for check in (
+        {"link": {"node": "c", "fabric": "overlay", "state": "sideways"}},
+        {"impair": {"node": "c", "fabric": "overlay", "loss_pct": 150}},
+        {"connect": {"from": "a", "to": "b", "port": 70000}},
+        {"connect": {"from": "a", "to": "b", "port": 22, "expect": "maybe"}},
+        {"trace": {"from": "a", "to": "b", "proto": "sctp", "port": 22}},
+    ):
+        data = {"name": "t", "nodes": {"c": {"role": "central"}}, "checks": [check]}
+        assert list(validator.iter_errors(data)), f"the schema accepts {check}"
