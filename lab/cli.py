@@ -50,6 +50,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     path = Path(args.topology)
     topo = load_topology(path, name=args.name)
     if args.provider:
+        from lab.builds import refuse_provider
+
+        refuse_provider(topo, args.provider)
         topo.provider = args.provider
     plan = make_plan(topo)
     from lab.plan.security import acl_warnings
@@ -86,7 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
         plan = make_plan(topo)
-    lifecycle.up(
+    state = lifecycle.up(
         plan,
         str(path.resolve()),
         path.read_text(),
@@ -96,11 +99,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         placed=placed,
     )
     took = time.monotonic() - start
+    served = sum(vm.waits_for_addresses for vm in plan.vms.values())
+    addresses = f", {served} VMs addressed by OVN (DHCP, RA)" if served else ""
     err.print(
         f"lab [bold]{plan.lab}[/bold] is up: {len(plan.nodes)} nodes, {len(plan.vms)} VMs, "
-        f"every port up, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
+        f"every port up{addresses}, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
         f"`lab down {plan.lab}`."
     )
+    if state.provider == "docker":  # mixed OVN releases: what OVN's upgrade guide says
+        from lab.upgrade import version_warnings
+
+        for warning in version_warnings(state):
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return 0
 
 
@@ -155,7 +165,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _print_status(st) -> None:
     nodes = Table(title=f"lab {st.name} ({st.phase}, {st.provider})", title_justify="left")
-    for col in ("node", "role", "namespace", "daemons", "chassis in SB"):
+    for col in ("node", "role", "namespace", "daemons", "chassis in SB", "OVS / OVN"):
         nodes.add_column(col)
     for n in st.nodes:
         daemons = (
@@ -171,17 +181,21 @@ def _print_status(st) -> None:
             reg = "yes" if n.chassis_registered else "[red]NO[/red]"
         if n.stopped:
             daemons = "[yellow]stopped by `lab stop`[/yellow]"
-        nodes.add_row(n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg)
+        versions = f"{n.ovs} / {n.ovn} ({n.build})" if n.ovs else "-"
+        nodes.add_row(
+            n.name, n.role, "ok" if n.netns else "[red]missing[/red]", daemons, reg, versions
+        )
     out.print(nodes)
     if st.ports:
         ports = Table(title="port bindings", title_justify="left")
-        for col in ("port", "vm", "chassis", "up"):
+        for col in ("port", "vm", "chassis", "up", "addresses"):
             ports.add_column(col)
         for p in st.ports:
             where = p.bound_chassis or "[red]unbound[/red]"
             if p.bound_chassis and p.bound_chassis != p.expected_chassis:
                 where = f"[red]{p.bound_chassis} (expected {p.expected_chassis})[/red]"
-            ports.add_row(p.port, p.vm, where, "yes" if p.up else "[red]no[/red]")
+            up = "yes" if p.up else "[red]no[/red]"
+            ports.add_row(p.port, p.vm, where, up, " ".join(p.addresses))
         out.print(ports)
     if st.services:
         services = Table(title="VM services (answer with the VM's name)", title_justify="left")
@@ -239,7 +253,10 @@ def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
         return _relay(host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600))
     # every central's socket: with a raft cluster the client settles on the leader
     argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
-    os.execvp(tool, argv)
+    from lab.clients import at_central  # the central's own release of the tool
+
+    argv = at_central(state, argv)
+    os.execvp(argv[0], argv)
     return 0  # not reached
 
 
@@ -279,6 +296,10 @@ def cmd_image_build(args: argparse.Namespace) -> int:
     from lab import image, preflight
 
     preflight.check_root()
+    if args.build:
+        from lab.builds import build_image_command
+
+        return build_image_command(args.build, force=args.force)
     recipe = image.default_recipe(args.ovn_from, args.suite)
     if args.mirror:
         recipe = image.Recipe(suite=recipe.suite, mirror=args.mirror.rstrip("/"))
@@ -464,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ovn-from", default="debian", help="where OVS/OVN come from (debian: Debian's packages)"
     )
     p.add_argument("--suite", help="Debian release (default: this machine's)")
+    p.add_argument(
+        "--build", help="the image of one build: debian:bookworm, debian:trixie, source:PATH"
+    )
     p.add_argument("--mirror", help="Debian mirror URL (default: the one apt uses here)")
     p.add_argument("--force", action="store_true", help="rebuild even if the inputs are the same")
     p.set_defaults(func=cmd_image_build)
@@ -477,10 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         heal,
         inspect,
         provision,
+        upgrade_cli,
         vms,
         wirefaults_cli,
     )
 
+    upgrade_cli.add_parsers(sub)
     inspect.add_parsers(sub)
     heal.add_parser(sub)
     vms.add_parsers(sub)

@@ -78,6 +78,8 @@ def _start_tor(plan: Plan, fabric_dir: Path) -> None:
 def wire_node(plan: Plan, node: NodePlan, fabric_dir: Path) -> None:
     """Create the node's veths to each fabric, bring them up, address them (central and
     host nodes: on the veth itself; chassis: later on their OVS bridge)."""
+    if any(lk.address is not None and lk.address.version == 6 for lk in node.links):
+        links.enable_ipv6(node.netns)  # an IPv6 underlay: before its interfaces exist
     fabric_ifs: list[str] = []
     tor_ports: list[tuple[str, str]] = []
     with links.ipr(plan.fabric_netns) as fab:

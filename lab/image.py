@@ -90,16 +90,16 @@ def host_mirror() -> str:
     raise UserError("no Debian mirror found in /etc/apt/sources.list*; pass one with --mirror URL")
 
 
-def find_image(recipe: Recipe) -> str | None:
+def find_image(recipe: Recipe, repository: str = REPOSITORY) -> str | None:
     """The tag of an image built from exactly these inputs, if one exists."""
     from lab.providers import docker as dockerprov
 
     images = dockerprov.client().images.list(
-        name=REPOSITORY, filters={"label": f"{INPUTS_LABEL}={recipe.inputs}"}
+        name=repository, filters={"label": f"{INPUTS_LABEL}={recipe.inputs}"}
     )
     for image in images:
         for tag in image.tags:
-            if tag.startswith(REPOSITORY + ":"):
+            if tag.startswith(repository + ":"):
                 return tag
     return None
 
@@ -108,15 +108,18 @@ def build(
     recipe: Recipe,
     say: Callable[[str], None] = lambda _line: None,
     force: bool = False,
+    tag_of: Callable[[Path], str] | None = None,
+    repository: str = REPOSITORY,
 ) -> tuple[str, bool]:
-    """Build (or find) the node image. Returns (tag, built)."""
+    """Build (or find) the node image (or, with `tag_of` naming it from its root
+    filesystem, another image from the same kind of recipe). Returns (tag, built)."""
     from lab.providers import docker as dockerprov
 
     if shutil.which("debootstrap") is None:
         raise UserError(
             "debootstrap is not installed; install it with: apt-get install -y debootstrap"
         )
-    existing = None if force else find_image(recipe)
+    existing = None if force else find_image(recipe, repository)
     if existing:
         return existing, False
     debs = CACHE_DIR / "debs" / recipe.suite
@@ -124,9 +127,12 @@ def build(
     with tempfile.TemporaryDirectory(prefix="ovn-lab-rootfs-", dir=CACHE_DIR) as tmp:
         root = Path(tmp) / "root"
         _debootstrap(recipe, root, debs, say)
-        versions = _package_versions(root)
+        if tag_of is None:
+            versions = _package_versions(root)
+            tag = f"{REPOSITORY}:{versions['openvswitch-switch']}-{versions['ovn-host']}"
+        else:
+            tag = tag_of(root)
         _trim(root)
-        tag = f"{REPOSITORY}:{versions['openvswitch-switch']}-{versions['ovn-host']}"
         say(f"importing the root filesystem as {tag}")
         dockerprov.import_rootfs(root, tag, {INPUTS_LABEL: recipe.inputs})
     return tag, True

@@ -339,7 +339,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("trace", help="ovn-trace a packet from a VM to a VM or address")
     p.add_argument("--lab")
     p.add_argument("src", metavar="FROM", help="source VM")
-    p.add_argument("dst", metavar="TO", help="destination VM or IPv4 address")
+    p.add_argument("dst", metavar="TO", help="destination VM or IPv4/IPv6 address")
     p.add_argument("--summary", action="store_true", help="ovn-trace --summary output")
     p.add_argument("--detailed", action="store_true", help="ovn-trace --detailed (default)")
     p.add_argument("--proto", choices=["tcp", "udp"], help="a TCP/UDP packet (with --port)")

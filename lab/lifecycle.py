@@ -9,7 +9,8 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import fabric, preflight
+from lab import builds, fabric, preflight
+from lab.dhcp import control as dhcp
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
@@ -17,7 +18,7 @@ from lab.ovn import daemons
 from lab.ovn.remotes import Centrals
 from lab.ovn.wait import nb_db, sb_db, wait_port_bindings, wait_ports_up
 from lab.plan.commands import chassis_registration, transaction
-from lab.plan.model import NodePlan, Plan
+from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
 from lab.providers import netns as nsprov
 from lab.runner import run
@@ -71,15 +72,30 @@ def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
                 "netns": v.netns,
                 "port": v.port,
                 "switch": v.switch,
-                "ip": str(v.ip),
+                "ip": str(v.ip) if v.ip is not None else "dynamic",  # learned by `lab up`
                 "mac": v.mac,
                 "attach": v.attach,
                 "ifname": v.vm_if,
                 "chassis_if": v.chassis_if,
+                **vm_address_info(v),
             }
             for v in plan.vms.values()
         },
     }
+
+
+def vm_address_info(vm: VMPlan) -> dict[str, object]:
+    """A VM's v2 addressing in the lab's state (only the keys that apply)."""
+    info: dict[str, object] = {}
+    if vm.ipv6 is not None:
+        info["ipv6"] = str(vm.ipv6)
+    if vm.ipv6_mode:
+        info["ipv6_mode"] = vm.ipv6_mode
+    if vm.dhcp4:
+        info["dhcp"] = True
+    if vm.dhcp6:
+        info["dhcp6"] = vm.dhcp6
+    return info
 
 
 def up(
@@ -103,7 +119,9 @@ def up(
         from lab import services
 
         services.require_local(provider)
-    image = node_image(progress) if provider == "docker" else None
+    images = builds.images_for(plan, progress) if provider == "docker" else {}
+    builds.refuse_mix(plan, images)
+    image = images[next(iter(plan.nodes))] if images else None
     with lab_lock(plan.lab, remove_after=True):
         existing = load_state(plan.lab)  # lock kept only while state exists
         if existing is not None:
@@ -123,14 +141,20 @@ def up(
                 info["ssh"] = ssh_lab.ssh_info(plan, placed)
             state.set(info=info)
             checkpoint("state")
+            builds_now = {n.name: n.build for n in plan.nodes.values()}
+            state.set(info={**state.info, "builds": builds_now})
             if image:
-                state.set(info={**state.info, "image": image})
+                state.set(info={**state.info, "image": image, "images": images})
             if placed is not None:
                 _in_thread(lambda: ssh_lab.build(plan, state, placed, progress))
             else:
-                # only when restoring: _build's signature is what tests stand in for
-                extra = {"nb_backup": nb_backup} if nb_backup is not None else {}
-                _in_thread(lambda: _build(plan, state, progress, image, **extra))
+                # only what differs from the usual call: a bundle's NB, per-node images
+                extra: dict[str, object] = {}
+                if nb_backup is not None:
+                    extra["nb_backup"] = nb_backup
+                if len(set(images.values())) > 1:  # builds differ between nodes
+                    extra["images"] = images
+                _in_thread(lambda: _build(plan, state, progress, image, **extra))  # type: ignore[arg-type]
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
             timings = {step: round(took, 3) for step, took in progress.timings.items()}
             state.set(phase="up", info={**state.info, "up_timings": timings})
@@ -151,19 +175,6 @@ def up(
             raise
 
 
-def node_image(progress: Progress) -> str:
-    """The docker provider's node image: found by its inputs, or built now (with progress)."""
-    from lab import image
-
-    recipe = image.default_recipe()
-    found = image.find_image(recipe)
-    if found:
-        return found
-    with progress.step("building the node image (once; see `lab image build`)"):
-        tag, _built = image.build(recipe, say=progress.note)
-    return tag
-
-
 def _in_thread(build: Callable[[], None]) -> None:
     """Build in a worker thread while this (main) thread only waits for it.
 
@@ -182,6 +193,7 @@ def _build(
     progress: Progress,
     image: str | None = None,
     nb_backup: Path | None = None,
+    images: dict[str, str] | None = None,  # per node, when builds differ
 ) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
@@ -194,7 +206,10 @@ def _build(
         else:
             state.record("vm_netns_dir", plan.lab)
             _run_parallel(
-                [lambda n=n: _create_container(plan, n, state, image) for n in plan.nodes.values()]
+                [
+                    lambda n=n: _create_container(plan, n, state, (images or {}).get(n.name, image))
+                    for n in plan.nodes.values()
+                ]
             )
     checkpoint("namespaces")
     with progress.step("fabric"):
@@ -243,6 +258,25 @@ def _build(
         with progress.step("BFD speakers"):
             bfd.start(state)  # host nodes that are next hops of `bfd: true` routes
     _start_services(plan, state, progress)
+    waiting = [vm for vm in plan.vms.values() if vm.waits_for_addresses]
+    if waiting:
+        with progress.step(f"waiting for {len(waiting)} VMs' addresses (DHCP, RA)"):
+            record_addresses(state, dhcp.wait_addresses(waiting, state.dir))
+
+
+def record_addresses(state: LabState, leases: dict[str, dict[str, object]]) -> None:
+    """What each VM got from OVN into the lab's state: `ip: dynamic` shows its address."""
+    info = state.info
+    for name, lease in leases.items():
+        vm = info["vms"][name]
+        dhcp4, dhcp6, ra = (lease.get(k) or {} for k in ("dhcp4", "dhcp6", "ra"))
+        if isinstance(dhcp4, dict) and dhcp4.get("address"):
+            vm["ip"] = dhcp4["address"]
+        if isinstance(dhcp6, dict) and dhcp6.get("address"):
+            vm["ipv6"] = dhcp6["address"]
+        elif isinstance(ra, dict) and ra.get("slaac"):
+            vm["ipv6"] = ra["slaac"][0]  # type: ignore[index]
+    state.set(info=info)
 
 
 def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:

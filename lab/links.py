@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 from typing import TYPE_CHECKING
 
 from lab import nsfs
@@ -14,6 +22,9 @@ from lab.errors import RuntimeFailure
 if TYPE_CHECKING:  # pyroute2 is imported where links are made: commands that only read stay fast
     from pyroute2 import IPRoute
 
+    from lab.plan.model import VMPlan
+
+IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection for this address
 LOOPBACK_INDEX = 1  # `lo` is interface 1 in every network namespace
 
 # Checksum offload makes veths hand half-checksummed TCP to the OVS userspace
@@ -93,24 +104,32 @@ def up(handle: IPRoute, ifname: str, mtu: int | None = None) -> None:
 
 
 def add_address(
-    handle: IPRoute, ifname: str, address: IPv4Interface, idx: int | None = None
+    handle: IPRoute, ifname: str, address: IPv4Interface | IPv6Interface, idx: int | None = None
 ) -> None:
+    """An address (IPv6: usable at once, `nodad`: the lab's addresses are unique by rule)."""
+    v6 = {"family": socket.AF_INET6, "flags": IFA_F_NODAD} if address.version == 6 else {}
     try:
         handle.addr(
             "add",
             index=idx if idx is not None else index(handle, ifname),
             address=str(address.ip),
             prefixlen=address.network.prefixlen,
+            **v6,
         )
     except Exception as exc:  # NetlinkError: EEXIST on a re-run is fine
         if getattr(exc, "code", None) != errno.EEXIST:
             raise
 
 
-def add_route(handle: IPRoute, prefix: IPv4Network | None, gateway: IPv4Address) -> None:
+def add_route(
+    handle: IPRoute,
+    prefix: IPv4Network | IPv6Network | None,
+    gateway: IPv4Address | IPv6Address,
+) -> None:
     dst = "default" if prefix is None or prefix.prefixlen == 0 else str(prefix)
+    family = socket.AF_INET6 if gateway.version == 6 else socket.AF_INET
     try:
-        handle.route("add", dst=dst, gateway=str(gateway))
+        handle.route("add", dst=dst, gateway=str(gateway), family=family)
     except Exception as exc:
         if getattr(exc, "code", None) != errno.EEXIST:
             raise
@@ -152,3 +171,48 @@ def tx_checksum_off(netns: str, ifnames: list[str]) -> None:
                 tool.set_features(ifname, features)
         finally:
             tool.close()
+
+
+def enable_ipv6(netns: str) -> None:
+    """IPv6 on in a node's namespace (an IPv6 underlay), for interfaces made from now on:
+    no duplicate address detection, no router advertisements, no SLAAC (the lab gives
+    every address)."""
+    settings = {"disable_ipv6": "0", "accept_dad": "0", "accept_ra": "0", "autoconf": "0"}
+    with in_netns(netns):
+        for scope in ("all", "default", "lo"):
+            for key, value in settings.items():
+                with open(f"/proc/sys/net/ipv6/conf/{scope}/{key}", "w") as fh:
+                    fh.write(value)
+
+
+def vm_ipv6_settings(vm: VMPlan) -> dict[str, str]:
+    """Per-interface IPv6 sysctls of a VM: on, no duplicate address detection (it would hold
+    every address tentative for a second or more), router advertisements and SLAAC only
+    where OVN sends them, addresses from the MAC (EUI-64, as OVN and Neutron expect)."""
+    slaac = vm.ipv6_mode == "slaac"
+    return {
+        "disable_ipv6": "0",
+        "accept_dad": "0",
+        "dad_transmits": "0",
+        "accept_ra": "1" if vm.accept_ra else "0",
+        "autoconf": "1" if slaac else "0",
+        "addr_gen_mode": "0",
+        "use_tempaddr": "0",
+        "router_solicitation_delay": "0",
+    }
+
+
+def enable_vm_ipv6(vm: VMPlan) -> None:
+    """IPv6 on in a VM namespace, with the VM's settings as the namespace's defaults, so
+    the VM's interface has them from the moment it arrives (internal ports move in from
+    the chassis, veths are born here), before it is up."""
+    settings = vm_ipv6_settings(vm)
+    with in_netns(vm.netns):
+        for scope in ("all", "default"):
+            for key, value in settings.items():
+                if scope == "all" and key not in ("disable_ipv6", "accept_dad"):
+                    continue
+                with open(f"/proc/sys/net/ipv6/conf/{scope}/{key}", "w") as fh:
+                    fh.write(value)
+        with open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "w") as fh:
+            fh.write("0")

@@ -90,7 +90,12 @@ def chassis_mac(lab: str, node: str, fabric: str) -> str:
 def overlay_mac(encap_ip: str) -> str:
     """The MAC of a chassis' overlay bridge, derived from its tunnel address so every
     chassis knows every other's without asking (locally administered, unicast)."""
-    octets = [int(x) for x in encap_ip.split(".")]
+    if ":" in encap_ip:  # an IPv6 underlay: its last four bytes (unique in a /64 lab)
+        import ipaddress
+
+        octets = list(ipaddress.IPv6Address(encap_ip).packed[-4:])
+    else:
+        octets = [int(x) for x in encap_ip.split(".")]
     return "02:00:" + ":".join(f"{o:02x}" for o in octets)
 
 

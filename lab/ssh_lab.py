@@ -154,6 +154,12 @@ def supported(plan: Plan) -> None:
     hosts = [n.name for n in plan.nodes.values() if n.role == "host"]
     if hosts:
         problems.append(f"no role: host nodes (here {', '.join(hosts)})")
+    overlay = plan.fabrics.get(plan.overlay) if plan.overlay else None
+    if overlay is not None and overlay.subnet is not None and overlay.subnet.version == 6:
+        problems.append("an IPv4 overlay (the hosts' underlay addresses are IPv4)")
+    dynamic = [v.name for v in plan.vms.values() if v.waits_for_addresses or v.wants_ipv6]
+    if dynamic:
+        problems.append(f"IPv4-only VMs with fixed addresses (not DHCP/IPv6: {', '.join(dynamic)})")
     if problems:
         raise UserError("provider ssh needs " + "; ".join(problems))
 

@@ -25,6 +25,9 @@ class NodeStatus:
     # and whether its ovn-northd is active or standby
     raft: dict[str, str | None] | None = None
     northd: str | None = None
+    build: str | None = None  # which OVS/OVN it runs (lab.builds), and their versions
+    ovs: str | None = None
+    ovn: str | None = None
 
 
 @dataclass
@@ -34,6 +37,8 @@ class PortStatus:
     expected_chassis: str
     bound_chassis: str | None
     up: bool
+    # the VM's addresses: as given, or what DHCP / SLAAC gave it (`ip: dynamic` included)
+    addresses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +87,10 @@ def lab_status(state: LabState) -> LabStatus:
     registered = set(chassis_by_uuid.values())
     stopped = set(state.info.get("stopped", []))
     ssh = state.provider == "ssh"  # nodes are hosts: "netns" says whether the host answers
+    from lab.upgrade import current_builds, node_versions
+
+    builds_now = current_builds(state)
+    versions = {} if ssh else node_versions(state)
     for name, info in state.info.get("nodes", {}).items():
         if ssh:
             from lab import ssh_lab
@@ -93,6 +102,8 @@ def lab_status(state: LabState) -> LabStatus:
         node = NodeStatus(
             name=name, role=info["role"], netns=there, daemons=daemons, stopped=name in stopped
         )
+        node.build = builds_now.get(name)
+        node.ovs, node.ovn = versions.get(name, (None, None))
         if info["role"] in ("chassis", "gateway") and sb_read:
             node.chassis_registered = name in registered
             if not node.chassis_registered and not node.stopped:
@@ -129,6 +140,7 @@ def lab_status(state: LabState) -> LabStatus:
             expected_chassis=info["chassis"],
             bound_chassis=bindings.get(info["port"]),
             up=up.get(info["port"], False),
+            addresses=[a for a in (info.get("ip"), info.get("ipv6")) if a],
         )
         if not port.up:
             if lsp_rows is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import ip_address
 from pathlib import Path
 
 from lab.errors import UserError
@@ -43,20 +43,27 @@ def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:
     raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
 
 
-def address_of(state: LabState, target: str) -> str:
-    """A VM's IPv4 address, a host node's first fabric address, or the target itself when
-    it is an address."""
+def address_of(state: LabState, target: str, family: int | None = None) -> str:
+    """A VM's address (its `ip`; with family 6 its IPv6 one), a host node's first fabric
+    address, or the target itself when it is an IPv4 or IPv6 address."""
     vms = state.info.get("vms", {})
     if target in vms:
-        return vms[target]["ip"].split("/")[0]
+        vm = vms[target]
+        addresses = [a.split("/")[0] for a in (vm["ip"], vm.get("ipv6")) if a]
+        if family is None:
+            return addresses[0]
+        found = [a for a in addresses if a != "dynamic" and ip_address(a).version == family]
+        if not found:
+            raise UserError(f"VM {target} has no IPv{family} address in lab {state.name}")
+        return found[0]
     node = state.info.get("nodes", {}).get(target)
     if node and node["role"] == "host":
         for link in node["links"].values():
             if link["address"]:
                 return str(link["address"]).split("/")[0]
     try:
-        return str(IPv4Address(target))
+        return str(ip_address(target))
     except ValueError:
         raise UserError(
-            f"'{target}' is neither a VM of lab {state.name} nor an IPv4 address"
+            f"'{target}' is neither a VM of lab {state.name} nor an IPv4 or IPv6 address"
         ) from None

@@ -84,10 +84,14 @@ def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> boo
     port = db.raft_port(plan)
     local = plan.raft_address(node.name, port)
     if node.name == plan.central:
-        run(["ovsdb-tool", "create-cluster", str(path), str(db.schema), local])
+        daemons.run_tool(
+            node_dir, ["ovsdb-tool", "create-cluster", str(path), str(db.schema), local]
+        )
     else:
         members = [plan.raft_address(c, port) for c in plan.centrals if c != node.name]
-        run(["ovsdb-tool", "join-cluster", str(path), db.name, local, *members])
+        daemons.run_tool(
+            node_dir, ["ovsdb-tool", "join-cluster", str(path), db.name, local, *members]
+        )
     return True
 
 
@@ -99,7 +103,7 @@ INACTIVITY_PROBE_MS = 60_000
 
 def _listen_target(plan: Plan, node: NodePlan, db: CentralDb) -> str:
     """The node's overlay address only: ptcp:, or pssl: with `ssl: true`."""
-    return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.ip_of(node.name)}"
+    return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.url_ip(node.name)}"
 
 
 def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None:
@@ -123,7 +127,7 @@ def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None
             "row": {"connections": ["named-uuid", "listener"]},
         },
     ]
-    run(["ovsdb-tool", "transact", str(path), json.dumps(txn)])
+    daemons.run_tool(path.parent, ["ovsdb-tool", "transact", str(path), json.dumps(txn)])
 
 
 def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> None:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab import links, naming
+from lab.dhcp import control as dhcp
 from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
@@ -58,6 +59,8 @@ def bind_vms(
     record_netns([vm.netns for vm in vms])  # one state write for the chassis' VMs
     for vm in vms:
         nsprov.create(vm.netns)
+        if vm.wants_ipv6:
+            links.enable_vm_ipv6(vm)
     # docker: VMs visible inside their chassis (a no-op for a namespace node)
     dockerprov.show_vms_inside(node_dir, [(vm.name, vm.netns) for vm in vms])
     veths = [vm for vm in vms if vm.attach == "veth"]
@@ -103,6 +106,7 @@ def attach_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path, restart: bool 
                 links.move_to_netns(handle, vm.chassis_if, vm.netns)
     for vm in vms:
         configure_vm(vm)
+        dhcp.start(vm, node_dir.parent)  # DHCP / RA VMs: their client asks OVN from now on
 
 
 def configure_vm(vm: VMPlan) -> None:
@@ -111,9 +115,11 @@ def configure_vm(vm: VMPlan) -> None:
         handle.link("set", index=links.LOOPBACK_INDEX, state="up")
         idx = links.index(handle, vm.vm_if)
         handle.link("set", index=idx, address=vm.mac, state="up")
-        links.add_address(handle, vm.vm_if, vm.ip, idx)
-        if vm.gateway is not None:
-            links.add_route(handle, None, vm.gateway)
+        for address in vm.static_addresses:
+            links.add_address(handle, vm.vm_if, address, idx)
+        for gateway in (vm.gateway, vm.gateway6):
+            if gateway is not None:
+                links.add_route(handle, None, gateway)
 
 
 def warm_tunnels(plan: Plan, lab_dir: Path) -> None:

@@ -151,7 +151,24 @@ def _container(node_dir: Path) -> dict[str, object] | None:
 
 def create_db(path: Path, schema: Path) -> None:
     if not path.exists():
-        run(["ovsdb-tool", "create", str(path), str(schema)])
+        run_tool(path.parent, ["ovsdb-tool", "create", str(path), str(schema)])
+
+
+def run_tool(node_dir: Path, argv: list[str], check: bool = True) -> str | None:
+    """An offline tool (ovsdb-tool) on a node's files: inside its container when it is one,
+    so a database is made from the schema of the OVS/OVN that node runs, not the host's.
+    With check=False a failure returns None (and success at least "ok")."""
+    container = _container(node_dir)
+    try:
+        if container is not None:
+            from lab.providers.docker import exec_in
+
+            return exec_in(str(container["name"]), argv, {}) or "ok"
+        return run(argv).stdout or "ok"
+    except RuntimeFailure:
+        if check:
+            raise
+        return None
 
 
 def start_ovsdb(netns: str, node_dir: Path, env: dict[str, str]) -> str:

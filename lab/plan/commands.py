@@ -60,23 +60,28 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
         for nat in router.nat:
             logical_ip = (
                 str(nat.logical_ip.network_address)
-                if nat.logical_ip.prefixlen == 32
+                if nat.logical_ip.prefixlen == nat.logical_ip.max_prefixlen
                 else str(nat.logical_ip)
             )
             cmd = ["lr-nat-add", rname, nat.type, str(nat.external_ip), logical_ip]
             if nat.logical_port and nat.external_mac:
                 cmd += [nat.logical_port, nat.external_mac.lower()]
             cmds.append(cmd)
+    from lab.plan.addressing import addressing_commands, port_addresses, vm_addressing
+
     for vname, vm in topo.vms.items():
         port = topo.vm_port(vname)
+        fields = vm_addressing(topo, vm)
         cmds += [
             ["lsp-add", vm.switch, port],
-            ["lsp-set-addresses", port, f"{vm.mac.lower()} {vm.ip.ip}"],
+            ["lsp-set-addresses", port, port_addresses(vm, fields["ip"], fields.get("ipv6"))],
         ]
     from lab.plan.security import security_commands
 
     # address sets, port groups, ACLs: after the ports; load balancers last
-    return cmds + security_commands(topo) + l3.load_balancer_commands(topo)
+    return (
+        cmds + addressing_commands(topo) + security_commands(topo) + l3.load_balancer_commands(topo)
+    )
 
 
 def transaction(commands: list[list[str]]) -> list[str]:
@@ -154,13 +159,21 @@ def vm_commands(vm: VMPlan, chassis_netns: str | None, owner: str | None = None)
     cmds.append(["ovs-vsctl", "--timeout=30", *transaction(ovs)])  # returns once the tap exists
     if vm.attach == "internal":
         cmds.append([*on_chassis, "link", "set", vm.chassis_if, "netns", vm.netns])
-    cmds += [
-        [*inside, "link", "set", "lo", "up"],
-        [*inside, "link", "set", vm.vm_if, "address", vm.mac, "up"],
-        [*inside, "addr", "add", str(vm.ip), "dev", vm.vm_if],
-    ]
-    if vm.gateway is not None:
-        cmds.append([*inside, "route", "add", "default", "via", str(vm.gateway)])
+    cmds.append([*inside, "link", "set", "lo", "up"])
+    if vm.wants_ipv6:  # before the link is up: no DAD wait, SLAAC only where asked for
+        from lab.links import vm_ipv6_settings
+
+        sysctl = ["ip", "netns", "exec", vm.netns, "sysctl", "-qw"]
+        for key, value in vm_ipv6_settings(vm).items():
+            cmds.append([*sysctl, f"net.ipv6.conf.{vm.vm_if}.{key}={value}"])
+    cmds.append([*inside, "link", "set", vm.vm_if, "address", vm.mac, "up"])
+    for address in vm.static_addresses:
+        nodad = ["nodad"] if address.version == 6 else []
+        cmds.append([*inside, "addr", "add", str(address), "dev", vm.vm_if, *nodad])
+    for gateway in (vm.gateway, vm.gateway6):
+        if gateway is not None:
+            family = ["-6"] if gateway.version == 6 else []
+            cmds.append([*inside, *family, "route", "add", "default", "via", str(gateway)])
     return cmds
 
 
@@ -230,7 +243,7 @@ def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
                 "create",
                 "Encap",
                 "type=geneve",
-                f"ip={node.encap_ip}",
+                f"ip={_ovsdb_string(str(node.encap_ip))}",
                 f"chassis_name={node.name}",
                 "options:csum=true",
             ],

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 
 
 @dataclass(frozen=True)
 class FabricPlan:
     name: str
     bridge: str  # Linux bridge in the fabric namespace
-    subnet: IPv4Network | None
+    subnet: IPv4Network | IPv6Network | None
     vlans: bool
     mtu: int | None
 
@@ -20,7 +27,7 @@ class LinkPlan:
     fabric: str
     node_if: str  # veth end inside the node namespace
     fabric_if: str  # veth end on the fabric bridge
-    address: IPv4Interface | None
+    address: IPv4Interface | IPv6Interface | None
     ovs_bridge: str | None  # chassis: OVS bridge the node_if is a port of
 
 
@@ -36,12 +43,13 @@ class NodePlan:
     role: str
     netns: str
     links: list[LinkPlan]
-    encap_ip: IPv4Address | None = None  # chassis/gateway: Geneve endpoint
+    encap_ip: IPv4Address | IPv6Address | None = None  # chassis/gateway: Geneve endpoint
     bridge_mappings: dict[str, str] = field(default_factory=dict)  # fabric -> br-<fabric>
     # fabric -> this chassis' MAC on it: routed VLAN traffic leaves with it as source, so
     # the ToR does not see router MACs move between chassis (ovn-chassis-mac-mappings)
     chassis_macs: dict[str, str] = field(default_factory=dict)
     routes: list[HostRoute] = field(default_factory=list)
+    build: str = "host"  # which OVS/OVN it runs (lab.builds)
 
     @property
     def is_chassis(self) -> bool:
@@ -62,9 +70,37 @@ class VMPlan:
     chassis_if: str  # port on the chassis br-int
     vm_if: str  # interface inside the VM namespace
     mac: str
-    ip: IPv4Interface
-    gateway: IPv4Address | None
+    ip: IPv4Interface | IPv6Interface | None  # None: `ip: dynamic`, OVN IPAM picks it
+    gateway: IPv4Address | IPv6Address | None
     services: tuple[tuple[str, int], ...] = ()  # (proto, port) servers started in the VM
+    # v2 addressing (lab.plan.addressing): the IPv6 address (given, or the one SLAAC/DHCPv6
+    # will configure), how it comes, and which DHCP clients run in the VM
+    ipv6: IPv6Interface | None = None
+    ipv6_mode: str | None = None  # static | slaac | dhcpv6
+    gateway6: IPv6Address | None = None
+    dhcp4: bool = False  # a DHCPv4 client asks OVN for the address
+    dhcp6: str | None = None  # stateful | stateless: a DHCPv6 client asks OVN
+    accept_ra: bool = False  # the kernel takes OVN's router advertisements (SLAAC, routes)
+
+    @property
+    def wants_ipv6(self) -> bool:
+        """IPv6 stays on in this VM's namespace."""
+        return self.ipv6 is not None or isinstance(self.ip, IPv6Interface)
+
+    @property
+    def static_addresses(self) -> list[IPv4Interface | IPv6Interface]:
+        """The addresses the lab configures itself (the others come from DHCP or SLAAC)."""
+        found: list[IPv4Interface | IPv6Interface] = []
+        if self.ip is not None and not self.dhcp4:
+            found.append(self.ip)
+        if self.ipv6 is not None and self.ipv6_mode == "static":
+            found.append(self.ipv6)
+        return found
+
+    @property
+    def waits_for_addresses(self) -> bool:
+        """`lab up` waits until DHCP / SLAAC configured this VM."""
+        return self.dhcp4 or self.ipv6_mode in ("slaac", "dhcpv6") or self.dhcp6 is not None
 
 
 @dataclass
@@ -100,20 +136,25 @@ class Plan:
         """How OVSDB connects over the network: tcp, or ssl with `ssl: true`."""
         return "ssl" if self.ssl else "tcp"
 
-    def ip_of(self, node_name: str) -> IPv4Address:
+    def ip_of(self, node_name: str) -> IPv4Address | IPv6Address:
         node = self.nodes[node_name]
         link = node.link(self.overlay) if self.overlay else None
         if link is None or link.address is None:
             raise ValueError(f"central node {node_name} has no overlay address")
         return link.address.ip
 
+    def url_ip(self, node_name: str) -> str:
+        """A node's overlay address as OVSDB remotes write it: IPv6 in brackets."""
+        ip = self.ip_of(node_name)
+        return f"[{ip}]" if ip.version == 6 else str(ip)
+
     @property
-    def central_ip(self) -> IPv4Address:
+    def central_ip(self) -> IPv4Address | IPv6Address:
         return self.ip_of(self.central)
 
     def remote(self, port: int) -> str:
         """Every central's `tcp:IP:PORT` (or ssl:), comma-separated: where clients connect."""
-        return ",".join(f"{self.proto}:{self.ip_of(c)}:{port}" for c in self.centrals)
+        return ",".join(f"{self.proto}:{self.url_ip(c)}:{port}" for c in self.centrals)
 
     @property
     def sb_remote(self) -> str:
@@ -125,7 +166,7 @@ class Plan:
 
     def raft_address(self, node_name: str, port: int) -> str:
         """A central's raft endpoint for one database (tcp:IP:6643 NB, :6644 SB)."""
-        return f"{self.proto}:{self.ip_of(node_name)}:{port}"
+        return f"{self.proto}:{self.url_ip(node_name)}:{port}"
 
     def chassis(self) -> list[NodePlan]:
         return [n for n in self.nodes.values() if n.is_chassis]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import ip_interface
+from typing import Any
 
 from lab import naming
 from lab.errors import UserError
+from lab.plan.addressing import vm_addressing
 from lab.plan.commands import logical_network_commands
 from lab.plan.model import FabricPlan, HostRoute, LinkPlan, NodePlan, Plan, VMPlan
 from lab.plan.security import acl_matches
@@ -50,6 +52,7 @@ def make_plan(topo: Topology) -> Plan:
             netns=naming.netns_name(topo.name, name),
             links=links,
             routes=[HostRoute(r.prefix, r.nexthop) for r in node.routes],
+            build=topo.node_build(name),
         )
         if chassis and overlay:
             ov = addresses.get((name, overlay))
@@ -75,8 +78,7 @@ def make_plan(topo: Topology) -> Plan:
             chassis_if=naming.vm_chassis_port(name, vm.attach),
             vm_if=naming.vm_ifname(name),
             mac=vm.mac.lower(),
-            ip=vm.ip,
-            gateway=vm.gateway,
+            **vm_addressing(topo, vm),
             services=tuple((s.proto, s.port) for s in vm.services),
         )
         for name, vm in topo.vms.items()
@@ -97,20 +99,20 @@ def make_plan(topo: Topology) -> Plan:
     )
 
 
-def allocate_addresses(topo: Topology) -> dict[tuple[str, str], IPv4Interface]:
+def allocate_addresses(topo: Topology) -> dict[tuple[str, str], Any]:
     """(node, fabric) -> address. Given addresses are kept; the rest are allocated in
     node order from the fabric subnet. Chassis and central nodes get an address only
     on the overlay (their other links are OVS bridge ports); hosts on every subnet."""
-    result: dict[tuple[str, str], IPv4Interface] = {}
-    used: dict[str, set[IPv4Address]] = {name: set() for name in topo.fabric}
-    wanted: list[tuple[str, str, IPv4Network]] = []
+    result: dict[tuple[str, str], Any] = {}  # IPv4Interface or IPv6Interface
+    used: dict[str, set[Any]] = {name: set() for name in topo.fabric}
+    wanted: list[tuple[str, str, Any]] = []
     for name, node in topo.nodes.items():
         for link in node.links:
             subnet = topo.fabric[link.fabric].subnet
             if subnet is None:
                 continue
             if link.address is not None:
-                addr = IPv4Interface(f"{link.address.ip}/{subnet.prefixlen}")
+                addr = ip_interface(f"{link.address.ip}/{subnet.prefixlen}")
                 result[(name, link.fabric)] = addr
                 used[link.fabric].add(addr.ip)
             elif node.role == "host" or link.fabric == topo.overlay:
@@ -121,7 +123,7 @@ def allocate_addresses(topo: Topology) -> dict[tuple[str, str], IPv4Interface]:
             candidate = subnet.network_address + offset
             if candidate not in used[fabric]:
                 used[fabric].add(candidate)
-                result[(name, fabric)] = IPv4Interface(f"{candidate}/{subnet.prefixlen}")
+                result[(name, fabric)] = ip_interface(f"{candidate}/{subnet.prefixlen}")
                 break
         else:
             raise UserError(

@@ -7,6 +7,7 @@ transactions, but a learner sees exactly what is done, step by step.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from lab.fabric import link_mtu
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
@@ -145,6 +146,12 @@ def render_plan(plan: Plan) -> str:
         out += ["", f"# VM {vm.name} on {vm.chassis}: namespace {vm.netns}"]
         for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
             out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
+        if vm.waits_for_addresses:
+            from lab.dhcp.control import client_argv
+
+            out.append("# its DHCP client / RA watcher, writing only into the lab's state dir")
+            client = client_argv(vm, Path(f"/var/lib/ovn-lab/{plan.lab}/{vm.name}"))
+            out.append(_cmd("ip", "netns", "exec", vm.netns, *client) + " &")
         for proto, port in vm.services:  # lab/vm_agent.py: answers with the VM's name
             serve = ["python3", "-I", "lab/vm_agent.py", "serve", proto, str(port), vm.name]
             out.append(_cmd("ip", "netns", "exec", vm.netns, *serve) + " &")
@@ -153,6 +160,8 @@ def render_plan(plan: Plan) -> str:
         "# wait until every VM port is up and every chassis caught up",
         _cmd("ovn-nbctl", "--wait=hv", "sync"),
     ]
+    if any(vm.waits_for_addresses for vm in plan.vms.values()):
+        out.append("# then until every DHCP / SLAAC VM has its addresses (lease.json: ready)")
     return "\n".join(out) + "\n"
 
 
@@ -165,7 +174,7 @@ def _chassis_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
 
 def _central(plan: Plan, node: NodePlan, run_in: list[str]) -> list[str]:
     """A central's databases (standalone, or raft cluster members) and its ovn-northd."""
-    ip = str(plan.ip_of(node.name))
+    ip = plan.url_ip(node.name)
     ssl = [a.replace("NODE", node.name) for a in SSL_ARGS] if plan.ssl else []
     listen = "pssl" if plan.ssl else "ptcp"
     out: list[str] = []

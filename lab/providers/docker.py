@@ -250,18 +250,21 @@ def container_init_pids(node_dir: Path) -> set[int]:
     info = container_of(node_dir)
     if info is None:
         return set()
-    init = int(info["pid"])
-    keep = {init}
-    try:
-        children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
-    except OSError:
-        return keep
-    for child in children:
+    keep: set[int] = set()
+    # an upgraded node: its namespace's holder container too (lab.providers recreate_node)
+    inits = [int(info["pid"]), *([int(info["holder_pid"])] if info.get("holder_pid") else [])]
+    for init in inits:
+        keep.add(init)
         try:
-            if Path(f"/proc/{child}/comm").read_text().strip() == "sleep":
-                keep.add(int(child))
+            children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
         except OSError:
             continue
+        for child in children:
+            try:
+                if Path(f"/proc/{child}/comm").read_text().strip() == "sleep":
+                    keep.add(int(child))
+            except OSError:
+                continue
     return keep
 
 
@@ -317,3 +320,75 @@ def pinned_vms(lab: str) -> list[str]:
     """Names of the VMs pinned in a lab's chassis containers (what a lost state forgot)."""
     root = VM_NETNS_ROOT / lab
     return sorted({p.name for p in root.glob("*/netns/*")}) if root.is_dir() else []
+
+
+HOLDER_SUFFIX = "-netns"  # the first container of an upgraded node, kept for its netns
+
+
+def recreate_node(name: str, image: str, node_dir: Path) -> int:
+    """`lab upgrade`: the node's container again, from another image, in the same network
+    namespace (so its fabric links, VM veths and tap ports stay), with the same mounts
+    (its directory: OVSDB files, sockets, logs), env, labels and capabilities.
+
+    A namespace cannot be handed to a new container by path, so the node's first
+    container stays as the namespace's holder (renamed <name>-netns, running only its
+    `sleep`) and every new container joins it (network_mode container:<holder>). Its
+    daemons must be stopped first. Returns the new container's init PID."""
+    import docker
+    from docker.types import Mount
+
+    info = container_of(node_dir)
+    if info is None:
+        raise RuntimeFailure(f"{node_dir.name} is not a container node")
+    dock = client()
+    current = dock.containers.get(name)
+    holder_name = str(info.get("holder") or "")
+    if holder_name:
+        current.remove(force=True)
+    else:
+        holder_name = name + HOLDER_SUFFIX
+        current.rename(holder_name)
+    holder = dock.containers.get(holder_name)
+    mounts = []
+    for m in holder.attrs["HostConfig"].get("Mounts") or []:
+        propagation = (m.get("BindOptions") or {}).get("Propagation")
+        mounts.append(
+            Mount(
+                target=m["Target"],
+                source=m["Source"],
+                type=m.get("Type", "bind"),
+                read_only=bool(m.get("ReadOnly")),
+                propagation=propagation,
+            )
+        )
+    config = holder.attrs["Config"]
+    env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+    try:
+        container = dock.containers.run(
+            image,
+            ["sleep", "infinity"],
+            name=name,
+            labels=dict(config.get("Labels") or {}),
+            environment=env,
+            network_mode=f"container:{holder.id}",
+            cap_add=CAPABILITIES,
+            devices=["/dev/net/tun:/dev/net/tun:rwm"],
+            mounts=mounts,
+            init=True,
+            detach=True,
+        )
+    except docker.errors.DockerException as exc:
+        raise RuntimeFailure(f"cannot start container {name} from {image}: {_short(exc)}") from None
+    container.reload()
+    pid = int(container.attrs["State"]["Pid"])
+    holder.reload()
+    marker = {
+        **info,
+        "name": name,
+        "pid": pid,
+        "holder": holder_name,
+        "holder_pid": int(holder.attrs["State"]["Pid"]),
+        "image": image,
+    }
+    (node_dir / MARKER).write_text(json.dumps(marker))
+    return pid

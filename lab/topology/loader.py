@@ -43,9 +43,13 @@ def parse_topology(text: str, filename: str, name: str | None = None) -> Topolog
 
 
 def _assemble(parts: Parts) -> Topology:
+    from lab.topology.build_rules import assembled_builds
+
+    build, provider = assembled_builds(parts)
     return Topology(
         name=parts.name or "",
-        provider=parts.provider,
+        build=build,
+        provider=provider,
         ssl=parts.ssl,
         fabric=parts.fabric,
         nodes=parts.nodes,

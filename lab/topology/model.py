@@ -9,10 +9,18 @@ VM its port name.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Any, Literal
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Interface
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    IPvAnyInterface,
+    IPvAnyNetwork,
+)
 
 Role = Literal["central", "chassis", "gateway", "host"]
 ProviderName = Literal["netns", "docker", "ssh"]
@@ -31,6 +39,9 @@ CHECK_KINDS: frozenset[str] = frozenset(
         "acl_log",
         "lb",
         "nexthop",
+        "upgrade",
+        "dhcp",
+        "dns",
     }
     | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
 )
@@ -45,7 +56,7 @@ class Strict(BaseModel):
 class Fabric(Strict):
     """One physical L2 segment ("a wire and the ToR switch")."""
 
-    subnet: IPv4Network | None = None
+    subnet: IPvAnyNetwork | None = None  # IPv6 (from 2001:db8::/32): an IPv6 underlay
     vlans: bool = False
     mtu: int | None = Field(default=None, ge=1280, le=9000)
     # VLAN fabrics: give each chassis a MAC for routed traffic (ovn-chassis-mac-mappings).
@@ -57,12 +68,12 @@ class Link(Strict):
     """A node's attachment to a fabric, with its address there (if any)."""
 
     fabric: str
-    address: IPv4Interface | None = None
+    address: IPvAnyInterface | None = None
 
 
 class Route(Strict):
-    prefix: IPv4Network
-    nexthop: IPv4Address
+    prefix: IPvAnyNetwork  # IPv4 or IPv6; nexthop of the same family
+    nexthop: IPvAnyAddress
     output_port: str | None = None
 
 
@@ -70,11 +81,11 @@ class RouterRoute(Route):
     """A logical router's static route: a list of next hops is ECMP (`lr-route-add --ecmp`),
     `bfd: true` monitors each next hop with BFD (`--bfd`)."""
 
-    nexthop: IPv4Address | list[IPv4Address]  # type: ignore[assignment]
+    nexthop: IPvAnyAddress | list[IPvAnyAddress]  # type: ignore[assignment]
     bfd: bool = False
 
     @property
-    def nexthops(self) -> list[IPv4Address]:
+    def nexthops(self) -> list[IPvAnyAddress]:
         return self.nexthop if isinstance(self.nexthop, list) else [self.nexthop]
 
 
@@ -111,6 +122,7 @@ class Node(Strict):
     routes: list[Route] = Field(default_factory=list)  # host nodes: kernel routes
     host: str | None = None  # ssh provider: inventory host this node runs on
     chassis_mac_mappings: bool = True
+    build: str | None = None  # this node's OVS/OVN (lab.builds); default: the topology's
 
 
 class Localnet(Strict):
@@ -118,25 +130,62 @@ class Localnet(Strict):
     vlan: int | None = Field(default=None)
 
 
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+# a DNS record's addresses: one, or a list (IPv4 and IPv6 for one name)
+# (json_schema_input_type: the JSON Schema says what is written, not what it becomes)
+DnsAddresses = Annotated[
+    list[IPvAnyAddress],
+    BeforeValidator(_as_list, json_schema_input_type=IPvAnyAddress | list[IPvAnyAddress]),
+]
+
+
+class Dhcp(Strict):
+    """A DHCP_Options row (DHCPv4) for the switch's VMs with `dhcp: true` / `ip: dynamic`."""
+
+    router: IPv4Address | None = None
+    dns: list[IPv4Address] = Field(default_factory=list)
+    lease_time: int = Field(default=3600, ge=60, le=2**31 - 1)
+    mtu: int | None = Field(default=None, ge=576, le=9000)
+    # any other OVN DHCPv4 option by its name (ovn-nb(5) DHCP_Options), passed through
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class Dhcp6(Strict):
+    """A DHCP_Options row for DHCPv6 (the ports' dhcpv6_options): addresses too (stateful),
+    or only DNS (stateless)."""
+
+    mode: Literal["stateful", "stateless"] = "stateful"
+    dns: list[IPv6Address] = Field(default_factory=list)
+
+
 class Switch(Strict):
     localnet: Localnet | None = None
     other_config: dict[str, str] = Field(default_factory=dict)
+    subnet: IPv4Network | None = None  # other_config:subnet: OVN IPAM for `ip: dynamic`
+    dhcp: Dhcp | None = None
+    dhcp6: Dhcp6 | None = None
+    dns: dict[str, DnsAddresses] = Field(default_factory=dict)  # the OVN DNS table
     load_balancers: list[str] = Field(default_factory=list)  # ls-lb-add
 
 
 class RouterPort(Strict):
     switch: str
     mac: str
-    networks: list[IPv4Interface]
+    networks: list[IPvAnyInterface]
     peer: str | None = None  # default "<switch>-<router>"
     gateway_chassis: dict[str, int] = Field(default_factory=dict)
+    # ipv6_ra_configs:address_mode: ovn-controller answers router solicitations
+    ra: Literal["slaac", "dhcpv6_stateful", "dhcpv6_stateless"] | None = None
     ha_chassis_group: str | None = None  # a name under ovn.ha_chassis_groups
 
 
 class Nat(Strict):
     type: Literal["snat", "dnat", "dnat_and_snat"]
-    external_ip: IPv4Address
-    logical_ip: IPv4Network  # an address is a /32 network
+    external_ip: IPvAnyAddress
+    logical_ip: IPvAnyNetwork  # an address is a /32 (/128) network; same family as external_ip
     logical_port: str | None = None
     external_mac: str | None = None
 
@@ -203,8 +252,13 @@ class VM(Strict):
     chassis: str
     switch: str
     mac: str
-    ip: IPv4Interface
-    gateway: IPv4Address | None = None
+    # an address with prefix (IPv4 or IPv6), or `dynamic`: OVN IPAM picks, DHCP delivers
+    ip: IPvAnyInterface | Literal["dynamic"]
+    gateway: IPvAnyAddress | None = None
+    dhcp: bool = False  # the fixed `ip` is delivered by OVN's DHCP (Neutron's way)
+    # a second, IPv6 address: given, by the kernel's SLAAC, or by DHCPv6 (stateful)
+    ipv6: IPv6Interface | Literal["slaac", "dhcpv6"] | None = None
+    gateway6: IPv6Address | None = None  # default IPv6 route for a given `ipv6` address
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
     services: list[Service] = Field(default_factory=list)  # servers answering with its name
@@ -222,6 +276,8 @@ class Topology(Strict):
     vms: dict[str, VM] = Field(default_factory=dict)
     # Each entry is {kind: spec}; kinds are validated by the loader, specs by lab.verify.
     checks: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+    # Which OVS/OVN the nodes run (lab.builds): host | debian:SUITE | source:PATH
+    build: str = "host"
 
     # --- derived views used by the planner and the checks --------------------------------
 
@@ -252,3 +308,6 @@ class Topology(Strict):
 
     def vm_port(self, vm: str) -> str:
         return self.vms[vm].port or vm
+
+    def node_build(self, node: str) -> str:
+        return self.nodes[node].build or self.build

@@ -19,6 +19,7 @@ import json
 from importlib import resources
 from typing import Any, get_args
 
+from lab import builds
 from lab.naming import LAB_NAME
 from lab.topology.model import CHECK_KINDS, Acl, Topology
 from lab.topology.security import CONNECT_EXPECT, CT_FLAGS, PROTOS, TRACE_VERDICTS
@@ -43,6 +44,15 @@ _ARGV = {
 }
 _L4_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 _NAMES = {"type": "array", "items": {"type": "string"}}
+# what lab.builds.parse takes (a source: tree is checked when the file is loaded)
+BUILD_PATTERN = f"^({builds.HOST}|debian:({'|'.join(builds.SUITES)})|source:.+)$"
+_BUILD = {"type": "string", "pattern": BUILD_PATTERN}
+# Text keys of the model whose written form is narrower than `str`: (object, key) -> pattern
+PATTERNS: dict[tuple[str, str], str] = {
+    ("Topology", "name"): LAB_NAME.pattern,
+    ("Topology", "build"): BUILD_PATTERN,
+    ("Node", "build"): BUILD_PATTERN,
+}
 # What each check setting holds, where the same key means the same thing in every kind.
 CHECK_KEYS: dict[str, dict[str, Any]] = {
     "from": {"type": "string", "description": "the VM (or host node) the traffic starts in"},
@@ -121,6 +131,24 @@ KIND_KEYS: dict[str, dict[str, dict[str, Any]]] = {
         "flows": {"type": "integer", "minimum": 1, "default": 16},
         "stop": {"type": "string", "description": "a next hop of via to stop (BFD)"},
         "port": {**_L4_PORT, "description": "the TCP destination port of the flows"},
+    },
+    "ping": {"family": {"enum": [4, 6], "description": "which of `to`'s addresses to ping"}},
+    "dhcp": {"vm": {"type": "string", "description": "a VM whose address OVN's DHCP gave"}},
+    "dns": {
+        "name": {"type": "string", "description": "the name to look up (A and AAAA)"},
+        "expect": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the addresses of the answer (default: the switch's dns: records)",
+        },
+    },
+    "upgrade": {
+        "nodes": {
+            "anyOf": [{"type": "string"}, _NAMES],
+            "description": "the node(s) to upgrade, in OVN's order",
+        },
+        "to": {**_BUILD, "description": "the build they are upgraded to"},
+        "max_loss_s": {"type": "number", "minimum": 0, "default": 10},
     },
     "link": {"state": {"enum": ["down", "up"]}},
     "impair": {
@@ -285,6 +313,15 @@ def _check_entry(kind: str, spec: tuple[list[str], list[str]] | None) -> dict[st
     }
 
 
+def _string_of(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """The text schema of a property, also when it is optional (anyOf text or null)."""
+    prop = obj["properties"][key]
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "string":
+            return option  # type: ignore[no-any-return]
+    raise ValueError(f"{key} is not text in the model; PATTERNS in schema.py")
+
+
 def _links() -> dict[str, Any]:
     address = {
         "anyOf": [{"type": "string", "format": "ipv4interface"}, {"type": "null"}],
@@ -362,7 +399,8 @@ def topology_schema() -> dict[str, Any]:
         "items": {"$ref": "#/$defs/Check"},
         "description": "what `lab check` proves, in order",
     }
-    schema["properties"]["name"]["pattern"] = LAB_NAME.pattern
+    for (where, key), pattern in PATTERNS.items():
+        _string_of(schema if where == "Topology" else defs[where], key)["pattern"] = pattern
     return {
         "$schema": DIALECT,
         "title": "ovn-lab topology",

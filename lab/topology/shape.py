@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from types import NoneType, UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork, ValidationError
 
 from lab.topology.model import (
     VM,
@@ -38,7 +38,20 @@ from lab.topology.source import Source
 _SECTIONS = {"fabric": dict, "nodes": dict, "vms": dict, "ovn": dict, "checks": list}
 # YAML reads some unquoted text as numbers or booleans; where the model wants text
 # (or an address, which is text) we use what was written instead.
-_TEXT_TYPES = (str, IPv4Address, IPv4Interface, IPv4Network)
+_TEXT_TYPES = (
+    str,
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPvAnyAddress,
+    IPvAnyInterface,
+    IPvAnyNetwork,
+)
+# How pydantic names the member of a union in an error's location ("literal['dynamic']",
+# "function-plain[_validate()]"): not a key the user wrote.
+_UNION_TAG = re.compile(r"^[a-z-]+\[.*\]$")
 
 _MISSING_HINTS = {
     "name": "a lab name like lab1",
@@ -83,7 +96,20 @@ _IP_WORDS = {
     "ip_v4_address": ("a valid IPv4 address", "10.0.0.1"),
     "ip_v4_interface": ("a valid IPv4 address with prefix", "10.0.0.10/24"),
     "ip_v4_network": ("a valid IPv4 network", "10.0.0.0/24 (host bits zero)"),
+    "ip_v6_address": ("a valid IPv6 address", "2001:db8:1::1"),
+    "ip_v6_interface": ("a valid IPv6 address with prefix", "2001:db8:1::10/64"),
+    "ip_any_address": ("a valid IPv4 or IPv6 address", "10.0.0.1 or 2001:db8:1::1"),
+    "ip_any_interface": (
+        "a valid IPv4 or IPv6 address with prefix",
+        "10.0.0.10/24 or 2001:db8:1::10/64",
+    ),
+    "ip_any_network": (
+        "a valid IPv4 or IPv6 network",
+        "10.0.0.0/24 or 2001:db8:1::/64 (host bits zero)",
+    ),
 }
+# Fields that also take a word instead of an address: the union's other member.
+_IP_OR_WORD = {"ip": "dynamic", "ipv6": "slaac or dhcpv6"}
 _LINK_FORMS = "e.g. [overlay] or {overlay: 192.0.2.12/24}"
 
 
@@ -117,6 +143,8 @@ class Parts:
     overlay: str | None = None  # from the raw data, so a bad fabric still counts
     link_lines: dict[tuple[str, int], int | None] = field(default_factory=dict)
     all_nodes_ok: bool = True
+    build: str = "host"
+    provider_written: bool = False  # `provider:` in the file (a non-host build needs docker)
 
 
 class Shaper:
@@ -163,6 +191,8 @@ class Shaper:
         if top is not None:
             self.parts.provider = top.provider
             self.parts.ssl = top.ssl
+            self.parts.build = top.build
+            self.parts.provider_written = "provider" in data
 
     def _fabrics(self, raw: Any) -> None:
         for name, value in self._items("fabric", raw):
@@ -328,7 +358,7 @@ class Shaper:
             links.append(Link(fabric=fabric, address=self._address(node, fabric, address, where)))
         return links
 
-    def _address(self, node: str, fabric: str, value: Any, where: Path) -> IPv4Interface | None:
+    def _address(self, node: str, fabric: str, value: Any, where: Path) -> Any:
         """A link address; a bare address takes the prefix length of the fabric's subnet."""
         if value is None:
             return None
@@ -337,10 +367,27 @@ class Shaper:
             subnet = self.parts.fabric[fabric].subnet if fabric in self.parts.fabric else None
             if "/" not in text and subnet is not None:
                 text = f"{text}/{subnet.prefixlen}"
+            v6 = subnet is not None and subnet.version == 6
             try:
-                return IPv4Interface(text)
+                return IPv6Interface(text) if v6 else IPv4Interface(text)
             except ValueError:
                 pass
+            if v6 and not _is_ipv6(text):
+                self.rep.add(
+                    ("nodes", node, "links", fabric),
+                    f"{show(value)} is not an IPv6 address but fabric {show(fabric)} is IPv6 "
+                    f"({subnet}); use an address in {subnet}",
+                    at=where,
+                )
+                return None
+            if subnet is not None and _is_ipv6(text):
+                self.rep.add(
+                    ("nodes", node, "links", fabric),
+                    f"{show(value)} is an IPv6 address but fabric {show(fabric)} is IPv4 "
+                    f"({subnet}); use an IPv4 address in {subnet}",
+                    at=where,
+                )
+                return None
         self.rep.add(
             ("nodes", node, "links", fabric),
             f"{show(value)} is not a valid IPv4 address with prefix; "
@@ -357,15 +404,29 @@ class Shaper:
         try:
             return cls.model_validate(value)
         except ValidationError as err:
-            for error in err.errors(include_url=False):
-                self._explain(cls, path, error)
+            errors = err.errors(include_url=False)
+            # `X | list[X]` fields (ECMP next hops): the unions with a list member
+            listy = {_union_field(e["loc"]) for e in errors if _union_tag(e["loc"], "list[")}
+            explained: set[tuple[Any, ...]] = set()  # a union: one error per value
+            for error in errors:
+                self._explain(cls, path, error, explained, listy)
             return None
 
-    def _explain(self, cls: type[BaseModel], path: Path, error: Any) -> None:
+    def _explain(
+        self,
+        cls: type[BaseModel],
+        path: Path,
+        error: Any,
+        explained: set[tuple[Any, ...]],
+        listy: set[tuple[Any, ...]],
+    ) -> None:
         tags = [p for p in error["loc"] if isinstance(p, str) and "[" in p]
-        if tags and _other_branch(tags[0], error):
+        if tags and _union_field(error["loc"]) in listy and _other_branch(tags[0], error):
             return  # a value of one form (a next hop or a list of them) fails only its own
-        loc = tuple(p for p in error["loc"] if isinstance(p, str | int) and p not in tags)
+        loc = _user_loc(error["loc"])
+        if loc in explained:  # another member of the same union said it already
+            return
+        explained.add(loc)
         kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
         last = loc[-1] if loc else ""
         if kind == "extra_forbidden":
@@ -401,6 +462,8 @@ def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: s
         return f"unknown {field_name} {shown}; use one of {choices}"
     if kind in _IP_WORDS:
         what, example = _IP_WORDS[kind]
+        if field_name in _IP_OR_WORD:
+            what, example = f"{what}, nor {_IP_OR_WORD[field_name]}", example.split(" or ")[0]
         return f"{shown} is not {what}; write it like {example}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         example = _EXAMPLES.get(str(ctx.get("class_name", "")), "{key: value}")
@@ -420,12 +483,57 @@ def _message(kind: str, field_name: str, value: Any, ctx: dict[str, Any], msg: s
     return f"{shown} is not accepted here ({msg.lower().rstrip('.')}); fix the value"
 
 
+def _is_ipv6(text: str) -> bool:
+    try:
+        IPv6Interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _union_tag(loc: tuple[Any, ...], prefix: str = "") -> str | None:
+    """The first union member tag in an error's location (starting with `prefix`)."""
+    for part in loc:
+        if isinstance(part, str) and _UNION_TAG.match(part):
+            return part if part.startswith(prefix) else None
+    return None
+
+
+def _union_field(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location of the union-typed value itself (up to the member tag)."""
+    tag = _union_tag(loc)
+    return _user_loc(loc[: loc.index(tag)] if tag else loc)
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """An error's location as keys the user wrote: without pydantic's union member tags."""
+    return tuple(
+        part
+        for part in loc
+        if isinstance(part, str | int) and not (isinstance(part, str) and _UNION_TAG.match(part))
+    )
+
+
 def _unwrap(tp: Any) -> Any:
-    """`X | None` -> X."""
+    """`X | None` -> X; `Annotated[X, ...]` -> X."""
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
     if get_origin(tp) in (Union, UnionType):
         args = [a for a in get_args(tp) if a is not NoneType]
         return args[0] if len(args) == 1 else tp
     return tp
+
+
+def _is_text_union(tp: Any) -> bool:
+    """`IPvAnyInterface | Literal["dynamic"]` and the like: text in every member."""
+    if get_origin(tp) not in (Union, UnionType):
+        return False
+    members = [a for a in get_args(tp) if a is not NoneType]
+    return all(
+        m in _TEXT_TYPES
+        or (get_origin(m) is Literal and all(isinstance(v, str) for v in get_args(m)))
+        for m in members
+    )
 
 
 def _is_model(tp: Any) -> bool:
@@ -453,7 +561,7 @@ def _model_at(cls: type[BaseModel], loc: Path) -> type[BaseModel] | None:
 def _as_written(tp: Any, value: Any, path: Path, plain: dict[Path, str]) -> Any:
     """`value` with unquoted scalars put back as text where type `tp` expects text."""
     tp = _unwrap(tp)
-    if tp in _TEXT_TYPES:
+    if tp in _TEXT_TYPES or _is_text_union(tp):
         return value if isinstance(value, str) else plain.get(path, value)
     if _is_model(tp) and isinstance(value, dict):
         fields = tp.model_fields

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from lab import naming
+from lab.topology.addressing import addressing_rules
 from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.security import validate_security
@@ -46,6 +47,10 @@ def validate(parts: Parts, rep: Reporter) -> None:
         rule()
     validate_security(parts, rep)  # VM services, connect checks, ACLs (v2)
     validate_l3(rules)  # gateway routers, HA groups, ECMP/BFD, policies, load balancers
+    addressing_rules(rules)  # v2: IPv6, DHCP, router advertisements, DNS
+    from lab.topology.build_rules import check_builds
+
+    check_builds(parts, rep)
 
 
 def _or_use(names: Iterable[str]) -> str:
@@ -54,10 +59,13 @@ def _or_use(names: Iterable[str]) -> str:
     return f" or use one of {one_of(names)}" if names else ""
 
 
-def _reserved(ip: IPv4Address, network: IPv4Network) -> str | None:
-    """'network address' / 'broadcast address' if `ip` is one of them (not on /31, /32)."""
-    if network.prefixlen >= 31:
+def _reserved(ip: Any, network: Any) -> str | None:
+    """'network address' / 'broadcast address' if `ip` is one of them (not on /31, /32;
+    IPv6 has no broadcast, and its network address is the subnet-router anycast)."""
+    if network.prefixlen >= network.max_prefixlen - 1:
         return None
+    if network.version == 6:
+        return "subnet-router anycast address" if ip == network.network_address else None
     if ip == network.network_address:
         return "network address"
     if ip == network.broadcast_address:
@@ -395,7 +403,9 @@ class _Rules:
                 "gateway or chassis nodes" + (f" such as {one_of(choices)}" if choices else ""),
             )
 
-    def _host_address(self, path: Path, address: IPv4Interface) -> None:
+    def _host_address(self, path: Path, address: Any) -> None:
+        if isinstance(address, str):  # ip: dynamic
+            return
         reserved = _reserved(address.ip, address.network)
         if reserved:
             net = address.network
@@ -430,7 +440,14 @@ class _Rules:
                     + _or_use(self.written("switches")),
                 )
             self._host_address((*path, "ip"), vm.ip)
-            if vm.gateway is not None and vm.gateway not in vm.ip.network:
+            if not isinstance(vm.ipv6, str | None):
+                self._host_address((*path, "ipv6"), vm.ipv6)
+            if (
+                vm.gateway is not None
+                and not isinstance(vm.ip, str)
+                and vm.gateway.version == vm.ip.version  # else: addressing.py says so
+                and vm.gateway not in vm.ip.network
+            ):
                 self.rep.add(
                     (*path, "gateway"),
                     f"gateway {show(str(vm.gateway))} is outside the VM's network "
@@ -468,15 +485,17 @@ class _Rules:
                 self.rep.add(path, message)
 
     def addresses(self) -> None:
-        entries: list[tuple[Path, IPv4Interface]] = []
+        entries: list[tuple[Path, Any]] = []
         for name, router in self.p.routers.items():
             for port_name, port in router.ports.items():
                 for index, network in enumerate(port.networks):
                     path = ("ovn", "routers", name, "ports", port_name, "networks", index)
                     entries.append((path, network))
         for name, vm in self.p.vms.items():
-            entries.append((("vms", name, "ip"), vm.ip))
-        first: dict[IPv4Address, Path] = {}
+            for key, address in (("ip", vm.ip), ("ipv6", vm.ipv6)):
+                if address is not None and not isinstance(address, str):
+                    entries.append((("vms", name, key), address))
+        first: dict[Any, Path] = {}
         for path, address in self._sorted(entries):
             other = first.setdefault(address.ip, path)
             if other != path:

@@ -60,13 +60,21 @@ def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, .
 
 # --- ping ---------------------------------------------------------------------------------
 
+# the source of an echo request in `tcpdump -vv` output, IPv4 or IPv6
+_ECHO_REQUEST_SOURCE = (
+    r"([\d.]+|[0-9a-f:]+) > [\da-f.:]+: (?:\[icmp6 sum ok\] )?ICMP6?,? echo request"
+)
+
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as"))
+    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as", "family"))
     expect = spec.get("expect", "reach")
     if expect not in ("reach", "no-reach"):
         raise UserError(f"check 'ping': expect must be reach or no-reach, not '{expect}'")
-    address = ctx.address_of(str(spec["to"]))
+    family = spec.get("family")
+    if family not in (None, 4, 6):
+        raise UserError(f"check 'ping': family must be 4 or 6, not {family!r}")
+    address = ctx.address_of(str(spec["to"]), family)
     argv = pg.ping_argv(address, int(spec.get("count", 3)))
     sources: list[str] = []
     if "seen_as" in spec:
@@ -81,10 +89,10 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             "any",
             2 * int(spec.get("count", 3)),
             lambda: holder.append(ctx.run_in(str(spec["from"]), argv)),
-            capture=["icmp", "and", "dst", "host", address],
+            capture=["icmp6" if ":" in address else "icmp", "and", "dst", "host", address],
         )
         ctx.save_raw(cid, "destination-capture.txt", raw)
-        sources = sorted(set(re.findall(r"(\d+\.\d+\.\d+\.\d+) > [\d.]+: ICMP echo request", raw)))
+        sources = sorted(set(re.findall(_ECHO_REQUEST_SOURCE, raw)))
         proc = holder[0]
     else:
         proc = ctx.run_in(str(spec["from"]), argv)
@@ -219,9 +227,10 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     if dst not in ctx.info.get("vms", {}):
         raise UserError("check 'geneve': `to` must be a VM (its port keys are what is decoded)")
     dst_ip = ctx.address_of(dst)
-    # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys.
+    # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys
+    # (the reply in the request's family: an IPv6-only VM answers over IPv6).
     fwd, _, _ = ctx.trace(src, dst)
-    rev, _, _ = ctx.trace(dst, src)
+    rev, _, _ = ctx.trace(dst, ctx.address_of(src, 6 if ":" in dst_ip else 4))
     expect = {
         "echo request": _expected(ctx, fwd, ctx.vm(dst)),
         "echo reply": _expected(ctx, rev, ctx.vm(src)),
@@ -562,6 +571,20 @@ def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     return run_raft(ctx, spec, cid)
 
 
+def check_dhcp(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """The VM's lease = NB's address and options, applied in the VM; lab.verify.addressing."""
+    from lab.verify.addressing import check_dhcp as run_dhcp
+
+    return run_dhcp(ctx, spec, cid)
+
+
+def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A name resolved through the DHCP name server, answered by ovn-controller."""
+    from lab.verify.addressing import check_dns as run_dns
+
+    return run_dns(ctx, spec, cid)
+
+
 # --- the ToR CAM table -----------------------------------------------------------------------
 
 
@@ -612,6 +635,13 @@ def check_acl_log(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     return run_acl_log(ctx, spec, cid)  # type: ignore[no-any-return]
 
 
+def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
+    """A rolling upgrade with a ping running; see lab.verify.upgrade_check."""
+    from lab.verify.upgrade_check import check_upgrade as run_upgrade
+
+    return run_upgrade(ctx, spec, cid)
+
+
 CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "ping": check_ping,
     "trace": check_trace,
@@ -621,6 +651,8 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "failover": check_failover,
     "raft": check_raft,
     "fdb": check_fdb,
+    "dhcp": check_dhcp,
+    "dns": check_dns,
     "connect": check_connect,
     "acl_log": check_acl_log,
     "nexthop": check_nexthop,
@@ -631,6 +663,7 @@ CHECKS: dict[str, Callable[[LabContext, dict[str, Any], str], CheckResult]] = {
     "partition": steps.step_partition,
     "add-vm": steps.step_add_vm,
     "assert": steps.check_assert,
+    "upgrade": check_upgrade,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from functools import cached_property
-from ipaddress import IPv4Address
+from ipaddress import ip_address, ip_interface
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,12 +86,12 @@ class LabContext:
             raise UserError(f"'{name}' is not a VM of lab {self.state.name}")
         return vms[name]
 
-    def address_of(self, target: str) -> str:
-        return address_of(self.state, target)
+    def address_of(self, target: str, family: int | None = None) -> str:
+        return address_of(self.state, target, family)
 
     def vm_by_address(self, address: str) -> str | None:
         for name, vm in self.info.get("vms", {}).items():
-            if vm["ip"].split("/")[0] == address:
+            if address in (a.split("/")[0] for a in (vm["ip"], vm.get("ipv6")) if a):
                 return name
         return None
 
@@ -102,7 +102,8 @@ class LabContext:
             for port in router.ports.values():
                 if port.switch != vm.switch:
                     continue
-                if vm.gateway is None or any(net.ip == vm.gateway for net in port.networks):
+                gateways = [g for g in (vm.gateway, vm.gateway6) if g is not None]
+                if not gateways or any(net.ip in gateways for net in port.networks):
                     return port.mac.lower()
         return None
 
@@ -111,16 +112,19 @@ class LabContext:
         eth.dst is the destination VM's MAC on the same subnet, else the router's MAC."""
         src = self.vm(src_vm)
         dst_ip = self.address_of(dst)
+        src_ip = self.address_of(src_vm, ip_address(dst_ip).version)  # the same family
         dst_vm = dst if dst in self.info.get("vms", {}) else self.vm_by_address(dst_ip)
-        src_net = self.topology.vms[src_vm].ip.network
-        if dst_vm and IPv4Address(dst_ip) in src_net and self.vm(dst_vm)["switch"] == src["switch"]:
+        src_net = ip_interface(
+            next(a for a in (src["ip"], src.get("ipv6", "")) if a.startswith(src_ip + "/"))
+        ).network
+        if dst_vm and ip_address(dst_ip) in src_net and self.vm(dst_vm)["switch"] == src["switch"]:
             eth_dst = self.vm(dst_vm)["mac"]
         else:
             mac = self.gateway_mac(src_vm)
             if mac is None:
                 raise UserError(f"VM {src_vm} has no router port on its switch to send {dst_ip} to")
             eth_dst = mac
-        flow = tr.microflow(src["port"], src["mac"], eth_dst, src["ip"].split("/")[0], dst_ip)
+        flow = tr.microflow(src["port"], src["mac"], eth_dst, src_ip, dst_ip)
         return src["switch"], flow
 
     def trace(
@@ -128,7 +132,9 @@ class LabContext:
     ) -> tuple[tr.Trace, str, list[str]]:
         datapath, flow = self.microflow(src_vm, dst)
         argv = tr.trace_argv(self.sb, datapath, flow, detailed=detailed)
-        proc = run(argv, check=False, timeout=30)
+        from lab.clients import at_central  # ovn-trace of the central's release
+
+        proc = run(at_central(self.state, argv), check=False, timeout=30)
         text = proc.stdout + (proc.stderr if proc.returncode else "")
         return tr.parse_trace(proc.stdout), text, argv
 

@@ -20,8 +20,11 @@ _GENEVE = re.compile(
     r"options \[class .*?\(0x([0-9a-f]+)\) type 0x([0-9a-f]+)\S* len \d+ data ([0-9a-f]+)\]",
     re.S,
 )
+# inner IPv4 or IPv6: "10.0.0.10 > 20.0.0.10: ICMP echo request", "2001:db8:1::10 >
+# 2001:db8:2::10: [icmp6 sum ok] ICMP6, echo request"
 _INNER_IP = re.compile(
-    r"(\d+\.\d+\.\d+\.\d+) > (\d+\.\d+\.\d+\.\d+): ICMP (echo request|echo reply)"
+    r"([0-9a-f]+[.:][0-9a-f.:]+) > ([0-9a-f]+[.:][0-9a-f.:]+): (?:\[icmp6 sum ok\] )?"
+    r"ICMP6?,? (echo request|echo reply)"
 )
 
 

@@ -65,9 +65,10 @@ class Trace:
 def microflow(
     inport: str, eth_src: str, eth_dst: str, ip_src: str, ip_dst: str, ttl: int = 64
 ) -> str:
+    ip = "ip6" if ":" in ip_dst else "ip4"
     return (
         f'inport == "{inport}" && eth.src == {eth_src} && eth.dst == {eth_dst} && '
-        f"ip4.src == {ip_src} && ip4.dst == {ip_dst} && ip.ttl == {ttl}"
+        f"{ip}.src == {ip_src} && {ip}.dst == {ip_dst} && ip.ttl == {ttl}"
     )
 
 

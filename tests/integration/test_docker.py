@@ -229,3 +229,17 @@ def running_lab_from_bundle(bundle: Path, name: str) -> Iterator[None]:
         yield
     finally:
         assert lab("down", name).returncode == 0
+
+
+def test_dual_stack_on_docker(docker_client: object, node_image: str) -> None:
+    """DHCPv4, SLAAC, DHCPv6, IPAM and DNS from OVN with chassis in containers: the VMs'
+    clients run in the VM namespaces (host namespaces pinned in the chassis containers)."""
+    name = "tdsdock"
+    report = Path(f"/tmp/{name}-check.json")
+    with running_lab("dual-stack.yaml", name, "--provider", "docker") as up:
+        assert "3 VMs addressed by OVN" in up.stderr
+        check = lab("check", name, "--json", str(report))
+        results = json.loads(report.read_text())["checks"]
+        report.unlink()
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert len(results) == 11 and all(r["passed"] for r in results)

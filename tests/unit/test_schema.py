@@ -251,3 +251,51 @@ def test_step_and_l4_settings_are_typed(validator: jsonschema.Draft202012Validat
     ):
         data = {"name": "t", "nodes": {"c": {"role": "central"}}, "checks": [check]}
         assert list(validator.iter_errors(data)), f"the schema accepts {check}"
+
+
+def _validators_before(annotation: Any) -> list[Any]:
+    """The BeforeValidators anywhere in an annotation (dict[str, Annotated[..., V]])."""
+    from pydantic.functional_validators import BeforeValidator
+
+    found = [m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, BeforeValidator)]
+    return found + [
+        v for arg in getattr(annotation, "__args__", ()) for v in _validators_before(arg)
+    ]
+
+
+def test_fields_normalised_before_validation_say_what_is_written() -> None:
+    from pydantic_core import PydanticUndefined
+
+    bare = [
+        f"{model.__name__}.{name}"
+        for model in _all_models(Topology)
+        for name, field in model.model_fields.items()
+        for validator in _validators_before(field.annotation)
+        if validator.json_schema_input_type is PydanticUndefined
+    ]
+    assert not bare, f"give the BeforeValidator of {bare} json_schema_input_type (what YAML holds)"
+
+
+def _all_models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = [model]
+    for field in model.model_fields.values():
+        for arg in _types(field.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in found:
+                found += [m for m in _all_models(arg) if m not in found]
+    return found
+
+
+def test_written_forms_the_model_takes_pass(validator: jsonschema.Draft202012Validator) -> None:
+    for dns in ({"vm1.lab.test": "10.0.0.10"}, {"vm1.lab.test": ["10.0.0.10", "2001:db8::10"]}):
+        data = {
+            "name": "t",
+            "nodes": {"c": {"role": "central"}},
+            "ovn": {"switches": {"s": {"dns": dns}}},
+        }
+        assert list(validator.iter_errors(data)) == [], dns
+    for build in ("host", "debian:trixie", "source:../ovn"):
+        data = {"name": "t", "build": build, "nodes": {"c": {"role": "central", "build": build}}}
+        assert list(validator.iter_errors(data)) == [], build
+    for build in ("debian:sid", "ubuntu:noble", "source:"):
+        data = {"name": "t", "build": build, "nodes": {"c": {"role": "central"}}}
+        assert list(validator.iter_errors(data)), f"the schema accepts build {build}"
