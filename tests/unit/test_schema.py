@@ -220,6 +220,10 @@ def test_settings_come_from_every_validator_of_a_kind() -> None:
     assert {"path", "output", *L4_KEYS} == set(optional)
     for kind, (step_required, step_optional) in STEP_KEYS.items():
         assert specs[kind] == (list(step_required), list(step_optional))
+    # the loader's connect rule and the check's _require list the same keys
+    from lab.topology.security import CONNECT_KEYS
+
+    assert [*specs["connect"][0], *specs["connect"][1]] == list(CONNECT_KEYS)
 
 
 @pytest.mark.parametrize(
