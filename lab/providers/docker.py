@@ -367,7 +367,9 @@ def pinned_vms(lab: str) -> list[str]:
     return sorted({p.name for p in root.glob("*/netns/*")}) if root.is_dir() else []
 
 
-HOLDER_SUFFIX = "-netns"  # the first container of an upgraded node, kept for its netns
+# the first container of an upgraded node, kept for its netns; "." is in no node name, so
+# "<lab>.<node>.netns" is never another node's container
+HOLDER_SUFFIX = ".netns"
 
 
 def recreate_node(name: str, image: str, node_dir: Path) -> int:
