@@ -59,3 +59,15 @@ def test_refresh_refills_the_same_dicts(tmp_path: Path, monkeypatch: pytest.Monk
     other.save()
     mine.refresh()
     assert info is mine.info and info["vms"] == {"va": {"netns": "ra.va"}}
+
+
+def test_an_ssh_labs_state_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSH nodes are the hosts themselves: their netns is null in state, and that is valid;
+    a netns of another type still makes the state unusable."""
+    monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
+    mine = state.create_state("rs", "t.yaml", "ssh")
+    mine.set(info={"nodes": {"central": {"role": "central", "netns": None}}})
+    assert state.load_state("rs") is not None
+    mine.set(info={"nodes": {"central": {"role": "central", "netns": 7}}})
+    with pytest.raises(UserError, match="unusable list of nodes"):
+        state.load_state("rs")
