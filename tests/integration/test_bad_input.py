@@ -54,4 +54,4 @@ def test_missing_ovs_names_the_apt_command(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "apt-get install -y" in proc.stderr and "openvswitch-switch" in proc.stderr
-    assert not [n for n in namespaces() if n.startswith("tnovs-")]
+    assert not [n for n in namespaces() if n.startswith("tnovs.")]

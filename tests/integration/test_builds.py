@@ -68,7 +68,7 @@ def test_controllers_older_than_northd_across_the_span_are_refused(
     assert proc.returncode == 2, proc.stderr
     assert "cannot follow ovn-northd 25.03" in proc.stderr
     assert "Upgrade ovn-controller" in proc.stderr  # OVN's rule, quoted
-    assert not [n for n in namespaces() if n.startswith("trev-")]
+    assert not [n for n in namespaces() if n.startswith("trev.")]
     state_root = Path(os.environ.get("OVN_LAB_STATE_DIR", "/var/lib/ovn-lab"))
     assert not (state_root / "trev").exists()
 
@@ -82,7 +82,8 @@ def test_rolling_upgrade_with_a_ping_running(debian_images: dict, tmp_path: Path
         assert {v[0] for v in before.values()} == {"debian:bookworm"}
         bad = lab("upgrade", "--lab", "tupg", "nosuch", "--to", "debian:trixie")
         assert bad.returncode == 2 and "not a node of lab tupg" in bad.stderr
-        vm_netns = {n for n in namespaces() if n.startswith("tupg-vm")}
+        vm_netns = {n for n in namespaces() if n.startswith("tupg.vm")}
+        assert vm_netns, namespaces()  # names are <lab>.<vm>
         report = tmp_path / "check.json"
         check = lab("check", "tupg", "--json", str(report), timeout=600)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -96,7 +97,7 @@ def test_rolling_upgrade_with_a_ping_running(debian_images: dict, tmp_path: Path
         after = status_versions("tupg")
         assert {v[2][:5] for v in after.values()} == {"25.03"}, after
         # the VMs' namespaces are the same ones; the nodes' OVSDB files were kept
-        assert {n for n in namespaces() if n.startswith("tupg-vm")} == vm_netns
+        assert {n for n in namespaces() if n.startswith("tupg.vm")} == vm_netns
         again = lab("upgrade", "--lab", "tupg", "worker1", "--to", "debian:trixie")
         assert again.returncode == 2 and "already runs build debian:trixie" in again.stderr
     finally:

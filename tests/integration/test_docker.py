@@ -179,7 +179,7 @@ def test_docker_daemon_unreachable_is_a_clear_error(docker_client: object) -> No
     assert proc.returncode == 2, proc.stderr
     assert "docker daemon is not reachable" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert not {n for n in namespaces() if n.startswith("tdnone-")}
+    assert not {n for n in namespaces() if n.startswith("tdnone.")}
     assert not (STATE_ROOT / "tdnone").exists()
 
 

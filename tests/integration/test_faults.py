@@ -177,7 +177,7 @@ def test_bundle_rebuilds_the_same_nb_and_refuses_bad_bundles(seed: str, tmp_path
     for path, words in ((tampered, "does not match"), (newer, "newer than")):
         proc = lab("up", "--bundle", str(path), "--name", "tflt3")
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
-        assert not [n for n in namespaces() if n.startswith("tflt3-")]
+        assert not [n for n in namespaces() if n.startswith("tflt3.")]
     proc = lab("bundle", "nosuchlab", "-o", str(tmp_path / "x.tar.gz"))
     assert proc.returncode == 2 and not (tmp_path / "x.tar.gz").exists()
     # the real thing, side by side with the original

@@ -166,7 +166,7 @@ def test_an_unparsable_match_stops_lab_up_naming_the_acl(tmp_path: Path) -> None
     assert "Syntax error at `=' expecting relational operator" in text
     assert "ovn.acls.1:" not in text  # `ip4` parses
     assert "Traceback" not in proc.stderr
-    assert not [n for n in namespaces() if n.startswith("tsgbad-")]
+    assert not [n for n in namespaces() if n.startswith("tsgbad.")]
     assert_nothing_left("tsgbad", before)
 
 

@@ -146,7 +146,7 @@ def test_dry_run_prints_tutorial_commands_and_creates_nothing() -> None:
     assert "ovn-nbctl lsp-set-options net1-router1 router-port=router1-net1" in proc.stdout
     assert "add-port br-int vm1" in proc.stdout and "type=internal" in proc.stdout
     assert "external_ids:iface-id=vm1" in proc.stdout
-    assert not [n for n in namespaces() if n.startswith("tdry-")]
+    assert not [n for n in namespaces() if n.startswith("tdry.")]
 
 
 def test_up_twice_is_refused_without_damage() -> None:
