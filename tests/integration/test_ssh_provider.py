@@ -248,12 +248,12 @@ def services_topology(tmp: Path) -> Path:
     return path
 
 
+AGENTS_PROBE = "ps -eo args | grep '[v]m_agent.py'; ls /run/ovn-lab 2>/dev/null; true"
+
+
 def agents_on(hosts: Hosts) -> dict[str, str]:
     """The lab's agent processes and its directory on each host ('' when none)."""
-    return {
-        name: exec_in(c, "sh", "-c", "pgrep -af vm_agent.py; ls /run/ovn-lab 2>/dev/null; true")
-        for name, c in hosts.containers.items()
-    }
+    return {name: exec_in(c, "sh", "-c", AGENTS_PROBE) for name, c in hosts.containers.items()}
 
 
 def test_services_and_connect_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
