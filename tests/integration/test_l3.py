@@ -36,12 +36,16 @@ def test_load_balancer(tmp_path: Path) -> None:
     with running_lab("load-balancer.yaml", "tlb"):
         results = checked("tlb", tmp_path)
         spreads = [r for r in of_kind(results, "lb") if "requests" in r["spec"]]
-        assert len(spreads) == 4
+        assert len(spreads) == 6
         for r in spreads:  # every request answered, both backends served some
             assert r["evidence"]["failed"] == 0 and set(r["evidence"]["spread"]) == {"vm1", "vm2"}
             assert r["evidence"]["requests_per_s"] > 0
         # hairpin: vm1 asked its own VIP and answered some of it itself
         assert spreads[1]["spec"]["from"] == "vm1" and spreads[1]["evidence"]["spread"]["vm1"]
+        # the IPv6 VIP, from the other network and hairpin from backend vm2
+        v6 = [r for r in spreads if r["spec"]["vip"].startswith("[2001:db8:")]
+        assert [r["spec"]["from"] for r in v6] == ["vm3", "vm2"]
+        assert v6[1]["evidence"]["spread"]["vm2"]
         (stop,) = [r for r in of_kind(results, "lb") if "stop" in r["spec"]]
         assert stop["evidence"]["service_monitor"] == "offline"
         assert 0 <= stop["evidence"]["removed_s"] <= 10
