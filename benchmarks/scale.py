@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Interface
 from pathlib import Path
 
+from lab import naming
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
@@ -111,8 +113,10 @@ def run_baseline(n: int, prefix: str, central: str) -> tuple[float, list[str]]:
     return took, left + ([f"dir {workdir}"] if workdir.exists() else [])
 
 
-def namespaces_with_prefix(prefix: str) -> list[str]:
-    return sorted(p.name for p in NETNS_DIR.glob(f"{prefix}-*")) if NETNS_DIR.is_dir() else []
+def namespaces_with_prefix(prefix: str, sep: str = "-") -> list[str]:
+    """The baseline script's namespaces (PREFIX-...), or a lab's (sep: naming.SEP)."""
+    found = NETNS_DIR.glob(f"{prefix}{sep}*") if NETNS_DIR.is_dir() else []
+    return sorted(p.name for p in found)
 
 
 # --- 3-5. measuring a running lab ------------------------------------------------------------
@@ -262,7 +266,7 @@ def first_ping(lab: str, n_chassis: int, switches: int, samples: int, rng: rando
             mac=f"0a:fe:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
         )
         added = time.monotonic()
-        ok = ping_until_reply(f"{lab}-{name}", target)
+        ok = ping_until_reply(naming.netns_name(lab, name), target)
         done = time.monotonic()
         delete(name)
         adds.append(added - start)
@@ -287,7 +291,7 @@ def first_ping(lab: str, n_chassis: int, switches: int, samples: int, rng: rando
 
 
 def leftovers(lab: str, daemons: dict[int, str]) -> list[str]:
-    left = [f"netns {ns}" for ns in namespaces_with_prefix(lab)]
+    left = [f"netns {ns}" for ns in namespaces_with_prefix(lab, naming.SEP)]
     for pid, name in sorted(daemons.items()):
         now = _cpu_ticks(pid)
         if now is not None and now[0] == name:

@@ -17,7 +17,15 @@ from rich.table import Table
 
 from lab.errors import LabError, UserError
 from lab.progress import Progress
-from lab.state import LabState, list_labs, load_state, node_dir, open_lab, resolve_lab
+from lab.state import (
+    CorruptState,
+    LabState,
+    list_labs,
+    load_state,
+    node_dir,
+    open_lab,
+    resolve_lab,
+)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -39,7 +47,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab import lifecycle
     from lab.plan.planner import make_plan
     from lab.plan.render import render_plan
-    from lab.topology import load_topology
+    from lab.topology import parse_topology
+    from lab.topology.loader import read_topology_text
 
     if getattr(args, "bundle", None):
         from lab.bundle_cli import up_from_bundle
@@ -48,7 +57,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not args.topology:
         raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
     path = Path(args.topology)
-    topo = load_topology(path, name=args.name)
+    text = read_topology_text(path)  # once: `lab up /dev/stdin` works, this copy is saved
+    topo = parse_topology(text, str(path), name=args.name)
     if args.provider:
         from lab.builds import refuse_provider
 
@@ -92,7 +102,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state = lifecycle.up(
         plan,
         str(path.resolve()),
-        path.read_text(),
+        text,
         provider=topo.provider,
         progress=progress,
         keep_on_error=args.keep_on_error,
@@ -115,51 +125,94 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab.teardown import down, down_orphan, orphan_container_labs
+    from lab.teardown import orphan_container_labs
 
     if args.all:
         names = sorted({*list_labs(), *orphan_container_labs()})
     else:
-        names = [args.name] if args.name else [resolve_lab(None)] if list_labs() else []
+        if args.name is not None:
+            from lab.naming import check_lab_name
+
+            names = [check_lab_name(args.name)]
+        else:
+            names = [resolve_lab(None)] if list_labs() else []
     if not names:
         err.print("no lab is up; nothing to do")
         return 0
+    if args.force:
+        if args.name is None:
+            raise UserError("--force needs the lab's name: lab down NAME --force")
+        from lab.teardown import force_down
+
+        removed = force_down(names[0])
+        err.print(f"lab {names[0]} removed by name and label: {', '.join(removed) or 'nothing'}")
+        return 0
+    bad: list[str] = []
     for name in names:
         start = time.monotonic()
-        if load_state(name) is None:  # safe to repeat: nothing to do is not an error
-            orphans = down_orphan(name)
-            if orphans:
-                err.print(
-                    f"lab {name} had no state left; removed its containers by label: "
-                    + ", ".join(orphans)
-                )
-            else:
-                err.print(f"no lab named {name} is up; nothing to remove")
-            continue
-        pids = down(name, forget_unreachable=args.forget_unreachable)
-        err.print(
-            f"lab {name} is down: {len(pids)} processes stopped, namespaces and state removed "
-            f"in {time.monotonic() - start:.2f} s"
-        )
+        try:
+            _down_one(name, args.forget_unreachable, start)
+        except CorruptState as exc:  # one bad lab must not keep the others up
+            if not args.all:
+                raise
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            bad.append(name)
+    if bad:
+        err.print(f"[red]not removed:[/red] {', '.join(bad)} (unreadable state; see above)")
+        return 2
     return 0
+
+
+def _down_one(name: str, forget_unreachable: bool, start: float) -> None:
+    from lab.teardown import down, down_orphan
+
+    if load_state(name) is None:  # safe to repeat: nothing to do is not an error
+        orphans = down_orphan(name)
+        if orphans:
+            err.print(
+                f"lab {name} had no state left; removed its containers by label: "
+                + ", ".join(orphans)
+            )
+        else:
+            err.print(f"no lab named {name} is up; nothing to remove")
+        return
+    pids = down(name, forget_unreachable=forget_unreachable)
+    err.print(
+        f"lab {name} is down: {len(pids)} processes stopped, namespaces and state removed "
+        f"in {time.monotonic() - start:.2f} s"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from lab.status import lab_status
 
-    names = [resolve_lab(args.name)] if args.name or len(list_labs()) <= 1 else list_labs()
+    names = (
+        [resolve_lab(args.name)] if args.name is not None or len(list_labs()) <= 1 else list_labs()
+    )
     if not list_labs():
         if args.json:
             print(json.dumps({"labs": []}))
         else:
             err.print("no lab is up")
         return 0
-    statuses = [lab_status(_state(n)) for n in names]
+    statuses = []
+    bad: list[CorruptState] = []
+    for n in names:
+        try:
+            statuses.append(lab_status(_state(n)))
+        except CorruptState as exc:  # the other labs are still shown
+            if len(names) == 1:
+                raise
+            bad.append(exc)
     if args.json:
         print(json.dumps({"labs": [s.to_dict() for s in statuses]}, indent=1))
     else:
         for st in statuses:
             _print_status(st)
+    for exc in bad:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    if bad:
+        return 2
     return 0 if all(s.healthy for s in statuses) else 1
 
 
@@ -442,6 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="remove everything a lab created")
     p.add_argument("name", nargs="?")
     p.add_argument("--all", action="store_true", help="every lab on this machine")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="a lab whose state is unreadable: remove its namespaces and containers found "
+        "by name and label, and its state directory",
+    )
     p.add_argument(
         "--forget-unreachable",
         action="store_true",

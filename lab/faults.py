@@ -47,6 +47,7 @@ def stop_node(state: LabState, name: str) -> list[int]:
     """Crash a node: SIGKILL everything in its namespace, then unplug it from every fabric.
     Its namespace and state stay, so `lab start` can restore it."""
     with lab_lock(state.name):
+        state.refresh()
         plan = saved_plan(state)
         node = _node(plan, name)
         if name in stopped_nodes(state):
@@ -62,6 +63,7 @@ def start_node(state: LabState, name: str) -> None:
     """Plug the node back in and restart its daemons on their existing databases; re-attach
     its VMs' ports (a restarted ovs-vswitchd recreates internal ports in the node)."""
     with lab_lock(state.name):
+        state.refresh()
         plan = saved_plan(state)
         node = _node(plan, name)
         if name not in stopped_nodes(state):

@@ -189,7 +189,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def cmd_gen(args: argparse.Namespace) -> int:
+    from lab.topology import parse_topology
+
     text = generate(args.chassis, args.vms_per_chassis, args.switches, args.routers, args.name)
+    # what `lab up` would refuse is refused here, before anything is written
+    parse_topology(text, args.output or "lab gen output")
     if args.output:
         try:
             Path(args.output).write_text(text)

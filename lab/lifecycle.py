@@ -17,12 +17,12 @@ from lab.ovn import chassis as ovn_chassis
 from lab.ovn import daemons
 from lab.ovn.remotes import Centrals
 from lab.ovn.wait import nb_db, sb_db, wait_port_bindings, wait_ports_up
+from lab.ownership import claim_vm_netns_dir, create_container, create_netns
 from lab.plan.commands import chassis_registration, transaction
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
-from lab.providers import netns as nsprov
 from lab.runner import run
-from lab.state import LabState, create_state, lab_lock, load_state, node_dir
+from lab.state import LabState, create_state, lab_lock, load_state, node_dir, refuse_leftover
 from lab.teardown import teardown as _teardown
 from lab.testhooks import checkpoint
 
@@ -125,6 +125,7 @@ def up(
                 f"lab '{plan.lab}' is already up (phase {existing.phase}); "
                 f"run `lab down {plan.lab}` first, or pick another name with --name"
             )
+        refuse_leftover(plan.lab)  # before the rollback below could remove it
         state: LabState | None = None
         try:  # from the first file written: a Ctrl-C while writing state rolls back too
             state = create_state(plan.lab, topology_file, provider)
@@ -193,14 +194,11 @@ def _build(
 ) -> None:
     central_dir = central_dirs(plan, state)  # every central's, for a raft cluster
     with progress.step("namespaces" if image is None else "containers"):
-        state.record("netns", plan.fabric_netns)
-        nsprov.create(plan.fabric_netns)
         if image is None:
-            for node in plan.nodes.values():
-                state.record("netns", node.netns)
-                nsprov.create(node.netns)
+            create_netns(state, [plan.fabric_netns, *(n.netns for n in plan.nodes.values())])
         else:
-            state.record("vm_netns_dir", plan.lab)
+            create_netns(state, [plan.fabric_netns])
+            claim_vm_netns_dir(state)
             _run_parallel(
                 [
                     lambda n=n: _create_container(plan, n, state, (images or {}).get(n.name, image))
@@ -295,12 +293,9 @@ def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
 def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -> None:
     """A node as a docker container whose network namespace is pinned as the node's."""
     from lab import links
-    from lab.providers import docker as dockerprov
 
     directory = node_dir(state, node.name)
     directory.mkdir(mode=0o700, exist_ok=True)
-    state.record("container", node.netns)
-    state.record("netns", node.netns)
     # the centrals' directories too: `lab exec NODE -- ovn-sbctl ...` reaches the databases
     # by their unix sockets, as on the netns provider
     extra = [
@@ -318,7 +313,7 @@ def _create_container(plan: Plan, node: NodePlan, state: LabState, image: str) -
     # the env `lab exec` sets, as the container's own: a bare `docker exec NODE ovs-vsctl
     # show` (or testinfra's docker backend) reaches the node's daemons too
     env = {} if node.role == "host" else daemons.node_env(directory, central_dirs(plan, state))
-    dockerprov.create_node(plan.lab, node.name, node.netns, image, directory, extra, env)
+    create_container(state, node.name, node.netns, image, directory, extra, env)
     checkpoint("container", node.name)  # docker only, so not in testhooks.CHECKPOINTS
     links.disable_ipv6(node.netns)
 
@@ -370,7 +365,7 @@ def _bind_vms(plan: Plan, node: NodePlan, state: LabState) -> None:
         node,
         plan.vms_on(node.name),
         node_dir(state, node.name),
-        lambda names: state.record_many("netns", names),
+        lambda names: create_netns(state, names),
     )
     checkpoint("vms", node.name)
 

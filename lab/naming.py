@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from lab.errors import UserError
+
 IFNAMSIZ = 15
 
 # DESIGN.md says {0,11}, but its own example ("geneve-router") is longer and no resource
@@ -32,6 +34,20 @@ FABRIC_NAME_RULE = "start with a lowercase letter, then up to 9 lowercase letter
 OVN_NAME_RULE = "letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
 
 
+def check_lab_name(name: object, where: str = "lab name") -> str:
+    """`name` if it is a valid lab name, else UserError. Every path and resource name built
+    from a lab name (state directory, lock file, namespaces, docker labels) goes through
+    this first, whether the name came from a file, the command line, a state file or a
+    docker label: an empty or odd name must never reach `rmtree(root / name)`."""
+    if not isinstance(name, str) or not LAB_NAME.fullmatch(name):
+        raise UserError(f"{where} {name!r} is not a valid lab name; it must {LAB_NAME_RULE}")
+    return name
+
+
+def is_lab_name(name: object) -> bool:
+    return isinstance(name, str) and LAB_NAME.fullmatch(name) is not None
+
+
 def short_hash(text: str, length: int = 4) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:length]
 
@@ -45,14 +61,25 @@ def ifname(base: str, suffix: str = "") -> str:
     return base[:keep] + short_hash(full) + suffix
 
 
+# Between the lab's name and a member's in machine-wide names (namespaces, containers).
+# No lab, node or VM name may contain it, so the mapping is injective: lab `pa-b` node `x`
+# is `pa-b.x`, lab `pa` node `b-x` is `pa.b-x` (with "-" both would be `pa-b-x`).
+SEP = "."
+
+
 def netns_name(lab: str, member: str) -> str:
-    """Namespace of a node or VM: `<lab>-<member>`."""
-    return f"{lab}-{member}"
+    """Namespace (and docker container) of a node or VM: `<lab>.<member>`."""
+    return f"{lab}{SEP}{member}"
 
 
 def fabric_netns(lab: str) -> str:
     """The per-lab namespace holding the fabric bridges (the ToR)."""
-    return f"{lab}-fabric"
+    return f"{lab}{SEP}fabric"
+
+
+def lab_prefix(lab: str) -> str:
+    """What every machine-wide name of lab `lab` starts with (and no other lab's does)."""
+    return f"{lab}{SEP}"
 
 
 def fabric_bridge(fabric: str) -> str:

@@ -220,9 +220,11 @@ def _containers(name: str) -> list[str]:
 
 def residue(name: str, links_before: set[str]) -> list[str]:
     """Everything of lab `name` still on this machine; [] after a clean `lab down`."""
+    from lab.naming import lab_prefix
     from lab.state import state_root
 
-    left = [f"namespace {ns}" for ns in sorted(_namespaces()) if ns.startswith(f"{name}-")]
+    prefix = lab_prefix(name)
+    left = [f"namespace {ns}" for ns in sorted(_namespaces()) if ns.startswith(prefix)]
     left += [f"process {p}" for p in _lab_processes(name)]
     left += [f"container {c}" for c in _containers(name)]
     left += [f"link {link} in the host namespace" for link in sorted(host_links() - links_before)]

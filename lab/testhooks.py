@@ -13,6 +13,7 @@ ENV = "OVN_LAB_TEST_KILL_AT"
 
 CHECKPOINTS = (
     "state",  # state recorded, nothing created yet
+    "netns-made",  # the first namespaces made, still only *pending* in state (ownership)
     "namespaces",  # every node namespace created
     "fabric",  # bridges (and the ToR switch) up
     "node-wired",  # per node: veths made  (as node-wired:<node>)

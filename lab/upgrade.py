@@ -203,6 +203,9 @@ def upgrade_node(
     with lab_lock(state.name):
         result.started = time.time()
         _kill_daemons(state, node)
+        # the node's first container stays as its namespace's holder, under a new name:
+        # recorded first, so `lab down` removes it too (it is the lab's own container)
+        state.record("container", node.netns + dockerprov.HOLDER_SUFFIX)
         dockerprov.recreate_node(node.netns, image, directory)
         # from here the node runs the new image, whatever happens next
         builds_now = {**running, node.name: str(build)}

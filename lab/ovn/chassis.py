@@ -15,7 +15,6 @@ from lab.ovn.remotes import Centrals
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.providers import docker as dockerprov
-from lab.providers import netns as nsprov
 from lab.runner import run
 
 
@@ -52,13 +51,13 @@ def bind_vms(
     node: NodePlan,
     vms: list[VMPlan],
     node_dir: Path,
-    record_netns: Callable[[list[str]], None],
+    create_netns: Callable[[list[str]], None],
 ) -> None:
     """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
-    -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`."""
-    record_netns([vm.netns for vm in vms])  # one state write for the chassis' VMs
+    -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`.
+    `create_netns` makes the namespaces as the lab's own (lab.ownership.create_netns)."""
+    create_netns([vm.netns for vm in vms])  # one state write before, one after
     for vm in vms:
-        nsprov.create(vm.netns)
         if vm.wants_ipv6:
             links.enable_vm_ipv6(vm)
     # docker: VMs visible inside their chassis (a no-op for a namespace node)

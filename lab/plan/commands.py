@@ -22,10 +22,14 @@ def localnet_port(switch: str) -> str:
 
 def logical_network_commands(topo: Topology) -> list[list[str]]:
     from lab.plan import l3commands as l3  # gateway routers, HA groups, ECMP, policies, LBs
+    from lab.plan.tunnel_keys import tunnel_keys
 
+    keys = tunnel_keys(topo)  # requested, so every run of a file gets the same keys
     cmds: list[list[str]] = l3.ha_group_commands(topo)
+    nats: list[list[str]] = []  # after the VM ports: a distributed NAT names one
     for name, switch in topo.ovn.switches.items():
         cmds.append(["ls-add", name])
+        cmds.append(_key("Logical_Switch", name, "other_config", keys.switches[name]))
         for key, value in switch.other_config.items():
             cmds.append(["set", "Logical_Switch", name, f"other_config:{key}={value}"])
         if switch.localnet:
@@ -35,11 +39,13 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
                 ["lsp-set-type", port, "localnet"],
                 ["lsp-set-addresses", port, "unknown"],
                 ["lsp-set-options", port, f"network_name={switch.localnet.network}"],
+                _key("Logical_Switch_Port", port, "options", keys.switch_ports[port]),
             ]
             if switch.localnet.vlan is not None:
                 cmds.append(["set", "Logical_Switch_Port", port, f"tag={switch.localnet.vlan}"])
     for rname, router in topo.ovn.routers.items():
         cmds.append(["lr-add", rname])
+        cmds.append(_key("Logical_Router", rname, "options", keys.routers[rname]))
         for key, value in router.options.items():
             cmds.append(["set", "Logical_Router", rname, f"options:{key}={value}"])
         for pname, port in router.ports.items():
@@ -50,6 +56,8 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
                 ["lsp-set-type", peer, "router"],
                 ["lsp-set-addresses", peer, "router"],
                 ["lsp-set-options", peer, f"router-port={pname}"],
+                _key("Logical_Router_Port", pname, "options", keys.router_ports[pname]),
+                _key("Logical_Switch_Port", peer, "options", keys.switch_ports[peer]),
             ]
             for chassis, priority in port.gateway_chassis.items():
                 cmds.append(["lrp-set-gateway-chassis", pname, chassis, str(priority)])
@@ -66,7 +74,7 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
             cmd = ["lr-nat-add", rname, nat.type, str(nat.external_ip), logical_ip]
             if nat.logical_port and nat.external_mac:
                 cmd += [nat.logical_port, nat.external_mac.lower()]
-            cmds.append(cmd)
+            nats.append(cmd)
     from lab.plan.addressing import addressing_commands, port_addresses, vm_addressing
 
     for vname, vm in topo.vms.items():
@@ -75,13 +83,23 @@ def logical_network_commands(topo: Topology) -> list[list[str]]:
         cmds += [
             ["lsp-add", vm.switch, port],
             ["lsp-set-addresses", port, port_addresses(vm, fields["ip"], fields.get("ipv6"))],
+            _key("Logical_Switch_Port", port, "options", keys.switch_ports[port]),
         ]
     from lab.plan.security import security_commands
 
-    # address sets, port groups, ACLs: after the ports; load balancers last
+    # address sets, port groups, ACLs and distributed NATs: after the ports they name;
+    # load balancers last
     return (
-        cmds + addressing_commands(topo) + security_commands(topo) + l3.load_balancer_commands(topo)
+        cmds
+        + addressing_commands(topo)
+        + security_commands(topo)
+        + nats
+        + l3.load_balancer_commands(topo)
     )
+
+
+def _key(table: str, name: str, column: str, key: int) -> list[str]:
+    return ["set", table, name, f"{column}:requested-tnl-key={key}"]
 
 
 def transaction(commands: list[list[str]]) -> list[str]:

@@ -1,9 +1,9 @@
-"""The docker provider: every node is a container `<lab>-<node>` with its own filesystem,
+"""The docker provider: every node is a container `<lab>.<node>` with its own filesystem,
 process tree and hostname, visible in `docker ps`.
 
 Containers start with no network (`network_mode: none`, so nothing reaches the outside
 and docker's bridge is never used). The container's network namespace is then pinned at
-/run/netns/<lab>-<node>, the name the netns provider would give the node: fabric wiring,
+/run/netns/<lab>.<node>, the name the netns provider would give the node: fabric wiring,
 VM plugging and checks work on it unchanged (pyroute2 by namespace), and the node's own
 daemons run inside the container (docker exec). The node's run/log/db directory is
 bind-mounted at the same path, so sockets, pidfiles and logs are where the netns
@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,18 @@ from typing import TYPE_CHECKING, Any
 from lab import nsfs
 from lab.errors import RuntimeFailure, UserError
 from lab.extras import available, require
+from lab.naming import check_lab_name
+from lab.state import state_root
 
 if TYPE_CHECKING:
     import docker
 
 LAB_LABEL = "ovn-lab.lab"
 NODE_LABEL = "ovn-lab.node"
+INSTANCE_LABEL = "ovn-lab.instance"  # which lab of that name (lab.ownership)
+# The state root the lab lives under: a lab found by label without its state is only
+# this state root's to remove (two state roots may each have a lab of one name).
+ROOT_LABEL = "ovn-lab.state-root"
 # What a node needs, and no more: --privileged fails where the capability bounding set is
 # reduced, and would hand the node the whole host.
 CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_NICE"]
@@ -85,9 +91,14 @@ def create_node(
     node_dir: Path,
     extra_mounts: Sequence[Path] = (),
     environment: Mapping[str, str] | None = None,
+    instance: str = "",
+    marker: str | None = None,
+    on_created: Callable[[], None] | None = None,
 ) -> int:
     """Start the node's container and pin its network namespace at /run/netns/<name>.
-    Returns the container's init PID (as the host sees it)."""
+    Returns the container's init PID (as the host sees it). `instance` goes into a label,
+    `marker` onto the namespace's `lo` before it is pinned, `on_created` is called once the
+    container exists (lab.ownership: from then on it is the lab's)."""
     import docker
     from docker.types import Mount
 
@@ -108,7 +119,12 @@ def create_node(
             ["sleep", "infinity"],
             name=name,
             hostname=node,
-            labels={LAB_LABEL: lab, NODE_LABEL: node},
+            labels={
+                LAB_LABEL: lab,
+                NODE_LABEL: node,
+                INSTANCE_LABEL: instance,
+                ROOT_LABEL: str(state_root()),
+            },
             environment=dict(environment or {}),
             network_mode="none",
             cap_add=CAPABILITIES,
@@ -128,13 +144,24 @@ def create_node(
                 f"remove it with `docker rm -f {name}` or pick another lab name with --name"
             ) from None
         raise RuntimeFailure(f"cannot start container {name}: {_short(exc)}") from None
+    if on_created is not None:
+        on_created()
     container.reload()
     pid = int(container.attrs["State"]["Pid"])
     if not pid:
         raise RuntimeFailure(f"container {name} exited at once: {container.logs()[-200:]!r}")
-    marker = {"name": name, "pid": pid, "vm_netns_dir": str(vm_netns_dir(lab, node))}
-    (node_dir / MARKER).write_text(json.dumps(marker))
-    nsfs.pin(Path(f"/proc/{pid}/ns/net"), name)
+    info = {"name": name, "pid": pid, "vm_netns_dir": str(vm_netns_dir(lab, node))}
+    (node_dir / MARKER).write_text(json.dumps(info))
+    if marker is not None:
+        with nsfs.entered(f"/proc/{pid}/ns/net"):
+            nsfs.set_lo_alias(marker)
+    try:
+        nsfs.pin(Path(f"/proc/{pid}/ns/net"), name)
+    except FileExistsError:
+        raise UserError(
+            f"network namespace '{name}' already exists; another lab or a leftover holds it "
+            f"(remove it with `ip netns delete {name}` or choose another lab name with --name)"
+        ) from None
     return pid
 
 
@@ -157,14 +184,22 @@ def import_rootfs(root: Path, tag: str, labels: Mapping[str, str]) -> None:
 
 def lab_containers(lab: str | None) -> list[Any]:
     """The containers of one lab (or of every lab), found by label, running or not."""
-    label = f"{LAB_LABEL}={lab}" if lab else LAB_LABEL
+    label = f"{LAB_LABEL}={check_lab_name(lab)}" if lab is not None else LAB_LABEL
     return client().containers.list(all=True, filters={"label": label})
 
 
-def remove_lab_containers(lab: str, required: bool = False) -> list[str]:
+def remove_lab_containers(
+    lab: str,
+    required: bool = False,
+    names: Sequence[str] | None = None,
+    instance: str = "",
+    unlabelled_root: bool = False,
+) -> list[str]:
     """Remove a lab's containers (with every process in them). Safe to repeat. A machine
     with no docker daemon has no containers to remove, unless the lab's state says it
-    made some (`required`): then the daemon must be started first."""
+    made some (`required`): then the daemon must be started first. `names`/`instance`:
+    only those, and only those labelled with that instance (what the lab owns). Only
+    containers of this state root (`unlabelled_root`: also those made before the label)."""
     if not required and not (DOCKER_SOCKET.exists() and available("docker")):
         return []
     import docker
@@ -175,6 +210,11 @@ def remove_lab_containers(lab: str, required: bool = False) -> list[str]:
         if required:
             raise
         return []
+    containers = [c for c in containers if in_this_root(c, unlabelled_root)]
+    if names is not None:
+        containers = [c for c in containers if c.name in names]
+    if instance:
+        containers = [c for c in containers if c.labels.get(INSTANCE_LABEL) == instance]
 
     def remove(container: Any) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -184,6 +224,11 @@ def remove_lab_containers(lab: str, required: bool = False) -> list[str]:
         list(pool.map(remove, containers))
     removed = [c.name for c in containers]
     return removed
+
+
+def in_this_root(container: Any, unlabelled: bool = False) -> bool:
+    root = container.labels.get(ROOT_LABEL)
+    return root == str(state_root()) or (unlabelled and root is None)
 
 
 def container_of(node_dir: Path) -> dict[str, Any] | None:
@@ -279,7 +324,7 @@ def prepare_vm_netns_dir(lab: str, node: str) -> Path:
 def remove_vm_netns_dirs(lab: str) -> None:
     """Unpin the VMs' plain names and remove the lab's directories (the namespaces
     themselves go with their /run/netns pins)."""
-    root = VM_NETNS_ROOT / lab
+    root = VM_NETNS_ROOT / check_lab_name(lab)  # never VM_NETNS_ROOT itself
     if not root.is_dir():
         return
     for mount in sorted(_mounts_below(root), key=lambda m: len(m.parts), reverse=True):
@@ -318,11 +363,13 @@ def hide_vm(node_dir: Path, vm: str) -> None:
 
 def pinned_vms(lab: str) -> list[str]:
     """Names of the VMs pinned in a lab's chassis containers (what a lost state forgot)."""
-    root = VM_NETNS_ROOT / lab
+    root = VM_NETNS_ROOT / check_lab_name(lab)
     return sorted({p.name for p in root.glob("*/netns/*")}) if root.is_dir() else []
 
 
-HOLDER_SUFFIX = "-netns"  # the first container of an upgraded node, kept for its netns
+# the first container of an upgraded node, kept for its netns; "." is in no node name, so
+# "<lab>.<node>.netns" is never another node's container
+HOLDER_SUFFIX = ".netns"
 
 
 def recreate_node(name: str, image: str, node_dir: Path) -> int:

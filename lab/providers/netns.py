@@ -24,15 +24,16 @@ def exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 
 
-def create(name: str) -> None:
-    """Create a namespace; refuse if one of that name already exists (it is not ours)."""
-    if exists(name):
+def create(name: str, marker: str | None = None) -> None:
+    """Create a namespace; refuse if one of that name already exists (it is not ours).
+    `marker`: see nsfs.create (lab.ownership proves by it that the namespace is the lab's)."""
+    try:
+        nsfs.create(name, marker)
+    except FileExistsError:
         raise UserError(
             f"network namespace '{name}' already exists; another lab or a leftover holds it "
             f"(remove it with `ip netns delete {name}` or choose another lab name with --name)"
-        )
-    try:
-        nsfs.create(name)
+        ) from None
     except OSError as exc:
         raise RuntimeFailure(f"cannot create network namespace '{name}': {exc}") from exc
     from lab import links  # pyroute2: only where links are made (keeps `lab down` light)

@@ -7,6 +7,8 @@ stages and reported together, in file order.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from lab.errors import Problem, TopologyError
@@ -16,17 +18,49 @@ from lab.topology.shape import Parts, Shaper
 from lab.topology.source import read_source
 from lab.topology.validate import validate
 
+# A topology is text a person writes or a generator prints: 16 MB is a thousand times
+# the biggest shipped one, and reading stops there (a /dev/zero never fills memory).
+MAX_BYTES = 16 * 1024 * 1024
+
 
 def load_topology(path: str | Path, name: str | None = None) -> Topology:
     """Read and validate a topology file; `name` (the CLI's --name) overrides `name:`."""
+    return parse_topology(read_topology_text(path), str(path), name)
+
+
+def read_topology_text(path: str | Path) -> str:
+    """The file's text, read once (so `/dev/stdin` works, and what is checked is what is
+    saved), at most MAX_BYTES; a device or directory is refused without reading."""
     path = Path(path)
+
+    def refuse(reason: str) -> TopologyError:
+        return TopologyError([Problem(str(path), None, "", reason)])
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        message = f"cannot read the file ({reason}); check the path and that it is UTF-8 text"
-        raise TopologyError([Problem(str(path), None, "", message)]) from None
-    return parse_topology(text, str(path), name)
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+                raise refuse(
+                    "is not a regular file (a device or directory); give the path of a "
+                    "topology YAML file"
+                )
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise refuse(
+            f"cannot read the file ({reason}); check the path and that it is UTF-8 text"
+        ) from None
+    if len(data) > MAX_BYTES:
+        raise refuse(
+            f"is larger than {MAX_BYTES // (1024 * 1024)} MB; a topology file is never this "
+            "big, check the path (or split the lab)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse(
+            "cannot read the file (it is not UTF-8 text); check the path and that it is UTF-8 text"
+        ) from None
 
 
 def parse_topology(text: str, filename: str, name: str | None = None) -> Topology:

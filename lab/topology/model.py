@@ -130,6 +130,16 @@ class Localnet(Strict):
     vlan: int | None = Field(default=None)
 
 
+# Tunnel keys (OVN's requested-tnl-key): datapaths 1..2^24-1, ports 1..32767. Unset, the
+# planner assigns them in file order (lab.plan.tunnel_keys), so every run is the same.
+def _datapath_key() -> Any:
+    return Field(default=None, ge=1, le=16_777_215)
+
+
+def _port_key() -> Any:
+    return Field(default=None, ge=1, le=32_767)
+
+
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
@@ -165,6 +175,7 @@ class Switch(Strict):
     dhcp6: Dhcp6 | None = None
     dns: dict[str, DnsAddresses] = Field(default_factory=dict)  # the OVN DNS table
     load_balancers: list[str] = Field(default_factory=list)  # ls-lb-add
+    tunnel_key: int | None = _datapath_key()
 
 
 class RouterPort(Strict):
@@ -176,6 +187,7 @@ class RouterPort(Strict):
     # ipv6_ra_configs:address_mode: ovn-controller answers router solicitations
     ra: Literal["slaac", "dhcpv6_stateful", "dhcpv6_stateless"] | None = None
     ha_chassis_group: str | None = None  # a name under ovn.ha_chassis_groups
+    tunnel_key: int | None = _port_key()  # of the router port (its peer's is assigned)
 
 
 class Nat(Strict):
@@ -194,6 +206,7 @@ class Router(Strict):
     chassis: str | None = None  # a gateway router: options:chassis
     policies: list[Policy] = Field(default_factory=list)  # lr-policy-add
     load_balancers: list[str] = Field(default_factory=list)  # lr-lb-add
+    tunnel_key: int | None = _datapath_key()
 
 
 AclAction = Literal["allow", "allow-related", "allow-stateless", "drop", "reject", "pass"]
@@ -257,6 +270,7 @@ class VM(Strict):
     gateway6: IPv6Address | None = None  # default IPv6 route for a given `ipv6` address
     attach: Literal["internal", "veth"] = "internal"
     port: str | None = None  # logical switch port; default: the VM's name
+    tunnel_key: int | None = _port_key()  # of its logical switch port
     services: list[Service] = Field(default_factory=list)  # servers answering with its name
 
 

@@ -188,6 +188,8 @@ class Shaper:
         top = self.validate(Topology, stripped, ())
         if isinstance(data.get("name"), str):
             self.parts.name = data["name"]
+        elif top is not None:  # `name: 2024` or `name: true`: the text as written
+            self.parts.name = top.name
         if top is not None:
             self.parts.provider = top.provider
             self.parts.ssl = top.ssl

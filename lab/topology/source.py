@@ -44,6 +44,27 @@ class Source:
         return None
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """Stops composing after MAX_VALUES nodes: PyYAML builds the whole node tree before
+    the walker sees any of it, and a 15 MB file of one-line items would take a minute and
+    gigabytes. (Aliases are not composed again, so alias bombs are the walker's to stop.)"""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.composed = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.composed += 1
+        if self.composed > MAX_VALUES:
+            mark = self.peek_event().start_mark
+            raise _Stop(
+                f"the file has more than {MAX_VALUES} values; a topology this big is not "
+                "supported (split the lab)",
+                mark.line + 1,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
 class _Stop(Exception):
     """The document cannot be read any further."""
 
@@ -56,7 +77,7 @@ def read_source(text: str, filename: str) -> Source:
     """Parse `text`. Raises TopologyError if it is not YAML at all."""
     src = Source(filename)
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.YAMLError as err:  # the reader rejects control characters up front
         raise TopologyError([_yaml_problem(filename, text, err)]) from None
     try:

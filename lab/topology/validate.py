@@ -51,6 +51,28 @@ def validate(parts: Parts, rep: Reporter) -> None:
     from lab.topology.build_rules import check_builds
 
     check_builds(parts, rep)
+    from lab.topology.reserved import check_reserved  # names the lab uses itself
+
+    check_reserved(parts, rep)
+    _pinned_tunnel_keys(parts, rep)
+
+
+def _pinned_tunnel_keys(parts: Parts, rep: Reporter) -> None:
+    """Two objects pinned to one tunnel key in one scope (lab.plan.tunnel_keys)."""
+    from lab.plan.tunnel_keys import duplicate_keys
+    from lab.topology.model import Ovn, Topology
+
+    view = Topology.model_construct(
+        name=parts.name or "",
+        nodes=parts.nodes,
+        ovn=Ovn.model_construct(switches=parts.switches, routers=parts.routers),
+        vms=parts.vms,
+    )
+    for path, key, other in duplicate_keys(view):
+        rep.add(
+            (*path, "tunnel_key"),
+            f"tunnel_key {key} is already {other}'s; give each its own or leave it out",
+        )
 
 
 def _or_use(names: Iterable[str]) -> str:

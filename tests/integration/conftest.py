@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
+
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGIES = REPO / "topologies"
 DAEMONS = ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "ovn-northd")
@@ -94,7 +96,7 @@ def host_links() -> set[str]:
 
 
 def assert_nothing_left(name: str, links_before: set[str]) -> None:
-    ns = {n for n in namespaces() if n.startswith(f"{name}-")}
+    ns = {n for n in namespaces() if n.startswith(naming.lab_prefix(name))}
     assert not ns, f"namespaces left behind: {ns}"
     procs = lab_processes(name)
     assert not procs, f"processes left behind: {procs}"

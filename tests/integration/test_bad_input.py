@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
+
 from .conftest import REPO, TOPOLOGIES, lab, namespaces
 
 pytestmark = pytest.mark.root
@@ -33,7 +35,8 @@ def test_every_bad_topology_is_refused_before_anything_is_created(tmp_path: Path
     assert not [
         ns
         for ns in namespaces()
-        if ns.split("-")[0] in names or any(ns.startswith(f"{n}-") for n in names)
+        if ns.split(naming.SEP)[0] in names
+        or any(ns.startswith(naming.lab_prefix(n)) for n in names)
     ]
     assert not state_dir.exists() or not any(state_dir.glob("*/state.json"))
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
 from lab.providers import netns as nsprov
 from lab.testhooks import CHECKPOINTS, ENV
 
@@ -152,7 +153,7 @@ def residue(name: str, links_before: set[str]) -> list[str]:
     deadline = time.monotonic() + 2.0
     while (procs := set(lab_processes(name)) | set(_helpers(name))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    found = [f"netns {n}" for n in sorted(namespaces()) if n.startswith(f"{name}-")]
+    found = [f"netns {n}" for n in sorted(namespaces()) if n.startswith(naming.lab_prefix(name))]
     found += [f"process {p}" for p in sorted(procs)]
     found += [f"host link {x}" for x in sorted(host_links() - links_before)]
     if (_state_root() / name).exists():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
 from lab.testhooks import ENV
 
 from .conftest import (
@@ -86,9 +87,11 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
     with running_lab("geneve-router.yaml", name, "--provider", "docker") as up:
         assert "every port up" in up.stderr
         containers = {c.name: c for c in _containers(docker_client, name)}
-        assert set(containers) == {f"{name}-central", f"{name}-worker1", f"{name}-worker2"}
+        assert set(containers) == {
+            naming.netns_name(name, n) for n in ("central", "worker1", "worker2")
+        }
         for cname, container in containers.items():
-            node = cname.removeprefix(f"{name}-")
+            node = cname.removeprefix(naming.lab_prefix(name))
             assert container.labels["ovn-lab.node"] == node
             host = container.attrs["HostConfig"]
             assert host["NetworkMode"] == "none"
@@ -116,7 +119,7 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
         result = ping(name, "vm1", "20.0.0.10", count=2)
         assert re.findall(r"ttl=(\d+)", result.stdout) == ["63", "63"], result.stdout
         # VMs are namespaces inside their chassis container.
-        inside = docker_client.containers.get(f"{name}-worker2").exec_run(  # type: ignore[attr-defined]
+        inside = docker_client.containers.get(naming.netns_name(name, "worker2")).exec_run(  # type: ignore[attr-defined]
             ["ip", "netns", "exec", "vm2", "ping", "-c1", "-W2", "10.0.0.10"]
         )
         assert inside.exit_code == 0 and b"ttl=63" in inside.output, inside.output
@@ -136,7 +139,7 @@ def test_seed_lab_on_docker(docker_client: object, node_image: str) -> None:
 
         # stop kills the node's daemons (not the container), start brings them back
         lab("stop", "--lab", name, "worker2", check=True)
-        assert containers[f"{name}-worker2"].exec_run(["true"]).exit_code == 0
+        assert containers[naming.netns_name(name, "worker2")].exec_run(["true"]).exit_code == 0
         nodes = json.loads(lab("status", name, "--json").stdout)["labs"][0]["nodes"]
         assert [n["name"] for n in nodes if n["stopped"]] == ["worker2"]
         lab("start", "--lab", name, "worker2", check=True, timeout=120)
@@ -157,7 +160,7 @@ def test_lost_state_is_cleaned_up_by_label(docker_client: object, node_image: st
     finally:
         lab("down", name)
     assert not _containers(docker_client, name)
-    assert not {n for n in namespaces() if n.startswith(f"{name}-")}
+    assert not {n for n in namespaces() if n.startswith(naming.lab_prefix(name))}
     assert not Path(f"/run/ovn-lab/{name}").exists()
     assert not (STATE_ROOT / f".{name}.lock").exists(), "lock file left behind"
 
@@ -243,3 +246,33 @@ def test_dual_stack_on_docker(docker_client: object, node_image: str) -> None:
         report.unlink()
         assert check.returncode == 0, check.stdout + check.stderr
         assert len(results) == 11 and all(r["passed"] for r in results)
+
+
+def test_a_container_the_lab_did_not_create_is_left_alone(
+    docker_client: object, node_image: str
+) -> None:
+    """A user's container holding a node's name: `lab up` is refused, and neither its
+    rollback nor `lab down` removes the container (nor another state root's lab of that
+    name: only containers labelled with this state root are found by label)."""
+    name = "tdown"
+    theirs = docker_client.containers.run(  # type: ignore[attr-defined]
+        node_image,
+        ["sleep", "infinity"],
+        name=naming.netns_name(name, "worker2"),
+        labels={"ovn-lab.lab": name, "ovn-lab.state-root": "/elsewhere"},
+        network_mode="none",
+        detach=True,
+    )
+    try:
+        links_before = host_links()
+        proc = up_on_docker(name)
+        assert proc.returncode == 2 and "already exists" in proc.stderr, proc.stderr
+        theirs.reload()
+        assert theirs.status == "running"
+        assert lab("down", name).returncode == 0
+        assert lab("down", "--all").returncode == 0
+        theirs.reload()
+        assert theirs.status == "running"
+        assert_nothing_left(name, links_before | {naming.netns_name(name, "worker2")})
+    finally:
+        theirs.remove(force=True)

@@ -118,7 +118,7 @@ def test_tcp_through_userspace_datapath() -> None:
     """TCP needs checksum offload off on lab veths; 1 MB must arrive intact."""
     with running_lab("geneve-router.yaml", "ttcp"):
         srv = subprocess.Popen(
-            ["ip", "netns", "exec", "ttcp-vm2", sys.executable, TCP_PAIR, "server", "20.0.0.10"],
+            ["ip", "netns", "exec", "ttcp.vm2", sys.executable, TCP_PAIR, "server", "20.0.0.10"],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -172,7 +172,7 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert re.search(r"ttl=63", ping.stdout), ping.stdout  # one router hop
         # the VM namespaces really live on the chassis hosts
-        assert "sshseed-vm2" in exec_in(hosts.containers["worker2"], "ip", "netns", "list")
+        assert "sshseed.vm2" in exec_in(hosts.containers["worker2"], "ip", "netns", "list")
 
         nb = hosts.lab("nbctl", "--lab", LAB, "--", "show", "router1")
         assert nb.returncode == 0 and "router1-net2" in nb.stdout, nb.stderr

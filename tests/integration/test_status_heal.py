@@ -212,12 +212,12 @@ def test_heal_leaves_a_stopped_node_stopped_and_cannot_heal_a_lost_namespace() -
         healed = heal("tkh4")
         assert healed.returncode == 0 and "lab tkh4 is healthy" in healed.stdout
 
-        subprocess.run(["ip", "netns", "delete", "tkh4-vm2"], check=True)
+        subprocess.run(["ip", "netns", "delete", "tkh4.vm2"], check=True)
         proc = lab("status", "tkh4")
-        assert proc.returncode == 1 and "VM vm2: namespace tkh4-vm2 is missing" in proc.stdout
+        assert proc.returncode == 1 and "VM vm2: namespace tkh4.vm2 is missing" in proc.stdout
         healed = heal("tkh4", "--timeout", "2")
         assert healed.returncode == 1
-        assert "cannot heal VM vm2: its namespace tkh4-vm2 is gone" in healed.stdout
+        assert "cannot heal VM vm2: its namespace tkh4.vm2 is gone" in healed.stdout
         assert "`lab down tkh4`, then `lab up` it again" in healed.stdout
 
 

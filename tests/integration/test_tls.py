@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import naming
 from lab.ovn import pki
 
 from .conftest import TOPOLOGIES, chassis_remote, lab, ping, running_lab
@@ -44,7 +45,7 @@ def sbctl_from(netns: str, db: str, files: pki.SslFiles | None) -> subprocess.Co
 
 def assert_only_the_lab_gets_in(name: str, tmp_path: Path, central_ip: str) -> None:
     lab_dir = STATE_ROOT / name
-    netns = f"{name}-worker1"
+    netns = naming.netns_name(name, "worker1")
     remote = f"ssl:{central_ip}:6642"
     # a certificate from another CA, even one that trusts the lab's CA: refused by the server
     stranger = pki.make_foreign(tmp_path / "stranger")

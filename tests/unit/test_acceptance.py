@@ -29,18 +29,18 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LabState:
             "central": "central",
             "overlay": "overlay",
             "nodes": {
-                "central": {"role": "central", "netns": "ti1-central", "encap_ip": None,
+                "central": {"role": "central", "netns": "ti1.central", "encap_ip": None,
                             "links": {"overlay": link("overlay", "192.0.2.11/24")}},
-                "hv1": {"role": "chassis", "netns": "ti1-hv1", "encap_ip": "192.0.2.12",
+                "hv1": {"role": "chassis", "netns": "ti1.hv1", "encap_ip": "192.0.2.12",
                         "links": {"overlay": link("overlay", "192.0.2.12/24")}},
-                "gw1": {"role": "gateway", "netns": "ti1-gw1", "encap_ip": "192.0.2.13",
+                "gw1": {"role": "gateway", "netns": "ti1.gw1", "encap_ip": "192.0.2.13",
                         "links": {"overlay": link("overlay", "192.0.2.13/24"),
                                   "provider": link("provider", None),
                                   "external": link("external", None)}},
-                "ext": {"role": "host", "netns": "ti1-ext", "encap_ip": None,
+                "ext": {"role": "host", "netns": "ti1.ext", "encap_ip": None,
                         "links": {"external": link("external", "198.51.100.100/24")}},
             },
-            "vms": {"vm1": {"chassis": "hv1", "netns": "ti1-vm1", "port": "vm1-port",
+            "vms": {"vm1": {"chassis": "hv1", "netns": "ti1.vm1", "port": "vm1-port",
                             "ifname": "vm1", "ip": "10.0.0.10/24", "mac": "40:44:00:00:00:01"}},
         }
     )  # fmt: skip
@@ -63,7 +63,7 @@ def test_netns_host_urls_cover_every_node_and_vm_in_order(state: LabState) -> No
 
 def test_other_providers_use_testinfra_backends(state: LabState) -> None:
     state.provider = "docker"
-    assert acceptance.host_spec(state, "hv1") == "docker://ti1-hv1"
+    assert acceptance.host_spec(state, "hv1") == "docker://ti1.hv1"
     state.provider = "ssh"  # the lab's own SSH connections (host keys as checked at up)
     assert acceptance.host_spec(state, "hv1") == "labssh://hv1@ti1"
     state.provider = "vagrant"

@@ -11,6 +11,7 @@ import testinfra
 import testinfra.backend
 from testinfra.backend import base
 
+from lab import naming
 from lab import testinfra_netns as tn
 from lab.state import create_state
 
@@ -30,11 +31,11 @@ def make_lab(name: str) -> None:
         info={
             "central": "central",
             "nodes": {
-                "central": {"role": "central", "netns": f"{name}-central"},
-                "worker1": {"role": "chassis", "netns": f"{name}-worker1"},
-                "ext": {"role": "host", "netns": f"{name}-ext"},
+                "central": {"role": "central", "netns": naming.netns_name(name, "central")},
+                "worker1": {"role": "chassis", "netns": naming.netns_name(name, "worker1")},
+                "ext": {"role": "host", "netns": naming.netns_name(name, "ext")},
             },
-            "vms": {"vm1": {"netns": f"{name}-vm1", "chassis": "worker1"}},
+            "vms": {"vm1": {"netns": naming.netns_name(name, "vm1"), "chassis": "worker1"}},
         },
     )
 
@@ -58,9 +59,9 @@ def test_parse_target_refuses(hostname: str) -> None:
 
 
 def test_command_enters_namespace_with_env_sorted_and_quoted() -> None:
-    line = tn.netns_command("lab1-worker1", {"OVS_RUNDIR": "/d w", "A": "1"}, "echo 'x'; id")
+    line = tn.netns_command("lab1.worker1", {"OVS_RUNDIR": "/d w", "A": "1"}, "echo 'x'; id")
     assert shlex.split(line) == [
-        "ip", "netns", "exec", "lab1-worker1",
+        "ip", "netns", "exec", "lab1.worker1",
         "env", "A=1", "OVS_RUNDIR=/d w",
         "/bin/sh", "-c", "echo 'x'; id",
     ]  # fmt: skip
@@ -114,11 +115,11 @@ def test_lab_node_resolves_to_its_namespace_and_daemon_env(state_dir: Path) -> N
     make_lab("lab1")
     backend = tn.NetnsBackend("worker1@lab1")
     netns, env = backend.resolve()
-    assert netns == "lab1-worker1"
+    assert netns == "lab1.worker1"
     assert env["OVS_RUNDIR"] == env["OVN_RUNDIR"] == str(state_dir / "lab1" / "worker1")
     assert env["OVN_SB_DB"] == f"unix:{state_dir / 'lab1' / 'central' / 'ovnsb_db.sock'}"
     argv = shlex.split(backend.get_command("ovs-vsctl get Bridge %s fail_mode", "br int"))
-    assert argv[:5] == ["ip", "netns", "exec", "lab1-worker1", "env"]
+    assert argv[:5] == ["ip", "netns", "exec", "lab1.worker1", "env"]
     assert f"OVS_RUNDIR={state_dir / 'lab1' / 'worker1'}" in argv
     assert argv[-1] == "ovs-vsctl get Bridge 'br int' fail_mode"
 
@@ -126,7 +127,7 @@ def test_lab_node_resolves_to_its_namespace_and_daemon_env(state_dir: Path) -> N
 @pytest.mark.parametrize("target", ["vm1", "ext"])
 def test_vms_and_hosts_get_no_daemon_env(state_dir: Path, target: str) -> None:
     make_lab("lab2")
-    assert tn.NetnsBackend(f"{target}@lab2").resolve() == (f"lab2-{target}", {})
+    assert tn.NetnsBackend(f"{target}@lab2").resolve() == (f"lab2.{target}", {})
 
 
 def test_plain_namespace_needs_no_lab(state_dir: Path) -> None:

@@ -28,13 +28,13 @@ def seed():
 
 
 def test_every_resource_is_named_after_the_lab(seed) -> None:
-    assert seed.fabric_netns == "geneve-router-fabric"
+    assert seed.fabric_netns == "geneve-router.fabric"
     assert {n.netns for n in seed.nodes.values()} == {
-        "geneve-router-central",
-        "geneve-router-worker1",
-        "geneve-router-worker2",
+        "geneve-router.central",
+        "geneve-router.worker1",
+        "geneve-router.worker2",
     }
-    assert {v.netns for v in seed.vms.values()} == {"geneve-router-vm1", "geneve-router-vm2"}
+    assert {v.netns for v in seed.vms.values()} == {"geneve-router.vm1", "geneve-router.vm2"}
 
 
 def test_addresses_are_allocated_in_node_order(seed) -> None:
@@ -115,7 +115,7 @@ def test_dry_run_rendering_is_deterministic(seed) -> None:
     text = render_plan(seed)
     assert text == render_plan(make_plan(load_topology(TOPOLOGIES / "geneve-router.yaml")))
     assert "ovn-nbctl lsp-set-options net2-router1 router-port=router1-net2" in text
-    assert "ip -n geneve-router-worker1 link set vm1 netns geneve-router-vm1" in text
+    assert "ip -n geneve-router.worker1 link set vm1 netns geneve-router.vm1" in text
 
 
 def test_gateway_and_bridge_mappings() -> None:

@@ -101,7 +101,7 @@ def test_services_are_loaded_planned_and_shown_in_the_dry_run() -> None:
     assert plan.vms["vm1"].services == (("tcp", 8080), ("udp", 5353))
     assert plan.vms["vm2"].services == ()
     text = render_plan(plan)
-    assert "ip netns exec svc-vm1 python3 -I lab/vm_agent.py serve udp 5353 vm1 &" in text
+    assert "ip netns exec svc.vm1 python3 -I lab/vm_agent.py serve udp 5353 vm1 &" in text
 
 
 def test_service_files_and_lookup(tmp_path: Path) -> None:

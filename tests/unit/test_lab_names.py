@@ -1,0 +1,61 @@
+"""Lab names whatever their YAML type, and no path built from an unvalidated name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab import naming, state
+from lab.errors import TopologyError, UserError
+from lab.topology import parse_topology
+
+BODY = "fabric:\n  overlay: {subnet: 192.0.2.0/24}\nnodes:\n  central: {role: central}\n"
+
+
+@pytest.mark.parametrize("written", ["true", "no", "null-lab", "on"])
+def test_a_name_yaml_reads_as_another_type_is_the_text_as_written(written: str) -> None:
+    assert parse_topology(f"name: {written}\n{BODY}", "t.yaml").name == written
+
+
+@pytest.mark.parametrize("written", ["2024", "0x1a", "2024-01-01", "1.5e3", "''", "0o17"])
+def test_a_name_that_is_not_a_lab_name_as_text_is_refused(written: str) -> None:
+    with pytest.raises(TopologyError) as caught:
+        parse_topology(f"name: {written}\n{BODY}", "t.yaml")
+    assert "is not valid" in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "../x", "a/b", "A", "-x", "x" * 25, "x\n"])
+def test_no_state_path_is_built_from_a_bad_name(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
+    with pytest.raises(UserError):
+        state.lab_dir(bad)
+    with pytest.raises(UserError), state.lab_lock(bad):
+        pass
+    with pytest.raises(UserError):
+        state.resolve_lab(bad)
+    assert not naming.is_lab_name(bad)
+
+
+def test_directories_with_bad_names_are_not_labs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
+    for name in ("good", "Bad", ".hidden", "x y"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "state.json").write_text("{}")
+    assert state.list_labs() == ["good"]
+
+
+def test_refresh_refills_the_same_dicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
+    mine = state.create_state("ra", "t.yaml", "netns")
+    info = mine.info
+    other = state.load_state("ra")
+    assert other is not None
+    other.info["vms"] = {"va": {"netns": "ra.va"}}
+    other.save()
+    mine.refresh()
+    assert info is mine.info and info["vms"] == {"va": {"netns": "ra.va"}}
