@@ -271,7 +271,10 @@ def _state_problem(name: str, data: Any) -> str | None:
     for section in ("nodes", "vms"):
         members = info.get(section, {})
         if not isinstance(members, dict) or not all(
-            isinstance(m, dict) and all(isinstance(m.get(k, ""), str) for k in ("netns", "role"))
+            isinstance(m, dict)
+            and isinstance(m.get("role", ""), str)
+            # None: a node of an ssh lab is its host itself, in no namespace
+            and (m.get("netns") is None or isinstance(m["netns"], str))
             for m in members.values()
         ):
             return f"has an unusable list of {section}"
