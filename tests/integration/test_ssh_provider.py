@@ -53,9 +53,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             yield made
         finally:  # a failed test's lab goes while its hosts are still reachable (only from
             # the client namespace: from the host's own, their addresses are not ours)
-            if Path("/var/lib/ovn-lab", LAB).exists():
+            if (state_root() / LAB).exists():
                 made.lab("down", LAB)
-            if Path("/var/lib/ovn-lab", LAB).exists():  # never left for a later `down --all`
+            if (state_root() / LAB).exists():  # never left for a later `down --all`
                 made.lab("down", LAB, "--forget-unreachable")
 
 
@@ -202,7 +202,7 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         down = hosts.lab("down", LAB)
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before  # every host as the lab found it
-    assert not Path("/var/lib/ovn-lab", LAB).exists()
+    assert not (state_root() / LAB).exists()
 
 
 @pytest.mark.parametrize("kill_at", ["node-wired:worker1", "vms:worker2"])
@@ -223,7 +223,7 @@ def test_killed_up_then_down_leaves_hosts_clean(
         down = hosts.lab("down", LAB)
         assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before
-    assert not Path("/var/lib/ovn-lab", LAB).exists()
+    assert not (state_root() / LAB).exists()
 
 
 SERVICES_LAB = "sshsvc"
@@ -322,7 +322,7 @@ def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
     forced = hosts.lab("down", LAB, "--forget-unreachable")
     assert forced.returncode == 0, forced.stderr
     assert "warning: gave up on worker2" in forced.stderr, forced.stderr
-    assert not Path("/var/lib/ovn-lab", LAB).exists()
+    assert not (state_root() / LAB).exists()
     after = snapshot(hosts)
     assert {k: after[k] for k in ("central", "worker1", "nb")} == {
         k: before[k] for k in ("central", "worker1", "nb")
