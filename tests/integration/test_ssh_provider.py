@@ -53,10 +53,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             yield made
         finally:  # a failed test's lab goes while its hosts are still reachable (only from
             # the client namespace: from the host's own, their addresses are not ours)
-            if (state_root() / LAB).exists():
-                made.lab("down", LAB)
-            if (state_root() / LAB).exists():  # never left for a later `down --all`
-                made.lab("down", LAB, "--forget-unreachable")
+            for name in (LAB, SERVICES_LAB):
+                if (state_root() / name).exists():
+                    made.lab("down", name)
+                if (state_root() / name).exists():  # never left for a later `down --all`
+                    made.lab("down", name, "--forget-unreachable")
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +319,7 @@ def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
     assert down.returncode == 3, down.stderr
     assert "worker2" in down.stderr and "--forget-unreachable" in down.stderr, down.stderr
     assert "Traceback" not in down.stderr
-    assert Path("/var/lib/ovn-lab", LAB, "state.json").exists()
+    assert (state_root() / LAB / "state.json").exists()
     forced = hosts.lab("down", LAB, "--forget-unreachable")
     assert forced.returncode == 0, forced.stderr
     assert "warning: gave up on worker2" in forced.stderr, forced.stderr
