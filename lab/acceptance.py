@@ -105,7 +105,7 @@ def _bridge_mappings(plan: Plan | None, name: str, links: dict[str, Any], overla
 def lab_expectations(state: LabState) -> dict[str, Any]:
     """What checks/ expects of every node and VM of a lab, from its state.
 
-    The same shape as an expectations file for hand-made hosts (see README, "Acceptance
+    The same shape as an expectations file for hand-made hosts (see docs/checks.md, "Acceptance
     suites"): {"nodes": {NAME: {...}}, "vms": {NAME: {...}}}."""
     info = state.info
     plan = _saved_plan(state)
@@ -185,7 +185,12 @@ def split_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], li
     name, rest = args.name, list(args.rest)
     if name is not None and not naming.LAB_NAME.match(name):
         name, rest = None, [name, *rest]
-    opts: dict[str, Any] = {"junit": args.junit, "checks": args.checks, "verbose": args.verbose}
+    opts: dict[str, Any] = {
+        "junit": args.junit,
+        "checks": args.checks,
+        "verbose": args.verbose,
+        "output": getattr(args, "output", "text"),
+    }
     while rest:
         arg = rest[0]
         if arg == "--":
@@ -198,6 +203,9 @@ def split_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], li
         elif arg in ("-v", "--verbose"):
             opts["verbose"] = True
             rest = rest[1:]
+        elif arg == "--json" or arg == "--output=json" or rest[:2] == ["--output", "json"]:
+            opts["output"] = "json"
+            rest = rest[2:] if arg == "--output" else rest[1:]
         else:
             break
     return name, opts, rest
@@ -226,10 +234,15 @@ def cmd_test(args: argparse.Namespace) -> int:
         proc = subprocess.run(argv, env=env, capture_output=True, text=True)
         took = time.monotonic() - start
         results = json.loads(report.read_text()) if report.exists() else []
+    as_json = opts["output"] == "json"
     if opts["verbose"] or proc.returncode not in (0, 1) or not results:
-        sys.stdout.write(proc.stdout)
+        (sys.stderr if as_json else sys.stdout).write(proc.stdout)  # stdout: the document
         sys.stderr.write(proc.stderr)
-    if results:
+    if results and as_json:
+        from lab.output import emit
+
+        emit("test", lab=lab, seconds=round(took, 2), results=results)
+    elif results:
         print_summary(lab, state, results, took)
     if proc.returncode not in (0, 1) or not results:
         command = shlex.join([f"OVN_LAB_NAME={lab}", sys.executable, *argv[1:]])
@@ -310,5 +323,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (pytest --junit-xml)")
     p.add_argument("--checks", metavar="DIR", help=f"suites to run (default {CHECKS_DIR})")
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
+    from lab.output import add_output_option
+
+    add_output_option(p)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- PYTEST-ARGS: passed to pytest")
     p.set_defaults(func=cmd_test)

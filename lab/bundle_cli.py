@@ -75,6 +75,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "bundle", help="a running lab as one .tar.gz that `lab up --bundle` rebuilds"
     )
-    p.add_argument("name", nargs="?")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.tar.gz")
+    p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE.tar.gz", help="the bundle file to write"
+    )
     p.set_defaults(func=cmd_bundle)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import LabError, UserError
+from lab.output import add_output_option
 from lab.progress import Progress
 from lab.state import (
     CorruptState,
@@ -70,6 +70,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     for warning in acl_warnings(topo):
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if args.dry_run:
+        if getattr(args, "output", "text") == "json":  # `lab plan --output json`
+            from dataclasses import asdict
+
+            from lab.output import emit
+
+            return emit("plan", lab=plan.lab, plan=asdict(plan), commands=render_plan(plan))
         sys.stdout.write(render_plan(plan))
         return 0
     from lab.ovn.acls import check_actions
@@ -184,17 +190,17 @@ def _down_one(name: str, forget_unreachable: bool, start: float) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from lab.output import emit, wants_json
     from lab.status import lab_status
 
+    if not list_labs() and args.name is None:  # nothing up is an answer, not an error
+        if wants_json(args):
+            return emit("status", labs=[])
+        err.print("no lab is up")
+        return 0
     names = (
         [resolve_lab(args.name)] if args.name is not None or len(list_labs()) <= 1 else list_labs()
     )
-    if not list_labs():
-        if args.json:
-            print(json.dumps({"labs": []}))
-        else:
-            err.print("no lab is up")
-        return 0
     statuses = []
     bad: list[CorruptState] = []
     for n in names:
@@ -204,8 +210,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             if len(names) == 1:
                 raise
             bad.append(exc)
-    if args.json:
-        print(json.dumps({"labs": [s.to_dict() for s in statuses]}, indent=1))
+    if wants_json(args):
+        emit("status", labs=[s.to_dict() for s in statuses])
     else:
         for st in statuses:
             _print_status(st)
@@ -377,13 +383,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     state = _state(args.name)
     ctx = LabContext(state)
     if not ctx.topology.checks:
-        raise UserError(f"lab {state.name}'s topology has no `checks:`; add some (see README)")
-    results = run_checks(ctx, lambda result: report.print_result(out, result))
-    report.print_summary(out, state.name, results, ctx.raw_dir)
+        raise UserError(
+            f"lab {state.name}'s topology has no `checks:`; add some (see docs/checks.md)"
+        )
+    from lab.output import emit, wants_json
+
+    shown = err if wants_json(args) else out  # with --output json stdout is the document
+    results = run_checks(ctx, lambda result: report.print_result(shown, result))
+    report.print_summary(shown, state.name, results, ctx.raw_dir)
     # the last run, for `lab bundle`
     report.write_json(state.dir / "last-check.json", state.name, results, ctx.raw_dir)
-    if args.json:
-        report.write_json(Path(args.json), state.name, results, ctx.raw_dir)
+    if args.json_file:
+        report.write_json(Path(args.json_file), state.name, results, ctx.raw_dir)
+    if wants_json(args):
+        emit("check", **report.json_data(state.name, results, ctx.raw_dir))
     if args.junit:
         report.write_junit(Path(args.junit), state.name, results)
     return 0 if all(r.passed for r in results) else 1
@@ -479,8 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("plan", help="print what `lab up` would do (same as up --dry-run)")
-    p.add_argument("topology")
-    p.add_argument("--name")
+    p.add_argument("topology", help="topology YAML file")
+    p.add_argument("--name", help="override the lab name")
+    add_output_option(p)
     p.set_defaults(
         func=cmd_up,
         dry_run=True,
@@ -493,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("down", help="remove everything a lab created")
-    p.add_argument("name", nargs="?")
+    p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
     p.add_argument("--all", action="store_true", help="every lab on this machine")
     p.add_argument(
         "--force",
@@ -510,8 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("status", help="nodes, daemons, chassis and port bindings")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", nargs="?", help="lab (default: every lab up)")
+    add_output_option(p)
     p.set_defaults(func=cmd_status)
 
     for name, func, text in (
@@ -520,12 +534,19 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--lab")
-        p.add_argument("node")
+        p.add_argument("node", help="a node of the lab (central, chassis or gateway)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="run the topology's checks; exit 1 on any failure")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--json", metavar="FILE", help="write results as JSON")
+    p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
+    add_output_option(p, json_alias=False)  # --json FILE writes a file (the DESIGN contract)
+    p.add_argument(
+        "-o",
+        "--json",
+        dest="json_file",
+        metavar="FILE",
+        help="also write the results as JSON (the --output json document) to FILE",
+    )
     p.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
     p.set_defaults(func=cmd_check)
 
@@ -603,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lab")
         p.add_argument("args", nargs=argparse.REMAINDER, help=f"-- {tool} ARGS")
         p.set_defaults(func=func)
+    from lab.cli_help import finish
+
+    finish(parser)  # every command's example, the shared arguments' help
     return parser
 
 

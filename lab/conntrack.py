@@ -9,11 +9,11 @@ in br-int's external_ids (`ct-zone-web1="1"`, `ct-zone-<datapath>_dnat="3"` for 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from dataclasses import asdict, dataclass
 
 from lab.errors import UserError
+from lab.output import add_output_option, emit, wants_json
 from lab.ovn.daemons import Daemon
 from lab.ovn.db import json_rows, map_of
 from lab.state import node_dir, open_lab
@@ -144,9 +144,9 @@ def conntrack(ctx: LabContext, node: str) -> list[Entry]:
 def cmd_conntrack(args: argparse.Namespace) -> int:
     ctx = LabContext(open_lab(args.lab))
     entries = conntrack(ctx, args.node)
-    if args.json:
-        print(json.dumps([asdict(e) for e in entries], indent=1))
-        return 0
+    if wants_json(args):
+        rows = [asdict(e) for e in entries]
+        return emit("conntrack", lab=ctx.state.name, node=args.node, entries=rows)
     print(f"# {args.node}: {len(entries)} conntrack entries (userspace datapath), by zone")
     rows = [("zone", "logical port", "proto", "original", "reply", "state", "more")]
     for e in sorted(entries, key=lambda e: (e.zone, e.proto, e.src, e.dst, e.dport or 0)):
@@ -167,7 +167,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "conntrack", help="a chassis' conntrack entries, each zone with its logical port"
     )
-    p.add_argument("--lab")
+    p.add_argument("--lab", help="the lab (default: the only lab up)")
     p.add_argument("node", help="chassis node")
-    p.add_argument("--json", action="store_true")
+    add_output_option(p)
     p.set_defaults(func=cmd_conntrack)

@@ -204,7 +204,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "heal", help="restart the daemons that died, leave what runs; exit 1 if still unhealthy"
     )
-    p.add_argument("name", nargs="?")
+    p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
     p.add_argument("--lab", help="the lab (same as NAME)")
     p.add_argument(
         "--timeout",

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import UserError
+from lab.output import add_output_option, emit, wants_json
 from lab.ovn.db import list_rows
 from lab.state import open_lab
 from lab.verify import flows as fl
@@ -22,6 +24,7 @@ from lab.verify import trace as tr
 from lab.verify.context import LabContext
 
 out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _ctx(args: argparse.Namespace) -> LabContext:
@@ -47,11 +50,26 @@ def cmd_trace(args: argparse.Namespace) -> int:
     trace, text, argv = acl_trace.trace_l4(
         ctx, args.src, args.dst, args.proto, args.port, args.ct, detailed=not args.summary
     )
+    verdict = None if args.summary else acl_trace.decide(ctx, trace, text)
+    delivered = trace.output and (verdict is None or verdict.verdict == "allow")
+    if wants_json(args):
+        emit(
+            "trace",
+            lab=ctx.state.name,
+            command=argv,
+            delivered=bool(delivered),
+            output=trace.output,
+            datapaths=trace.datapaths,
+            dropped=trace.dropped,
+            drop_reason=None if delivered else tr.explain_drop(trace),
+            verdict=verdict.verdict if verdict else None,
+            decided_by=verdict.describe() if verdict else None,
+            text=text,
+        )
+        return 0 if delivered else 1
     print("$ " + " ".join(repr(a) if " " in a else a for a in argv))
     print(text.rstrip())
     print()
-    verdict = None if args.summary else acl_trace.decide(ctx, trace, text)
-    delivered = trace.output and (verdict is None or verdict.verdict == "allow")
     if delivered:
         out.print(f"[green]delivered[/green] to {trace.output} via {' -> '.join(trace.datapaths)}")
     elif verdict is None or not verdict.acl:
@@ -168,7 +186,21 @@ def cmd_flows(args: argparse.Namespace) -> int:
     if args.idle_age is not None:
         flows = fl.recently_hit(flows, args.idle_age)
     if getattr(args, "detrace", False):
-        return _print_detraced(ctx, [f.text for f in flows])
+        return _print_detraced(ctx, [f.text for f in flows], wants_json(args), args.node)
+    if wants_json(args):
+        rows = [
+            {
+                "table": f.table,
+                "priority": f.priority,
+                "n_packets": f.n_packets,
+                "idle_age": f.idle_age,
+                "match": f.match,
+                "actions": f.actions,
+                "text": f.text,
+            }
+            for f in flows
+        ]
+        return emit("flows", lab=ctx.state.name, node=args.node, ports=ports, flows=rows)
     for flow in flows:
         text = re.sub(
             r"output:(\d+)",
@@ -185,11 +217,19 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_detraced(ctx: LabContext, lines: list[str]) -> int:
+def _print_detraced(
+    ctx: LabContext, lines: list[str], as_json: bool = False, node: str = ""
+) -> int:
     """Each flow, then the Southbound rows its cookie names (lab.detrace)."""
     from lab import detrace
 
     flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
+    if as_json:
+        rows = [
+            {"text": f.text, "table": f.table, "cookie": f.cookie, "origins": f.lines}
+            for f in flows
+        ]
+        return emit("flows", lab=ctx.state.name, node=node, flows=rows)
     for flow in flows:
         print(flow.text)
         for line in flow.lines:
@@ -236,12 +276,14 @@ def cmd_ports(args: argparse.Namespace) -> int:
     _node(ctx, args.node)
     rows = [r for r in port_rows(ctx, args.node) if r["ofport"] not in (None, 65534)]
     rows = [r for r in rows if r["interface"] != "br-int"]
+    # ports of other bridges (br-overlay...) are not on br-int's pipeline
+    rows = [r for r in rows if r["type"] == "geneve" or r["logical_port"] is not None]
+    if wants_json(args):
+        return emit("ports", lab=ctx.state.name, node=args.node, ports=rows)
     table = Table(title=f"{args.node} br-int ports", title_justify="left")
     for col in ("ofport", "interface", "type", "logical port", "tunnel key", "remote ip"):
         table.add_column(col)
     for r in rows:
-        if r["type"] not in ("geneve",) and r["logical_port"] is None:
-            continue  # ports of other bridges (br-overlay...) are not on br-int's pipeline
         table.add_row(
             str(r["ofport"]),
             r["interface"],
@@ -260,21 +302,27 @@ def cmd_fdb(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     cam = CamTable(ctx.state, args.network)
     if not args.watch:
+        entries = sorted(cam.read(), key=lambda e: (e.fabric, e.vlan, e.mac))
+        if wants_json(args):
+            rows = [asdict(e) for e in entries]
+            return emit("fdb", lab=ctx.state.name, fabrics=cam.fabrics, entries=rows)
         table = Table(title=f"ToR CAM table ({', '.join(cam.fabrics)})", title_justify="left")
         for col in ("fabric", "vid", "mac", "port", "node", "age"):
             table.add_column(col)
-        for e in sorted(cam.read(), key=lambda e: (e.fabric, e.vlan, e.mac)):
+        for e in entries:
             table.add_row(e.fabric, str(e.vlan), e.mac, e.port, e.node or "-", str(e.age))
         out.print(table)
         return 0
 
+    say = err if wants_json(args) else out  # with --output json: the document at Ctrl-C
+
     def report(m: Move) -> None:
         count = sum(1 for x in watcher.moves if (x.vlan, x.mac) == (m.vlan, m.mac))
-        out.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
+        say.print(f"vid {m.vlan} {m.mac} moved {m.old} -> {m.new} (move #{count})")
 
     watcher = Watcher(cam, on_move=report)
     watcher.start()
-    out.print(
+    say.print(
         f"watching every frame entering the ToR ({', '.join(cam.fabrics)}) for MAC "
         "moves; Ctrl-C to stop"
     )
@@ -284,6 +332,14 @@ def cmd_fdb(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     watcher.stop()
+    if wants_json(args):
+        return emit(
+            "fdb",
+            lab=ctx.state.name,
+            fabrics=cam.fabrics,
+            moves=[asdict(m) for m in watcher.moves],
+            tor_moves=watcher.tor_moves,
+        )
     for (vlan, mac), count in sorted(watcher.move_counts().items()):
         out.print(f"vid {vlan} {mac}: {count} moves")
     out.print(f"{len(watcher.moves)} moves seen; the ToR's own counter says {watcher.tor_moves}")
@@ -295,6 +351,14 @@ def cmd_gateways(args: argparse.Namespace) -> int:
 
     ctx = _ctx(args)
     report = gateway_report(ctx.state)
+    if wants_json(args):
+        return emit(
+            "gateways",
+            lab=ctx.state.name,
+            ports=[asdict(g) for g in report.ports],
+            nexthops=[asdict(h) for h in report.nexthops],
+            bfd=[asdict(b) for b in report.bfd],
+        )
     if not report.ports:
         out.print(f"lab {ctx.state.name} has no gateway port and no gateway router")
         return 0
@@ -347,11 +411,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument(
         "--ct", help="ct_state every ct_next reports, e.g. new (default with --proto), est,rpl"
     )
+    add_output_option(p)
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("capture", help="tcpdump a chassis' overlay; --decode shows OVN keys")
     p.add_argument("--lab")
-    p.add_argument("node")
+    p.add_argument("node", help="chassis node to capture on")
     p.add_argument("--decode", action="store_true", help="decode VNI and OVN option by name")
     p.add_argument("-c", "--count", type=int, default=10, help="packets (default 10)")
     p.add_argument("-i", "--interface", help="interface (default: the overlay link)")
@@ -360,25 +425,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     p = sub.add_parser("flows", help="br-int OpenFlow flows of a chassis, ports by name")
     p.add_argument("--lab")
-    p.add_argument("node")
-    p.add_argument("--table", type=int)
+    p.add_argument("node", help="chassis node")
+    p.add_argument("--table", type=int, help="only this OpenFlow table")
     p.add_argument("--idle-age", type=int, help="only flows hit in the last N seconds")
     p.add_argument(
         "--detrace", action="store_true", help="each flow with the logical flow it came from"
     )
+    add_output_option(p)
     p.set_defaults(func=cmd_flows)
 
     p = sub.add_parser("fdb", help="the ToR CAM table (vid, mac, port, node, age)")
     p.add_argument("--lab")
     p.add_argument("--network", help="a VLAN fabric (default: all)")
     p.add_argument("--watch", action="store_true", help="report every MAC move as it happens")
+    add_output_option(p)
     p.set_defaults(func=cmd_fdb)
 
     p = sub.add_parser("gateways", help="gateway ports: chassis by priority, active, BFD")
     p.add_argument("--lab")
+    add_output_option(p)
     p.set_defaults(func=cmd_gateways)
 
     p = sub.add_parser("ports", help="ofport <-> interface <-> logical port <-> tunnel key")
     p.add_argument("--lab")
-    p.add_argument("node")
+    p.add_argument("node", help="chassis node")
+    add_output_option(p)
     p.set_defaults(func=cmd_ports)

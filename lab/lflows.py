@@ -155,7 +155,24 @@ def diff(left: list[Flow], right: list[Flow], left_name: str, right_name: str) -
     return "\n".join(out) + "\n"
 
 
-def command(name: str | None, other: str | None, datapath: str | None) -> int:
+def _flow_rows(flows: list[Flow]) -> list[dict[str, object]]:
+    return [
+        {
+            "datapath": f.datapath,
+            "pipeline": f.pipeline,
+            "table": f.table,
+            "stage": f.stage,
+            "priority": f.priority,
+            "match": f.match,
+            "actions": f.actions,
+        }
+        for f in sorted(flows, key=_order)
+    ]
+
+
+def command(name: str | None, other: str | None, datapath: str | None, output: str = "text") -> int:
+    from lab.output import emit
+
     if name is None and other is not None and len(list_labs()) > 1:
         raise UserError("with --diff OTHER, name the first lab too: lab lflows NAME --diff OTHER")
     state = open_lab(name)
@@ -163,11 +180,22 @@ def command(name: str | None, other: str | None, datapath: str | None) -> int:
     if datapath:
         flows = [f for f in flows if f.datapath == datapath]
     if other is None:
+        if output == "json":
+            return emit("lflows", lab=state.name, flows=_flow_rows(flows))
         sys.stdout.write(render(flows))
         return 0
     other_state = open_lab(other)
     others = read_flows(other_state)
     if datapath:
         others = [f for f in others if f.datapath == datapath]
+    if output == "json":  # both sides, row by row: a reader computes the difference it needs
+        only_a, only_b = set(flows) - set(others), set(others) - set(flows)
+        return emit(
+            "lflows",
+            lab=state.name,
+            other=other_state.name,
+            only_in_lab=_flow_rows(list(only_a)),
+            only_in_other=_flow_rows(list(only_b)),
+        )
     sys.stdout.write(diff(flows, others, state.name, other_state.name))
     return 0

@@ -11,7 +11,6 @@ task and what the module said.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import shutil
@@ -421,8 +420,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
     error = run_error(watcher, outcome.rc, outcome.output, inventory)
     if watcher.counts():
         err.print(summary_table(watcher.counts()))
-    if args.json:
-        print(json.dumps(summary_json(inventory, outcome, watcher, error, args.check), indent=1))
+    if args.output == "json":
+        from lab.output import emit
+
+        emit("provision", **summary_json(inventory, outcome, watcher, error, args.check))
     if error is not None:
         raise error
     changed = sum(t.changed for t in watcher.counts().values())
@@ -463,7 +464,9 @@ def add_parser(sub: Any) -> None:
         help="trust a host's key on first contact and record it (ssh "
         "StrictHostKeyChecking=accept-new); a changed key is still refused",
     )
-    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    from lab.output import add_output_option
+
+    add_output_option(p)  # --json: the summary as JSON on stdout
     p.add_argument(
         "--verbose", "-v", action="store_true", help="show skipped tasks and Ansible warnings too"
     )

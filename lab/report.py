@@ -33,9 +33,15 @@ def print_summary(console: Console, lab: str, results: list[CheckResult], raw_di
     )
 
 
+def json_data(lab: str, results: list[CheckResult], raw_dir: Path) -> dict[str, object]:
+    return {"lab": lab, "raw_dir": str(raw_dir), "checks": [r.to_dict() for r in results]}
+
+
 def write_json(path: Path, lab: str, results: list[CheckResult], raw_dir: Path) -> None:
-    data = {"lab": lab, "raw_dir": str(raw_dir), "checks": [r.to_dict() for r in results]}
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    """`lab check --json FILE`: the same document as `lab check --output json` prints."""
+    from lab.output import dumps
+
+    path.write_text(dumps("check", **json_data(lab, results, raw_dir)))
 
 
 def write_junit(path: Path, lab: str, results: list[CheckResult]) -> None:

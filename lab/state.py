@@ -270,11 +270,11 @@ def _state_problem(name: str, data: Any) -> str | None:
         return "has no usable lab description (info)"
     for section in ("nodes", "vms"):
         members = info.get(section, {})
+        # netns null: a node that is an SSH host itself (lab.ssh_lab.adapt_info)
         if not isinstance(members, dict) or not all(
             isinstance(m, dict)
             and isinstance(m.get("role", ""), str)
-            # None: a node of an ssh lab is its host itself, in no namespace
-            and (m.get("netns") is None or isinstance(m["netns"], str))
+            and isinstance(m.get("netns", ""), str | None)
             for m in members.values()
         ):
             return f"has an unusable list of {section}"

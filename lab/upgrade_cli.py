@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from lab.output import add_output_option
+
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -41,13 +43,13 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_lflows(args: argparse.Namespace) -> int:
     from lab import lflows
 
-    return lflows.command(args.name, args.diff, args.datapath)
+    return lflows.command(args.name, args.diff, args.datapath, args.output)
 
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("upgrade", help="new OVS/OVN binaries, same databases, netns and VMs")
     p.add_argument("--lab")
-    p.add_argument("nodes", nargs="+", metavar="NODE")
+    p.add_argument("nodes", nargs="+", metavar="NODE", help="nodes to upgrade, in this order")
     p.add_argument("--to", required=True, metavar="BUILD", help="debian:SUITE or source:PATH")
     p.set_defaults(func=cmd_upgrade)
 
@@ -55,4 +57,5 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="lab (default: the only one up)")
     p.add_argument("--diff", metavar="OTHER", help="another lab: what differs, stage by stage")
     p.add_argument("--datapath", help="only this logical switch/router")
+    add_output_option(p)
     p.set_defaults(func=cmd_lflows)

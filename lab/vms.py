@@ -235,15 +235,20 @@ def cmd_del_vm(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("add-vm", help="add a VM to a running lab; returns when its port is up")
     p.add_argument("--lab")
-    p.add_argument("name")
-    p.add_argument("--chassis", required=True)
-    p.add_argument("--switch", required=True)
+    p.add_argument("name", help="name of the new VM")
+    p.add_argument("--chassis", required=True, help="chassis node the VM runs on")
+    p.add_argument("--switch", required=True, help="logical switch its port joins")
     p.add_argument("--ip", required=True, help="address with prefix, e.g. 10.0.0.20/24")
-    p.add_argument("--gateway")
+    p.add_argument("--gateway", help="default route via this address (the router port)")
     p.add_argument("--mac", help="default: derived from the lab and VM names")
-    p.add_argument("--attach", choices=["internal", "veth"], default="internal")
+    p.add_argument(
+        "--attach",
+        choices=["internal", "veth"],
+        default="internal",
+        help="OVS internal port (default) or a veth pair into the VM's namespace",
+    )
     p.set_defaults(func=cmd_add_vm)
     p = sub.add_parser("del-vm", help="remove a VM from a running lab")
     p.add_argument("--lab")
-    p.add_argument("name")
+    p.add_argument("name", help="the VM to remove")
     p.set_defaults(func=cmd_del_vm)

@@ -50,15 +50,15 @@ def cmd_partition(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("link", help="cut or restore one wire of a node")
     p.add_argument("--lab")
-    p.add_argument("node")
-    p.add_argument("fabric")
-    p.add_argument("state", choices=["down", "up"])
+    p.add_argument("node", help="the node whose wire it is")
+    p.add_argument("fabric", help="the fabric that wire is on")
+    p.add_argument("state", choices=["down", "up"], help="cut it (down) or restore it (up)")
     p.set_defaults(func=cmd_link)
 
     p = sub.add_parser("impair", help="delay, jitter, loss or a rate limit on a node's wire")
     p.add_argument("--lab")
-    p.add_argument("node")
-    p.add_argument("fabric")
+    p.add_argument("node", help="the node whose wire it is")
+    p.add_argument("fabric", help="the fabric that wire is on")
     p.add_argument("--delay", metavar="MS", help="added delay, each direction")
     p.add_argument("--jitter", metavar="MS", help="+- around the delay")
     p.add_argument("--loss", metavar="PCT", help="packets dropped, each direction")
@@ -68,7 +68,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     p = sub.add_parser("partition", help="drop all traffic between a node and others")
     p.add_argument("--lab")
-    p.add_argument("node")
-    p.add_argument("--from", dest="from_", metavar="NODE[,NODE]")
+    p.add_argument("node", help="the node to cut off")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        metavar="NODE[,NODE]",
+        help="the nodes to cut it off from (with --heal: default all)",
+    )
     p.add_argument("--heal", action="store_true", help="end the partition")
     p.set_defaults(func=cmd_partition)

@@ -92,7 +92,9 @@ def test_lab_trace_with_proto_and_port(sg: float) -> None:
 
 def test_conntrack_shows_zones_with_their_ports(results: list[dict]) -> None:
     proc = lab("conntrack", "--lab", NAME, "worker1", "--json", check=True)
-    entries = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)
+    assert doc["kind"] == "conntrack" and doc["node"] == "worker1"
+    entries = doc["entries"]
     assert entries, "no conntrack entry after the checks"
     to_web1 = [e for e in entries if e["dst"] == "10.0.0.11" and e["dport"] == 8080]
     assert {e["port"] for e in to_web1} >= {"web1", "client"}  # both ends' zones, one chassis
@@ -181,4 +183,4 @@ def test_the_topology_passes_on_docker(tmp_path: Path) -> None:
         assert len(checks) == 17 and all(c["passed"] for c in checks)
         assert took < 120
         ct = json.loads(lab("conntrack", "--lab", "tsgd", "worker1", "--json", check=True).stdout)
-        assert any(e["port"] == "web1" for e in ct)
+        assert any(e["port"] == "web1" for e in ct["entries"])

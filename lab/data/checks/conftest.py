@@ -3,7 +3,7 @@
 Expectations (node roles, addresses, which chassis a VM is on) come from one of:
 
   OVN_LAB_NAME=mylab     a lab brought up by `lab up` (what `lab test` sets): read from its state
-  OVN_LAB_EXPECT=FILE    a YAML/JSON file describing hand-made hosts (see README)
+  OVN_LAB_EXPECT=FILE    a YAML/JSON file describing hand-made hosts (see docs/checks.md)
 
 Each `--hosts` entry is matched to a node of the expectations (by the node's `host:` URL, else by
 hostname == node name); without `--hosts`, every node and VM of the expectations is checked.
@@ -68,7 +68,7 @@ def load_expectations() -> dict[str, Any]:
         return normalise(lab_expectations(state))
     raise pytest.UsageError(
         "the acceptance suites need expectations: set OVN_LAB_NAME=<lab> (or run `lab test`), "
-        "or OVN_LAB_EXPECT=<file> for hand-made hosts (see README, 'Acceptance suites')"
+        "or OVN_LAB_EXPECT=<file> for hand-made hosts (see docs/checks.md, 'Acceptance suites')"
     )
 
 
