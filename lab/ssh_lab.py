@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError, RuntimeFailure, UserError
 from lab.plan.commands import transaction, vm_commands
-from lab.plan.model import NodePlan, Plan
+from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
 from lab.providers.ssh import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
 from lab.providers.ssh_tunnel import DbTunnels
@@ -43,6 +43,9 @@ if TYPE_CHECKING:  # the model drags in pydantic; lab check and status never nee
 
 NB_PORT, SB_PORT = 6641, 6642
 OWNER_KEY = "ovn-lab"  # external_ids key tagging what a lab made on a host
+# ownership kinds (lab.ownership's discipline: pending before, owned after)
+SSH_VM = "ssh_vm"  # a VM's namespace and br-int port on its chassis host
+SSH_BR_INT = "ssh_br_int"  # br-int on a chassis host that had none
 # userspace datapath: the OVS bridge that takes over the underlay interface's address
 UNDERLAY_BRIDGE = "br-ovnlab"
 # Open_vSwitch external_ids the lab sets on a chassis host (and restores on down)
@@ -147,7 +150,10 @@ def supported(plan: Plan) -> None:
     if len(plan.centrals) != 1:
         problems.append("exactly one central (a raft cluster of hosts is not supported yet)")
     if plan.ssl:
-        problems.append("no `ssl: true` (the playbook sets up plain TCP listeners)")
+        problems.append(
+            "no `ssl: true` (not on ssh labs yet: the lab's PKI is not put on the hosts; "
+            "drop `ssl:` or use provider netns or docker)"
+        )
     extra = [f for f in plan.fabrics if f != plan.overlay]
     if extra:
         problems.append(f"only the overlay fabric (not {', '.join(extra)}: no ToR between hosts)")
@@ -181,7 +187,14 @@ def place(
     pool = Pool(known, accept_new)
     with progress.step(f"connecting to {len(specs)} hosts"):
         found = _parallel(
-            {n: (lambda n=n: _inspect_host(pool, specs[n], plan.nodes[n])) for n in specs}
+            {
+                n: (
+                    lambda n=n: _inspect_host(
+                        pool, specs[n], plan.nodes[n], plan.vms_on(n), plan.lab
+                    )
+                )
+                for n in specs
+            }
         )
     subnets = {ipaddress.ip_interface(u.address).network for u in found.values()}
     if len(subnets) != 1:
@@ -193,7 +206,9 @@ def place(
     return Placement(specs, found, subnets.pop(), pool, inventory.resolve(), known)
 
 
-def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
+def _inspect_host(
+    pool: Pool, spec: HostSpec, node: NodePlan, plan_vms: list[VMPlan], lab: str
+) -> Underlay:
     host = pool.get(spec)
     if host.sudo and host.run(["true"], check=False).returncode != 0:
         raise UserError(
@@ -238,6 +253,14 @@ def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
             f"{spec.name}: which interface carries the overlay? set the host variable "
             "ovn_underlay_if in the inventory (e.g. ovn_underlay_if=eth1)"
         )
+    if node.role == "central" and spec.underlay_if is None:
+        # the central's NB/SB listeners go on its underlay address: never on the
+        # management network unless the inventory says it is the underlay
+        raise UserError(
+            f"host {spec.name} is the central, and without ovn_underlay_if its databases would "
+            f"listen on {interface}, the interface SSH arrives on: set ovn_underlay_if in the "
+            f"inventory (ovn_underlay_if={interface} if that really is the overlay network)"
+        )
     lab_bridge = UNDERLAY_BRIDGE
     address = by_if.get(interface) or by_if.get(lab_bridge)  # a crashed lab's bridge
     if address is None:
@@ -253,7 +276,44 @@ def _inspect_host(pool: Pool, spec: HostSpec, node: NodePlan) -> Underlay:
                 f"become an OVS port, and {interface} carries this SSH session: give the "
                 "overlay its own interface (ovn_underlay_if in the inventory)"
             )
+    if datapath == "netdev" and node.is_chassis:
+        _refuse_foreign_underlay_bridge(host, spec, lab)
+    # another lab's host is refused before this lab records anything
+    owner = nb_owner(host) if node.role == "central" else _external_ids(host).get(OWNER_KEY)
+    if owner not in (None, lab):
+        what = "the central" if node.role == "central" else "a node"
+        raise UserError(f"host {spec.name} is {what} of lab {owner}: `lab down {owner}` first")
+    if node.is_chassis:
+        _refuse_taken_vm_names(host, spec, plan_vms, set(macs))
     return Underlay(interface, address, macs.get(interface, ""), datapath)
+
+
+def _refuse_foreign_underlay_bridge(host: Host, spec: HostSpec, lab: str) -> None:
+    """br-ovnlab is made tagged with its lab in one transaction: one without this lab's tag
+    is the host's (or another lab's), which `lab down` would delete."""
+    exists = host.run(["ovs-vsctl", "br-exists", UNDERLAY_BRIDGE], check=False).returncode == 0
+    if exists and not _tagged(host, "Bridge", UNDERLAY_BRIDGE, lab):
+        raise UserError(
+            f"host {spec.name} already has an OVS bridge {UNDERLAY_BRIDGE} that lab {lab} did "
+            f"not make: remove it (ovs-vsctl del-br {UNDERLAY_BRIDGE}) or use another host"
+        )
+
+
+def _refuse_taken_vm_names(host: Host, spec: HostSpec, vms: list[VMPlan], links: set[str]) -> None:
+    """A VM whose port or namespace name is already on the host (a link, an OVS port, a
+    namespace) is refused before anything is made: `lab down` would take the host's own."""
+    if not vms:
+        return
+    ports = host.run(["ovs-vsctl", "--bare", "--columns=name", "list", "Interface"]).stdout
+    spaces = host.run(["ip", "netns", "list"], check=False).stdout
+    taken = links | set(ports.split()) | {ln.split()[0] for ln in spaces.splitlines() if ln.strip()}
+    for vm in vms:
+        clash = next((n for n in (vm.chassis_if, vm.netns) if n in taken), None)
+        if clash is not None:
+            raise UserError(
+                f"VM {vm.name} would make {clash} on {spec.name}, which already has an "
+                "interface or namespace of that name: rename the VM in the topology"
+            )
 
 
 def with_host_addresses(
@@ -311,7 +371,16 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
         state.record("ssh_host", node)  # before anything on it changes
     with progress.step("central"):
         _prepare_central(plan, state, sess.host(plan.central), placed.underlay[plan.central])
-        run(["ovn-nbctl", f"--db={nb_db([sess.db_dir()])}", *transaction(plan.nb_commands)])
+        marks = [
+            ["set", table, name, f"external_ids:{OWNER_KEY}={json.dumps(plan.lab)}"]
+            for table, names in (
+                ("Logical_Switch", plan_switches(plan)),
+                ("Logical_Router", plan_routers(plan)),
+            )
+            for name in names
+        ]
+        db = f"--db={nb_db([sess.db_dir()])}"
+        run(["ovn-nbctl", db, *transaction([*plan.nb_commands, *marks])])
     checkpoint("node-daemons", plan.central)
     chassis = plan.chassis()
     with progress.step(f"{len(chassis)} chassis, {len(plan.vms)} VMs"):
@@ -398,7 +467,20 @@ def _connections(host: Host) -> dict[str, list[str]]:
     }
 
 
+def nb_owner(host: Host) -> str | None:
+    """The lab whose central this is (NB_Global external_ids:ovn-lab), as chassis say it in
+    their Open_vSwitch external_ids."""
+    proc = host.run(
+        ["ovn-nbctl", "--if-exists", "get", "NB_Global", ".", f"external_ids:{OWNER_KEY}"],
+        check=False,
+    )
+    return proc.stdout.strip().strip('"') or None
+
+
 def _prepare_central(plan: Plan, state: LabState, host: Host, underlay: Underlay) -> None:
+    owner = nb_owner(host)
+    if owner not in (None, plan.lab):
+        raise UserError(f"host {host.name} is the central of lab {owner}: `lab down {owner}` first")
     existing = set()
     for table in ("Logical_Switch", "Logical_Router"):
         out = host.run(["ovn-nbctl", "--bare", "--columns=name", "list", table]).stdout
@@ -417,6 +499,8 @@ def _prepare_central(plan: Plan, state: LabState, host: Host, underlay: Underlay
         {"switches": plan_switches(plan), "routers": plan_routers(plan)},
     )
     _save(state, plan.central, "connections", _connections(host))
+    _save(state, plan.central, "nb_owner", owner)
+    host.run(["ovn-nbctl", "set", "NB_Global", ".", f"external_ids:{OWNER_KEY}={plan.lab}"])
     # listen on the overlay address only, as the lab's own centrals do
     host.run(["ovn-nbctl", "set-connection", f"ptcp:{NB_PORT}:{underlay.ip}"])
     host.run(["ovn-sbctl", "set-connection", f"ptcp:{SB_PORT}:{underlay.ip}"])
@@ -458,7 +542,8 @@ def _prepare_chassis(
         raise UserError(f"host {host.name} is a node of lab {owner}: `lab down {owner}` first")
     _save(state, node.name, "external_ids", {k: before.get(k) for k in (*CHASSIS_KEYS, OWNER_KEY)})
     kind = host.run(["ovs-vsctl", "--if-exists", "get", "Bridge", "br-int", "datapath_type"])
-    _save(state, node.name, "br_int", kind.stdout.strip().strip('"') or None)
+    found = kind.stdout.strip()  # nothing: no br-int; '""': one of the default type
+    _save(state, node.name, "br_int", found.strip('"') if found else None)
     if underlay.datapath == "netdev":
         _address_onto_bridge(state, host, node.name, underlay, plan.lab)
     ids = {
@@ -484,26 +569,56 @@ def _prepare_chassis(
     )
     # ovn-controller made br-int when the playbook pointed it at the central; make sure of
     # it (and of its datapath type) before plugging VMs into it
-    host.run(
-        [
-            "ovs-vsctl",
-            "--may-exist",
-            "add-br",
-            "br-int",
-            "--",
-            "set",
-            "Bridge",
-            "br-int",
-            "fail_mode=secure",
-            f"datapath_type={underlay.datapath}",
-        ]
-    )
+    _ensure_br_int(state, host, node.name, underlay.datapath, found != "")
     vms = plan.vms_on(node.name)
     if vms:
-        state.record_many("ssh_vm", [vm.name for vm in vms])
-        cmds = [argv for vm in vms for argv in vm_commands(vm, None, owner=plan.lab)]
+        names = [vm.name for vm in vms]
+        state.claim(SSH_VM, names)
+        cmds = []
+        for vm in vms:
+            made = vm_commands(vm, None, owner=plan.lab)
+            # the namespace's marker right after `ip netns add`: a crash leaves it provable
+            made.insert(1, ["ip", "-n", vm.netns, "link", "set", "lo", "alias", marker(state)])
+            cmds += made
         host.run(["sh", "-ec", script(cmds)], timeout=120)
-    checkpoint("vms", node.name)
+        checkpoint("vms", node.name)  # made, still pending: teardown proves them by markers
+        state.confirm(SSH_VM, names)
+
+
+def _ensure_br_int(state: LabState, host: Host, node: str, datapath: str, existed: bool) -> None:
+    """br-int of the right datapath type; made (and then owned, tagged) only where the host
+    had none - a br-int the host had is only given its old type back by `lab down`."""
+    if existed:
+        host.run(
+            [
+                "ovs-vsctl",
+                "set",
+                "Bridge",
+                "br-int",
+                "fail_mode=secure",
+                f"datapath_type={datapath}",
+            ]
+        )
+        return
+    state.claim(SSH_BR_INT, [node])
+    made = host.run(
+        [
+            "ovs-vsctl", "add-br", "br-int", "--", "set", "Bridge", "br-int", "fail_mode=secure",
+            f"datapath_type={datapath}", f"external_ids:{OWNER_KEY}={json.dumps(state.name)}",
+        ],
+        check=False,
+    )  # fmt: skip
+    state.confirm(
+        SSH_BR_INT, [node] if made.returncode == 0 else [], [] if made.returncode == 0 else [node]
+    )
+    if made.returncode != 0:  # ovn-controller made it meanwhile: the host's, not ours
+        _ensure_br_int(state, host, node, datapath, existed=True)
+
+
+def marker(state: LabState) -> str:
+    from lab import ownership
+
+    return ownership.marker(state)
 
 
 def _address_onto_bridge(
@@ -651,22 +766,50 @@ def teardown(state: LabState, forget_unreachable: bool = False) -> list[str]:
     return errors
 
 
+def _tagged(host: Host, table: str, name: str, lab: str) -> bool:
+    """Does this OVS record carry external_ids:ovn-lab=LAB (what the lab tags)?"""
+    proc = host.run(
+        ["ovs-vsctl", "--if-exists", "get", table, name, f"external_ids:{OWNER_KEY}"], check=False
+    )
+    return proc.returncode == 0 and proc.stdout.strip().strip('"') == lab
+
+
+def _netns_marked(host: Host, netns: str, mark: str) -> bool:
+    proc = host.run(["ip", "-n", netns, "-j", "link", "show", "lo"], check=False)
+    try:
+        return proc.returncode == 0 and json.loads(proc.stdout)[0].get("ifalias") == mark
+    except (ValueError, IndexError, AttributeError):
+        return False
+
+
+def _clean_vms(state: LabState, host: Host, node: str) -> None:
+    """Owned VMs go whole; a pending one (a crash while it was made) only as far as it
+    provably is the lab's: the port's tag, the namespace's marker."""
+    on_node = {n: v for n, v in state.info.get("vms", {}).items() if v["chassis"] == node}
+    owned = [v for n, v in on_node.items() if n in state.resources.get(SSH_VM, [])]
+    pending = [v for n, v in on_node.items() if n in state.pending.get(SSH_VM, [])]
+    if not owned and not pending:
+        return
+    listed = set(host.run(["ip", "netns", "list"]).stdout.split())
+    cmds = [["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]] for v in owned]
+    cmds += [["ip", "netns", "del", v["netns"]] for v in owned if v["netns"] in listed]
+    mark = marker(state)
+    for v in pending:
+        if _tagged(host, "Interface", v["chassis_if"], state.name):
+            cmds.append(["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]])
+        if v["netns"] in listed and _netns_marked(host, v["netns"], mark):
+            cmds.append(["ip", "netns", "del", v["netns"]])
+    inside = [c[3] for c in cmds if c[:3] == ["ip", "netns", "del"]]
+    if inside:  # VM services, connect clients: nothing may outlive its namespace
+        kills = " ".join(f"$(ip netns pids {shlex.quote(ns)} 2>/dev/null)" for ns in inside)
+        host.run(["sh", "-c", f"for p in {kills}; do kill -9 $p 2>/dev/null; done; true"])
+    if cmds:
+        host.run(["sh", "-ec", script(cmds)])
+
+
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info["ssh"]["saved"].get(node, {})
-    vms = [
-        v
-        for n, v in state.info.get("vms", {}).items()
-        if v["chassis"] == node and n in state.resources.get("ssh_vm", [])
-    ]
-    if vms:
-        listed = set(host.run(["ip", "netns", "list"]).stdout.split())
-        inside = [v["netns"] for v in vms if v["netns"] in listed]
-        if inside:  # VM services, clients: nothing may outlive its namespace
-            kills = " ".join(f"$(ip netns pids {shlex.quote(ns)} 2>/dev/null)" for ns in inside)
-            host.run(["sh", "-c", f"for p in {kills}; do kill -9 $p 2>/dev/null; done; true"])
-        cmds = [["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]] for v in vms]
-        cmds += [["ip", "netns", "del", ns] for ns in inside]
-        host.run(["sh", "-ec", script(cmds)])
+    _clean_vms(state, host, node)
     if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
         host.run(["rm", "-rf", "--", saved["agent_dir"]])
     if "external_ids" in saved:
@@ -679,11 +822,13 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
             host.run(["ovs-vsctl", "remove", "Open_vSwitch", ".", "external_ids", *gone])
     if "br_int" in saved:
         kind = saved["br_int"]
-        host.run(
-            ["ovs-vsctl", "--if-exists", "del-br", "br-int"]
-            if kind is None
-            else ["ovs-vsctl", "set", "Bridge", "br-int", f"datapath_type={kind}"]
-        )
+        if kind is not None:  # the host's own br-int: its type back
+            host.run(["ovs-vsctl", "set", "Bridge", "br-int", f"datapath_type={json.dumps(kind)}"])
+        elif node in state.resources.get(SSH_BR_INT, []) or (
+            node in state.pending.get(SSH_BR_INT, [])
+            and _tagged(host, "Bridge", "br-int", state.name)
+        ):
+            host.run(["ovs-vsctl", "--if-exists", "del-br", "br-int"])
     if "underlay" in saved:
         u = saved["underlay"]
         host.run(
@@ -701,11 +846,24 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
             ]
         )
     if "nb_objects" in saved:
+        # only the switches and routers the lab made: named in state and tagged with the lab
         objects = saved["nb_objects"]
-        cmds = [["--if-exists", "lr-del", r] for r in objects["routers"]]
-        cmds += [["--if-exists", "ls-del", s] for s in objects["switches"]]
+        tag = f"external_ids:{OWNER_KEY}={json.dumps(state.name)}"
+        cmds = []
+        for table, verb, names in (
+            ("Logical_Router", "lr-del", objects["routers"]),
+            ("Logical_Switch", "ls-del", objects["switches"]),
+        ):
+            out = host.run(["ovn-nbctl", "--bare", "--columns=name", "find", table, tag]).stdout
+            cmds += [["--if-exists", verb, n] for n in names if n in set(out.split())]
         if cmds:
             host.run(["ovn-nbctl", *transaction(cmds)])
+    if "nb_owner" in saved:
+        before = saved["nb_owner"]
+        if before is not None:
+            host.run(["ovn-nbctl", "set", "NB_Global", ".", f"external_ids:{OWNER_KEY}={before}"])
+        elif nb_owner(host) == state.name:
+            host.run(["ovn-nbctl", "remove", "NB_Global", ".", "external_ids", OWNER_KEY])
     if "connections" in saved:
         for tool, targets in saved["connections"].items():
             host.run([tool, "set-connection", *targets] if targets else [tool, "del-connection"])

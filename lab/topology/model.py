@@ -145,7 +145,11 @@ def _as_list(value: Any) -> Any:
 
 
 # a DNS record's addresses: one, or a list (IPv4 and IPv6 for one name)
-DnsAddresses = Annotated[list[IPvAnyAddress], BeforeValidator(_as_list)]
+# (json_schema_input_type: the JSON Schema says what is written, not what it becomes)
+DnsAddresses = Annotated[
+    list[IPvAnyAddress],
+    BeforeValidator(_as_list, json_schema_input_type=IPvAnyAddress | list[IPvAnyAddress]),
+]
 
 
 class Dhcp(Strict):

@@ -4,8 +4,11 @@ The objects come from the pydantic model (lab.topology.model), so a key added th
 the schema with no edit here. Two things the model holds in their normalised form are
 written out as the YAML allows them: a node's `links` (three forms) and `checks` (one
 entry per check, `{kind: {settings}}`). The check kinds are the loader's (CHECK_KINDS);
-each kind's settings are read from the `_require(spec, KIND, required..., optional=(...))`
-call that validates them in lab/verify, with the value types of CHECK_KEYS where known.
+each kind's settings come from what validates them, so there is one list of them: the
+`_require(spec, KIND, required..., optional=(...))` calls in lab/verify (read from the
+source), and STEP_KEYS for the steps and `assert`. The value types are CHECK_KEYS',
+KIND_KEYS' where a key means something else in one kind, and KIND_RULES add what one key
+alone cannot say (an assert runs exactly one command).
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import ast
 import copy
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, get_args
 
+from lab import builds
 from lab.naming import LAB_NAME
-from lab.topology.model import CHECK_KINDS, Topology
+from lab.topology.model import CHECK_KINDS, Acl, Topology
+from lab.topology.security import CONNECT_EXPECT, CT_FLAGS, PROTOS, TRACE_VERDICTS
+from lab.topology.steps import STEP_KEYS
+from lab.wirefaults import LIMITS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -27,6 +34,24 @@ _PING = {
     "description": "the traffic that must keep flowing: {from: VM, to: VM or address}",
     "properties": {"from": _NAME, "to": {"type": "string"}},
     "required": ["from", "to"],
+}
+_SECONDS = {"type": "number", "minimum": 0}
+_ARGV = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": ["string", "number"]},
+    "description": "a command as a list of arguments (no shell)",
+}
+_L4_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+# what lab.builds.parse takes (a source: tree is checked when the file is loaded)
+BUILD_PATTERN = f"^({builds.HOST}|debian:({'|'.join(builds.SUITES)})|source:.+)$"
+_BUILD = {"type": "string", "pattern": BUILD_PATTERN}
+# Text keys of the model whose written form is narrower than `str`: (object, key) -> pattern
+PATTERNS: dict[tuple[str, str], str] = {
+    ("Topology", "name"): LAB_NAME.pattern,
+    ("Topology", "build"): BUILD_PATTERN,
+    ("Node", "build"): BUILD_PATTERN,
 }
 # What each check setting holds, where the same key means the same thing in every kind.
 CHECK_KEYS: dict[str, dict[str, Any]] = {
@@ -62,27 +87,192 @@ CHECK_KEYS: dict[str, dict[str, Any]] = {
     "kill": {"enum": ["leader", "follower"], "description": "which raft member to SIGKILL"},
     "northd": {"type": "boolean", "description": "also fail the active ovn-northd over"},
     "write": {"type": "boolean", "description": "prove NB writes go on (a VM is added)"},
+    "proto": {"enum": list(PROTOS), "default": "tcp"},
+    "timeout": {**_SECONDS, "description": "seconds to wait for each answer"},
+    "within_s": {**_SECONDS, "description": "the longest it may take, in seconds"},
+    "fabric": {"type": "string", "description": "a fabric the node is linked to"},
+    "chassis": {"type": "string", "description": "a chassis or gateway node"},
+    "switch": {"type": "string", "description": "a logical switch"},
+    "ip": {"type": "string", "description": "an address with prefix, e.g. 10.0.0.11/24"},
+    "gateway": {"type": "string", "description": "the default route's address"},
+}
+# Keys that mean something else in one kind: kind -> key -> its value.
+KIND_KEYS: dict[str, dict[str, dict[str, Any]]] = {
+    "connect": {
+        "port": {**_L4_PORT, "description": "the destination TCP/UDP port"},
+        "expect": {"enum": list(CONNECT_EXPECT), "default": "reach"},
+        "count": {"type": "integer", "minimum": 1, "description": "exchanges to make"},
+    },
+    "trace": {
+        "port": {**_L4_PORT, "description": "the destination TCP/UDP port (with proto)"},
+        "proto": {"enum": list(PROTOS), "description": "trace a TCP or UDP packet"},
+        "ct": {
+            "type": "string",
+            "description": f"conntrack state flags for ct_next, of {', '.join(CT_FLAGS)}",
+        },
+        "verdict": {"enum": list(TRACE_VERDICTS), "description": "what the ACLs decide"},
+        "stage": {"type": "string", "description": "the stage that decides, e.g. ls_out_acl"},
+    },
+    "acl_log": {
+        "name": {"type": "string", "description": "an ACL's name (one with log: true)"},
+        "verdict": {"type": "string", "description": "only hits with this verdict (drop ...)"},
+        "direction": {"enum": list(get_args(Acl.model_fields["direction"].annotation))},
+        "min": {"type": "integer", "minimum": 0, "default": 1, "description": "hits at least"},
+    },
+    "lb": {
+        "vip": {"type": "string", "description": "a load balancer VIP, ADDRESS:PORT"},
+        "requests": {"type": "integer", "minimum": 1, "default": 20},
+        "backends": {**_NAMES, "description": "the VMs that must answer, and no one else"},
+        "stop": {"type": "string", "description": "a backend VM whose service is stopped"},
+    },
+    "nexthop": {
+        "to": {"type": "string", "description": "an address beyond the router"},
+        "via": {**_NAMES, "description": "the host nodes (next hops) the flows must reach"},
+        "flows": {"type": "integer", "minimum": 1, "default": 16},
+        "stop": {"type": "string", "description": "a next hop of via to stop (BFD)"},
+        "port": {**_L4_PORT, "description": "the TCP destination port of the flows"},
+    },
+    "ping": {"family": {"enum": [4, 6], "description": "which of `to`'s addresses to ping"}},
+    "dhcp": {"vm": {"type": "string", "description": "a VM whose address OVN's DHCP gave"}},
+    "dns": {
+        "name": {"type": "string", "description": "the name to look up (A and AAAA)"},
+        "expect": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the addresses of the answer (default: the switch's dns: records)",
+        },
+    },
+    "upgrade": {
+        "nodes": {
+            "anyOf": [{"type": "string"}, _NAMES],
+            "description": "the node(s) to upgrade, in OVN's order",
+        },
+        "to": {**_BUILD, "description": "the build they are upgraded to"},
+        "max_loss_s": {"type": "number", "minimum": 0, "default": 10},
+    },
+    "link": {"state": {"enum": ["down", "up"]}},
+    "impair": {
+        key: {"type": "number", "minimum": low, "maximum": high}
+        for key, (low, high) in LIMITS.items()
+    },
+    "partition": {
+        "from": {
+            "anyOf": [{"type": "string"}, {**_NAMES, "minItems": 1}],
+            "description": "the node(s) it is cut off from",
+        },
+        "heal": {"type": "boolean", "default": False},
+    },
+    "assert": {
+        "on": {"type": "string", "description": "the node or VM `run` runs in"},
+        "run": _ARGV,
+        "nbctl": {**_ARGV, "description": "ovn-nbctl arguments, against the lab's NB"},
+        "sbctl": {**_ARGV, "description": "ovn-sbctl arguments, against the lab's SB"},
+        "match": {"type": "string", "format": "regex", "description": "a regex the output has"},
+        "json": {
+            "type": "object",
+            "minProperties": 1,
+            "description": "dotted path -> value in the JSON output",
+        },
+        "within_s": {**_SECONDS, "maximum": 3600, "default": 5},
+        "for_s": {**_SECONDS, "maximum": 3600, "default": 0},
+        "exit": {"type": "integer", "default": 0, "description": "the exit status"},
+    },
+    "add-vm": {
+        "name": {"type": "string", "description": "the new VM's name"},
+        "mac": {"type": "string", "description": "its MAC (default: allocated)"},
+        "wait": {"type": "boolean", "default": True, "description": "until its port is up"},
+    },
+}
+# What one key alone cannot say, as lab.topology.steps.assert_command checks it.
+KIND_RULES: dict[str, dict[str, Any]] = {
+    "assert": {  # exactly one command; `on:` goes with `run:` and only with it
+        "allOf": [
+            {"oneOf": [{"required": [key]} for key in ("run", "nbctl", "sbctl")]},
+            {"oneOf": [{"required": ["match"]}, {"required": ["json"]}]},
+        ],
+        "dependentRequired": {"run": ["on"], "on": ["run"]},
+    },
 }
 
 
 def check_specs() -> dict[str, tuple[list[str], list[str]]]:
-    """kind -> (required keys, optional keys), from the `_require` calls in lab/verify."""
+    """kind -> (required keys, optional keys), from the `_require` calls in lab/verify and
+    the steps' STEP_KEYS. A kind validated by several calls (trace: plain, and with L4
+    keys) takes them all; a key is required when every call requires it."""
     found: dict[str, tuple[list[str], list[str]]] = {}
-    for module in resources.files("lab.verify").iterdir():
+    modules = sorted(resources.files("lab.verify").iterdir(), key=lambda m: m.name)
+    for module in modules:
         if not module.name.endswith(".py"):
             continue
-        for call in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        constants = _string_tuples(tree)
+        for call in ast.walk(tree):
             if not (isinstance(call, ast.Call) and _name(call.func) == "_require"):
                 continue
-            words = [_text(a) for a in call.args[1:]]
-            if not words or words[0] is None:
-                continue
+            if len(call.args) < 2 or _text(call.args[1]) is None:
+                continue  # not the `_require(spec, KIND, ...)` of lab.verify.checks
+            where = f"{module.name}:{call.lineno}"
+            words = _strings(call.args[1:], constants, where)
             optional: list[str] = []
             for kw in call.keywords:
                 if kw.arg == "optional" and isinstance(kw.value, ast.Tuple | ast.List):
-                    optional = [t for t in map(_text, kw.value.elts) if t is not None]
-            found[words[0]] = ([w for w in words[1:] if w is not None], optional)
+                    optional = _strings(kw.value.elts, constants, where)
+            _merge(found, words[0], words[1:], optional)
+    for kind, (required, optional) in STEP_KEYS.items():
+        _merge(found, kind, list(required), list(optional))
     return found
+
+
+def _merge(
+    found: dict[str, tuple[list[str], list[str]]], kind: str, req: list[str], opt: list[str]
+) -> None:
+    if kind not in found:
+        found[kind] = (list(req), list(opt))
+        return
+    old_req, old_opt = found[kind]
+    required = [k for k in old_req if k in req]
+    known = [*old_req, *old_opt]
+    optional = [k for k in known if k not in required]
+    optional += [k for k in [*req, *opt] if k not in known]
+    found[kind] = (required, optional)
+
+
+def _string_tuples(tree: ast.Module) -> dict[str, list[str]]:
+    """Module-level `NAME = ("a", "b")`: what `*NAME` in a `_require` call stands for."""
+    found: dict[str, list[str]] = {}
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Tuple | ast.List)
+        ):
+            words = [_text(e) for e in stmt.value.elts]
+            if all(w is not None for w in words):
+                found[stmt.targets[0].id] = [w for w in words if w is not None]
+    return found
+
+
+def _strings(nodes: list[ast.expr], constants: dict[str, list[str]], where: str) -> list[str]:
+    """The key names of `_require` arguments: literals, or `*NAME` of a module constant.
+    Anything else would leave a key out of the schema unseen, so it is an error."""
+    words: list[str] = []
+    for node in nodes:
+        text = _text(node)
+        if text is not None:
+            words.append(text)
+        elif (
+            isinstance(node, ast.Starred)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in constants
+        ):
+            words.extend(constants[node.value.id])
+        else:
+            raise ValueError(
+                f"lab/verify/{where}: a _require key that is not a string or *CONSTANT of "
+                f"the module ({ast.unparse(node)}); lab/topology/schema.py cannot read it"
+            )
+    return words
 
 
 def _name(node: ast.expr) -> str | None:
@@ -97,24 +287,39 @@ def _text(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+def _setting(kind: str, key: str) -> dict[str, Any]:
+    return copy.deepcopy(KIND_KEYS.get(kind, {}).get(key) or CHECK_KEYS.get(key, {}))
+
+
 def _check_entry(kind: str, spec: tuple[list[str], list[str]] | None) -> dict[str, Any]:
-    if spec is None:  # a kind whose settings are validated some other way
-        settings: dict[str, Any] = {"type": "object", "description": f"settings of {kind}"}
-    else:
+    # a kind whose settings this file cannot see: any mapping (the unit tests flag it)
+    settings: dict[str, Any] = {
+        "type": "object",
+        "description": f"settings of {kind}",
+        "properties": {},
+    }
+    if spec is not None:
         required, optional = spec
-        settings = {
-            "type": "object",
-            "properties": {k: CHECK_KEYS.get(k, {}) for k in [*required, *optional]},
-            "additionalProperties": False,
-        }
+        settings["properties"] = {k: _setting(kind, k) for k in [*required, *optional]}
+        settings["additionalProperties"] = False
         if required:
             settings["required"] = required
+        settings.update(copy.deepcopy(KIND_RULES.get(kind, {})))
     return {
         "type": "object",
         "properties": {kind: settings},
         "required": [kind],
         "additionalProperties": False,
     }
+
+
+def _string_of(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """The text schema of a property, also when it is optional (anyOf text or null)."""
+    prop = obj["properties"][key]
+    for option in prop.get("anyOf", [prop]):
+        if option.get("type") == "string":
+            return option  # type: ignore[no-any-return]
+    raise ValueError(f"{key} is not text in the model; PATTERNS in schema.py")
 
 
 def _links() -> dict[str, Any]:
@@ -194,7 +399,8 @@ def topology_schema() -> dict[str, Any]:
         "items": {"$ref": "#/$defs/Check"},
         "description": "what `lab check` proves, in order",
     }
-    schema["properties"]["name"]["pattern"] = LAB_NAME.pattern
+    for (where, key), pattern in PATTERNS.items():
+        _string_of(schema if where == "Topology" else defs[where], key)["pattern"] = pattern
     return {
         "$schema": DIALECT,
         "title": "ovn-lab topology",

@@ -36,6 +36,8 @@ NETNS = f"sshtest-{os.getpid()}"
 NODES = {"central": 21, "worker1": 22, "worker2": 23}
 SEED = REPO / "topologies" / "geneve-router.yaml"
 LAB = "sshseed"
+# the lab's state directory lives here (OVN_LAB_STATE_DIR, as `lab` reads it)
+STATE_ROOT = Path(os.environ.get("OVN_LAB_STATE_DIR", "/var/lib/ovn-lab"))
 
 
 @pytest.fixture(autouse=True)
@@ -54,9 +56,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
         finally:  # a failed test's lab goes while its hosts are still reachable (only from
             # the client namespace: from the host's own, their addresses are not ours)
             for name in (LAB, SERVICES_LAB):
-                if (state_root() / name).exists():
+                if STATE_ROOT.joinpath(name).exists():
                     made.lab("down", name)
-                if (state_root() / name).exists():  # never left for a later `down --all`
+                if STATE_ROOT.joinpath(name).exists():  # never left for a later `down --all`
                     made.lab("down", name, "--forget-unreachable")
 
 
@@ -203,7 +205,7 @@ def test_seed_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         down = hosts.lab("down", LAB)
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before  # every host as the lab found it
-    assert not (state_root() / LAB).exists()
+    assert not STATE_ROOT.joinpath(LAB).exists()
 
 
 @pytest.mark.parametrize("kill_at", ["node-wired:worker1", "vms:worker2"])
@@ -224,7 +226,110 @@ def test_killed_up_then_down_leaves_hosts_clean(
         down = hosts.lab("down", LAB)
         assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before
-    assert not (state_root() / LAB).exists()
+    assert not STATE_ROOT.joinpath(LAB).exists()
+
+
+def test_listeners_on_the_underlay_address_only(hosts: Hosts, inventory: Path) -> None:
+    """The playbook's NB/SB listeners bind the central's underlay address (eth1), never all
+    addresses nor the management one."""
+    central = hosts.containers["central"]
+    address = f"{UNDERLAY_PREFIX}.{NODES['central']}"
+    listeners = [
+        exec_in(central, t, "get-connection").split()[-1] for t in ("ovn-nbctl", "ovn-sbctl")
+    ]
+    assert listeners == [f"ptcp:6641:{address}", f"ptcp:6642:{address}"], listeners
+    sockets = exec_in(central, "ss", "-Hltn")
+    bound = sorted(ln.split()[3] for ln in sockets.splitlines() if re.search(r":664[12]\b", ln))
+    assert bound == [f"{address}:6641", f"{address}:6642"], sockets
+
+
+def test_central_without_underlay_if_is_refused(hosts: Hosts, inventory: Path) -> None:
+    """Without ovn_underlay_if the central's listeners would go on the SSH interface."""
+    groups = {"central": "central", "worker1": "chassis", "worker2": "chassis"}
+    plain = hosts.inventory({n: (groups[n], hosts.addresses[n]) for n in NODES}, "plain.ini")
+    before = snapshot(hosts)
+    refused = up_on_hosts(hosts, plain, hosts.known_hosts)
+    assert refused.returncode == 2, refused.stderr
+    assert "ovn_underlay_if" in refused.stderr and "eth0" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    print(refused.stderr.strip().splitlines()[-1])
+    assert snapshot(hosts) == before
+    assert not STATE_ROOT.joinpath(LAB).exists()
+
+
+def test_central_of_another_lab_is_refused(hosts: Hosts, inventory: Path) -> None:
+    central = hosts.containers["central"]
+    exec_in(central, "ovn-nbctl", "set", "NB_Global", ".", "external_ids:ovn-lab=otherlab")
+    try:
+        before = snapshot(hosts)
+        refused = up_on_hosts(hosts, inventory, hosts.known_hosts)
+        assert refused.returncode == 2, refused.stderr
+        assert "central of lab otherlab" in refused.stderr, refused.stderr
+        print(refused.stderr.strip().splitlines()[-1])
+        assert snapshot(hosts) == before  # the other lab's tag and all else untouched
+        tag = exec_in(central, "ovn-nbctl", "get", "NB_Global", ".", "external_ids:ovn-lab")
+        assert tag.strip() == "otherlab"
+    finally:
+        exec_in(central, "ovn-nbctl", "remove", "NB_Global", ".", "external_ids", "ovn-lab")
+
+
+def test_vm_named_like_a_host_interface_is_refused(hosts: Hosts, inventory: Path) -> None:
+    """worker1 already has a link named vm1 (the VM's br-int port name): refused before
+    anything is made, and the link is still there after."""
+    worker1 = hosts.containers["worker1"]
+    exec_in(worker1, "ip", "tuntap", "add", "dev", "vm1", "mode", "tap")
+    try:
+        before = snapshot(hosts)
+        refused = up_on_hosts(hosts, inventory, hosts.known_hosts)
+        assert refused.returncode == 2, refused.stderr
+        assert "VM vm1" in refused.stderr and "rename" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        print(refused.stderr.strip().splitlines()[-1])
+        assert snapshot(hosts) == before
+        exec_in(worker1, "ip", "link", "show", "vm1")
+    finally:
+        exec_in(worker1, "ip", "tuntap", "del", "dev", "vm1", "mode", "tap")
+
+
+def test_a_foreign_underlay_bridge_is_refused(hosts: Hosts, inventory: Path) -> None:
+    """A br-ovnlab the lab did not make (no tag of this lab) would be deleted by `lab down`."""
+    worker2 = hosts.containers["worker2"]
+    exec_in(worker2, "ovs-vsctl", "add-br", "br-ovnlab", "--", "set", "Bridge", "br-ovnlab",
+            "datapath_type=netdev")  # fmt: skip
+    try:
+        before = snapshot(hosts)
+        refused = up_on_hosts(hosts, inventory, hosts.known_hosts)
+        assert refused.returncode == 2, refused.stderr
+        assert "br-ovnlab that lab sshseed did not make" in refused.stderr, refused.stderr
+        print(refused.stderr.strip().splitlines()[-1])
+        assert snapshot(hosts) == before
+    finally:
+        exec_in(worker2, "ovs-vsctl", "--if-exists", "del-br", "br-ovnlab")
+
+
+def test_down_keeps_what_the_lab_did_not_make(hosts: Hosts, inventory: Path) -> None:
+    """A switch on the shared central and a br-int port of the host's own stay; the lab's
+    switches, routers, ports, namespaces and its owner tag go."""
+    central, worker1 = hosts.containers["central"], hosts.containers["worker1"]
+    exec_in(central, "ovn-nbctl", "ls-add", "users-switch")
+    exec_in(worker1, "ovs-vsctl", "add-port", "br-int", "users-port", "--", "set",
+            "Interface", "users-port", "type=internal")  # fmt: skip
+    try:
+        before = snapshot(hosts)
+        up = up_on_hosts(hosts, inventory, hosts.known_hosts)
+        assert up.returncode == 0, up.stderr
+        tag = exec_in(central, "ovn-nbctl", "get", "NB_Global", ".", "external_ids:ovn-lab")
+        assert tag.strip().strip('"') == LAB
+        owner = exec_in(central, "ovn-nbctl", "get", "Logical_Switch", "network1", "external_ids")
+        assert f'ovn-lab="{LAB}"' in owner or f"ovn-lab={LAB}" in owner, owner
+        down = hosts.lab("down", LAB)
+        assert down.returncode == 0, down.stderr
+        assert snapshot(hosts) == before
+        assert "users-switch" in exec_in(central, "ovn-nbctl", "ls-list")
+        assert "users-port" in exec_in(worker1, "ovs-vsctl", "list-ports", "br-int")
+    finally:
+        exec_in(central, "ovn-nbctl", "--if-exists", "ls-del", "users-switch")
+        exec_in(worker1, "ovs-vsctl", "--if-exists", "del-port", "br-int", "users-port")
 
 
 SERVICES_LAB = "sshsvc"
@@ -300,11 +405,7 @@ def test_services_and_connect_on_ssh_hosts(hosts: Hosts, inventory: Path) -> Non
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before
     assert agents_on(hosts) == agents_before  # no process, no agent left on any host
-    assert not (state_root() / SERVICES_LAB).exists()
-
-
-def state_root() -> Path:
-    return Path(os.environ.get("OVN_LAB_STATE_DIR", "/var/lib/ovn-lab"))
+    assert not STATE_ROOT.joinpath(SERVICES_LAB).exists()
 
 
 def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
@@ -319,11 +420,11 @@ def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:
     assert down.returncode == 3, down.stderr
     assert "worker2" in down.stderr and "--forget-unreachable" in down.stderr, down.stderr
     assert "Traceback" not in down.stderr
-    assert (state_root() / LAB / "state.json").exists()
+    assert STATE_ROOT.joinpath(LAB, "state.json").exists()
     forced = hosts.lab("down", LAB, "--forget-unreachable")
     assert forced.returncode == 0, forced.stderr
     assert "warning: gave up on worker2" in forced.stderr, forced.stderr
-    assert not (state_root() / LAB).exists()
+    assert not STATE_ROOT.joinpath(LAB).exists()
     after = snapshot(hosts)
     assert {k: after[k] for k in ("central", "worker1", "nb")} == {
         k: before[k] for k in ("central", "worker1", "nb")

@@ -16,9 +16,11 @@ import pytest
 from pydantic import BaseModel
 
 from lab import gen
+from lab.errors import UserError
 from lab.topology.model import CHECK_KINDS, Topology
 from lab.topology.schema import check_specs, schema_text, topology_schema
 from lab.topology.source import read_source
+from lab.topology.steps import assert_command
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "docs" / "topology.schema.json"
@@ -195,3 +197,109 @@ def test_docs_topology_md_documents_every_key_where_it_belongs() -> None:
 def test_the_schema_file_is_linked_from_the_reference() -> None:
     assert "topology.schema.json" in REFERENCE.read_text()
     assert json.loads(SHIPPED.read_text())["title"] == "ovn-lab topology"
+
+
+def test_every_check_setting_says_what_it_holds() -> None:
+    defs = topology_schema()["$defs"]
+    untyped = [
+        f"{kind}.{key}"
+        for kind in CHECK_KINDS
+        for key, value in defs[f"check-{kind}"]["properties"][kind]["properties"].items()
+        if not value
+    ]
+    assert not untyped, f"give {untyped} a value in CHECK_KEYS or KIND_KEYS of schema.py"
+
+
+def test_settings_come_from_every_validator_of_a_kind() -> None:
+    from lab.topology.steps import STEP_KEYS
+    from lab.verify.acl_trace import L4_KEYS
+
+    specs = check_specs()
+    required, optional = specs["trace"]  # two _require calls, one with *L4_KEYS
+    assert required == ["from", "to"]
+    assert {"path", "output", *L4_KEYS} == set(optional)
+    for kind, (step_required, step_optional) in STEP_KEYS.items():
+        assert specs[kind] == (list(step_required), list(step_optional))
+    # the loader's connect rule and the check's _require list the same keys
+    from lab.topology.security import CONNECT_KEYS
+
+    assert [*specs["connect"][0], *specs["connect"][1]] == list(CONNECT_KEYS)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"nbctl": ["show"], "on": "c", "match": "x"},
+        {"run": ["true"], "match": "x"},
+        {"nbctl": ["show"], "sbctl": ["show"], "match": "x"},
+        {"sbctl": ["show"], "match": "x", "json": {"a": 1}},
+        {"sbctl": ["show"]},
+    ],
+)
+def test_an_assert_runs_one_command_and_matches_one_way(
+    validator: jsonschema.Draft202012Validator, spec: dict[str, Any]
+) -> None:
+    data = {"name": "t", "nodes": {"c": {"role": "central"}}, "checks": [{"assert": spec}]}
+    assert list(validator.iter_errors(data)), f"the schema accepts assert {spec}"
+    with pytest.raises(UserError):
+        assert_command(spec)
+
+
+def test_step_and_l4_settings_are_typed(validator: jsonschema.Draft202012Validator) -> None:
+    for check in (
+        {"link": {"node": "c", "fabric": "overlay", "state": "sideways"}},
+        {"impair": {"node": "c", "fabric": "overlay", "loss_pct": 150}},
+        {"connect": {"from": "a", "to": "b", "port": 70000}},
+        {"connect": {"from": "a", "to": "b", "port": 22, "expect": "maybe"}},
+        {"trace": {"from": "a", "to": "b", "proto": "sctp", "port": 22}},
+    ):
+        data = {"name": "t", "nodes": {"c": {"role": "central"}}, "checks": [check]}
+        assert list(validator.iter_errors(data)), f"the schema accepts {check}"
+
+
+def _validators_before(annotation: Any) -> list[Any]:
+    """The BeforeValidators anywhere in an annotation (dict[str, Annotated[..., V]])."""
+    from pydantic.functional_validators import BeforeValidator
+
+    found = [m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, BeforeValidator)]
+    return found + [
+        v for arg in getattr(annotation, "__args__", ()) for v in _validators_before(arg)
+    ]
+
+
+def test_fields_normalised_before_validation_say_what_is_written() -> None:
+    from pydantic_core import PydanticUndefined
+
+    bare = [
+        f"{model.__name__}.{name}"
+        for model in _all_models(Topology)
+        for name, field in model.model_fields.items()
+        for validator in _validators_before(field.annotation)
+        if validator.json_schema_input_type is PydanticUndefined
+    ]
+    assert not bare, f"give the BeforeValidator of {bare} json_schema_input_type (what YAML holds)"
+
+
+def _all_models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = [model]
+    for field in model.model_fields.values():
+        for arg in _types(field.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in found:
+                found += [m for m in _all_models(arg) if m not in found]
+    return found
+
+
+def test_written_forms_the_model_takes_pass(validator: jsonschema.Draft202012Validator) -> None:
+    for dns in ({"vm1.lab.test": "10.0.0.10"}, {"vm1.lab.test": ["10.0.0.10", "2001:db8::10"]}):
+        data = {
+            "name": "t",
+            "nodes": {"c": {"role": "central"}},
+            "ovn": {"switches": {"s": {"dns": dns}}},
+        }
+        assert list(validator.iter_errors(data)) == [], dns
+    for build in ("host", "debian:trixie", "source:../ovn"):
+        data = {"name": "t", "build": build, "nodes": {"c": {"role": "central", "build": build}}}
+        assert list(validator.iter_errors(data)) == [], build
+    for build in ("debian:sid", "ubuntu:noble", "source:"):
+        data = {"name": "t", "build": build, "nodes": {"c": {"role": "central"}}}
+        assert list(validator.iter_errors(data)), f"the schema accepts build {build}"

@@ -82,6 +82,28 @@ def test_what_ssh_labs_cannot_be_yet(topology: str, says: str) -> None:
         ssh_lab.supported(plan)
 
 
+def test_ssl_is_refused_on_ssh_labs_in_one_sentence() -> None:
+    topo = load_topology(SEED)
+    topo.ssl = True
+    with pytest.raises(UserError, match=r"no `ssl: true` \(not on ssh labs yet") as refused:
+        ssh_lab.supported(make_plan(topo))
+    assert str(refused.value).count(". ") == 0
+
+
+def test_playbook_listeners_bind_the_underlay_address_only() -> None:
+    import jinja2
+    import yaml
+
+    defaults = REPO / "lab" / "data" / "playbooks" / "roles" / "ovn_central" / "defaults"
+    values = yaml.safe_load((defaults / "main.yml").read_text())
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for address, shown in (("192.0.2.21", "192.0.2.21"), ("2001:db8::21", "[2001:db8::21]")):
+        listen = env.from_string(values["ovn_listen_address"]).render(ovn_node_address=address)
+        for key, port in (("ovn_nb_listen", 6641), ("ovn_sb_listen", 6642)):
+            rendered = env.from_string(values[key]).render(ovn_listen_address=listen.strip())
+            assert rendered == f"ptcp:{port}:{shown}"
+
+
 def test_seed_is_supported_and_takes_the_hosts_addresses() -> None:
     topo = load_topology(SEED)
     ssh_lab.supported(make_plan(topo))
