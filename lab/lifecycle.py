@@ -115,10 +115,6 @@ def up(
     preflight.check_up()
     if provider not in ("netns", "docker", "ssh") or (provider == "ssh") != (placed is not None):
         raise UserError(f"provider '{provider}' is not known; use netns, docker or ssh")
-    if provider == "ssh" and any(vm.services for vm in plan.vms.values()):
-        from lab import services
-
-        services.require_local(provider)
     images = builds.images_for(plan, progress) if provider == "docker" else {}
     builds.refuse_mix(plan, images)
     image = images[next(iter(plan.nodes))] if images else None

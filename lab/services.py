@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import RuntimeFailure, UserError
+from lab.errors import RuntimeFailure
 from lab.runner import netns_argv
 
 AGENT = Path(__file__).with_name("vm_agent.py")
@@ -106,11 +106,3 @@ def service_of(info: dict[str, Any], vm: str, proto: str, port: int) -> bool:
     return any(
         s["proto"] == proto and int(s["port"]) == port for s in info.get("services", {}).get(vm, [])
     )
-
-
-def require_local(provider: str) -> None:
-    if provider == "ssh":
-        raise UserError(
-            "VM services run on netns and docker labs; on provider ssh they are not "
-            "available yet: remove `services:` from the VMs"
-        )

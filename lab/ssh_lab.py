@@ -397,6 +397,52 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
     checkpoint("ports-up")
     with progress.step("resolving tunnel endpoints"):
         _warm_tunnels(plan, sess, placed.underlay)
+    with progress.step(f"VM agent on {len(plan.nodes)} hosts"):
+        _install_agents(plan, state, sess)
+    _start_services(plan, state, sess, progress)
+
+
+def _install_agents(plan: Plan, state: LabState, sess: Session) -> None:
+    """lab/vm_agent.py on every host: VM services and the connect checks' client."""
+    from lab import ssh_services
+
+    for node in plan.nodes:
+        _save(state, node, "agent_dir", ssh_services.lab_dir(plan.lab))  # before it exists
+    _parallel(
+        {n: (lambda n=n: ssh_services.install_agent(sess.host(n), plan.lab)) for n in plan.nodes}
+    )
+
+
+def _start_services(plan: Plan, state: LabState, sess: Session, progress: Progress) -> None:
+    """VM services in the VM namespaces on their chassis hosts, side by side."""
+    from lab import ssh_services
+    from lab.services import ServicePlan
+
+    wanted = [
+        ServicePlan(vm.name, vm.netns, proto, port)
+        for vm in plan.vms.values()
+        for proto, port in vm.services
+    ]
+    if not wanted:
+        return
+    with progress.step(f"{len(wanted)} VM services"):
+        pids = _parallel(
+            {
+                p.key: (
+                    lambda p=p: ssh_services.start(
+                        sess.host(plan.vms[p.vm].chassis), plan.lab, p, state.record
+                    )
+                )
+                for p in wanted
+            }
+        )
+        shown: dict[str, list[dict]] = {}
+        for p in wanted:
+            shown.setdefault(p.vm, []).append(
+                {"proto": p.proto, "port": p.port, "pid": pids[p.key]}
+            )
+        state.set(info={**state.info, "services": shown})
+    checkpoint("services")
 
 
 _SAVE_LOCK = threading.Lock()  # hosts are prepared side by side; each save reads, then writes
@@ -753,6 +799,10 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
             cmds.append(["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]])
         if v["netns"] in listed and _netns_marked(host, v["netns"], mark):
             cmds.append(["ip", "netns", "del", v["netns"]])
+    inside = [c[3] for c in cmds if c[:3] == ["ip", "netns", "del"]]
+    if inside:  # VM services, connect clients: nothing may outlive its namespace
+        kills = " ".join(f"$(ip netns pids {shlex.quote(ns)} 2>/dev/null)" for ns in inside)
+        host.run(["sh", "-c", f"for p in {kills}; do kill -9 $p 2>/dev/null; done; true"])
     if cmds:
         host.run(["sh", "-ec", script(cmds)])
 
@@ -760,6 +810,8 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info["ssh"]["saved"].get(node, {})
     _clean_vms(state, host, node)
+    if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
+        host.run(["rm", "-rf", "--", saved["agent_dir"]])
     if "external_ids" in saved:
         ids = saved["external_ids"]
         back = [f"external_ids:{k}={v}" for k, v in ids.items() if v is not None]

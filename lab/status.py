@@ -160,9 +160,15 @@ def lab_status(state: LabState) -> LabStatus:
 def _services(state: LabState, status: LabStatus) -> None:
     from lab.services import alive
 
+    remote = None
+    if state.provider == "ssh" and state.info.get("services"):
+        from lab import ssh_services
+
+        remote = ssh_services.alive(state)  # on the chassis hosts
     for vm, services in state.info.get("services", {}).items():
         for svc in services:
-            up = alive(state.dir, vm, svc["proto"], int(svc["port"]))
+            key = (vm, str(svc["proto"]), int(svc["port"]))
+            up = remote.get(key, False) if remote is not None else alive(state.dir, *key)
             status.services.append(
                 ServiceStatus(vm, svc["proto"], int(svc["port"]), svc.get("pid"), up)
             )

@@ -27,8 +27,9 @@ IDLE_TIMEOUT_S = 5.0  # a TCP client that never sends its request is let go
 def serve(proto: str, port: int, name: str) -> None:
     """Serve until killed; print one line once listening (the launcher waits for it)."""
 
-    def answer(peer: tuple[str, int]) -> bytes:
-        return f"{name} {proto}/{port} {peer[0]}:{peer[1]}\n".encode()
+    def answer(peer: tuple) -> bytes:
+        host = peer[0].removeprefix("::ffff:") if "." in peer[0] else peer[0]
+        return f"{name} {proto}/{port} {host}:{peer[1]}\n".encode()
 
     class Tcp(socketserver.StreamRequestHandler):
         timeout = IDLE_TIMEOUT_S
@@ -45,11 +46,26 @@ def serve(proto: str, port: int, name: str) -> None:
             _data, sock = self.request
             sock.sendto(answer(self.client_address), self.client_address)
 
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    socketserver.ThreadingTCPServer.daemon_threads = True
-    server_cls = socketserver.ThreadingTCPServer if proto == "tcp" else socketserver.UDPServer
+    base = socketserver.ThreadingTCPServer if proto == "tcp" else socketserver.UDPServer
+
+    class DualStack(base):  # type: ignore[valid-type,misc]
+        """One socket for IPv4 and IPv6 (IPv4 clients appear as ::ffff:a.b.c.d)."""
+
+        address_family = socket.AF_INET6
+        allow_reuse_address = True
+        daemon_threads = True
+
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            super().server_bind()
+
     handler = Tcp if proto == "tcp" else Udp
-    with server_cls(("0.0.0.0", port), handler) as server:
+    try:
+        server = DualStack(("::", port), handler)
+    except OSError:  # IPv6 disabled in this namespace: IPv4 only
+        base.allow_reuse_address = True
+        server = base(("0.0.0.0", port), handler)
+    with server:
         print(f"listening {proto}/{port} as {name} pid {os.getpid()}", flush=True)
         server.serve_forever()
 
@@ -72,7 +88,7 @@ def exchange(proto: str, address: str, port: int, timeout: float, source: str) -
     try:
         if proto == "tcp":
             with socket.create_connection((address, port), timeout=timeout) as sock:
-                result["local"] = "{}:{}".format(*sock.getsockname())
+                result["local"] = "{}:{}".format(*sock.getsockname()[:2])
                 sock.sendall(request)
                 data = b""
                 while not data.endswith(b"\n") and len(data) < REQUEST_MAX:
@@ -101,9 +117,10 @@ def _udp(
 ) -> bytes:
     """UDP has no handshake: resend every 0.5 s (a first datagram may wait for ARP) until an
     answer, an ICMP error (raised by recv on a connected socket) or the timeout."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.connect((address, port))
-        result["local"] = "{}:{}".format(*sock.getsockname())
+        result["local"] = "{}:{}".format(*sock.getsockname()[:2])
         deadline = time.monotonic() + timeout
         while True:
             sock.send(request)

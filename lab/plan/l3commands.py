@@ -91,7 +91,8 @@ def load_balancer_commands(topo: Topology) -> list[list[str]]:
     for name, lb in topo.ovn.load_balancers.items():
         for vip_text, backends in lb.vips.items():
             vip = parse_endpoint(vip_text)
-            ips = ",".join(backend_ovn(topo, b) for b in backends)
+            version = vip.address.version if vip.address is not None else 4
+            ips = ",".join(backend_ovn(topo, b, version) for b in backends)
             cmds.append(["lb-add", name, vip.ovn(), ips, lb.protocol])
         if lb.health_check is not None:
             cmds += _health_commands(topo, name, lb)
@@ -102,16 +103,27 @@ def load_balancer_commands(topo: Topology) -> list[list[str]]:
     return cmds
 
 
-def backend_ovn(topo: Topology, text: str) -> str:
+def backend_ovn(topo: Topology, text: str, version: int = 4) -> str:
+    """A backend as OVN writes it; a VM behind an IPv6 VIP by its fixed IPv6 address."""
     backend = parse_endpoint(text)
-    address = None if backend.address is not None else str(topo.vms[backend.host].ip.ip)
-    return backend.ovn(address)
+    if backend.address is not None:
+        return backend.ovn()
+    vm = topo.vms[backend.host]
+    chosen = vm.ipv6 if version == 6 else vm.ip
+    return backend.ovn(str(chosen.ip))  # type: ignore[union-attr]  # validated: an address
 
 
 def backend_vm(topo: Topology, backend: Endpoint) -> str | None:
     if backend.address is None:
         return backend.host
-    return next((n for n, vm in topo.vms.items() if vm.ip.ip == backend.address), None)
+    return next(
+        (
+            n
+            for n, vm in topo.vms.items()
+            if backend.address in (getattr(a, "ip", None) for a in (vm.ip, vm.ipv6))
+        ),
+        None,
+    )
 
 
 def _health_commands(topo: Topology, name: str, lb: LoadBalancer) -> list[list[str]]:

@@ -164,10 +164,17 @@ def _load_balancers(rules: _Rules) -> None:
                     f"VIP {vip_text} has no port, and OVN health-checks only VIPs with ports; "
                     "add a port to the VIP or remove health_check",
                 )
+            if lb.health_check is not None and vip.address.version == 6:
+                rules.rep.add(
+                    (*path, "health_check"),
+                    f"VIP {vip_text} is IPv6, and the lab health-checks IPv4 VIPs only; put it "
+                    "in a load balancer without health_check",
+                )
             if not backends:
                 rules.rep.add(where, "no backends; list them like [vm1:8080, 10.0.0.12:8080]")
             for index, text in enumerate(backends):
                 _backend(rules, (*where, index), str(text), vip.port, vms, lb.health_check)
+                _backend_family(rules, (*where, index), str(text), vip.address.version)
     for kind, section in (("switches", rules.p.switches), ("routers", rules.p.routers)):
         for owner, obj in section.items():
             for index, lb_name in enumerate(obj.load_balancers):
@@ -224,8 +231,43 @@ def _backend(
         )
 
 
+def _backend_family(rules: _Rules, where: Path, text: str, version: int) -> None:
+    """A backend answers in its VIP's family: an address of it, or a VM with a fixed
+    address of it (an IPv6 VIP needs the VM's `ipv6:` address)."""
+    try:
+        backend = parse_endpoint(text)
+    except EndpointError:
+        return  # said by _backend
+    if backend.address is not None:
+        if backend.address.version != version:
+            rules.rep.add(
+                where,
+                f"backend {show(text)} is not IPv{version} like its VIP; use an "
+                f"IPv{version} address or a VM name",
+            )
+        return
+    vm = rules.p.vms.get(backend.host)
+    if vm is None:
+        return
+    fixed = getattr(vm.ipv6 if version == 6 else vm.ip, "ip", None)
+    if fixed is None:
+        key = "ipv6" if version == 6 else "ip"
+        rules.rep.add(
+            where,
+            f"backend {show(text)} has no fixed IPv{version} address for its IPv{version} VIP; "
+            f"give VM {backend.host} one with `{key}:`",
+        )
+
+
 def vm_at(rules: _Rules, address: IPv4Address | IPv6Address) -> str | None:
-    return next((n for n, vm in rules.p.vms.items() if vm.ip.ip == address), None)
+    return next(
+        (
+            n
+            for n, vm in rules.p.vms.items()
+            if address in (getattr(a, "ip", None) for a in (vm.ip, vm.ipv6))
+        ),
+        None,
+    )
 
 
 def _checks(rules: _Rules) -> None:
@@ -239,10 +281,25 @@ def _checks(rules: _Rules) -> None:
         path: Path = ("checks", index, kind)
         if kind == "lb":
             stop = spec.get("stop")
-            if stop is not None and (not isinstance(stop, str) or not rules.exists("vms", stop)):
+            if isinstance(stop, dict):  # stop: {node: NODE}, the backend's chassis
+                node = stop.get("node")
+                chassis = [
+                    n for n, nd in rules.p.nodes.items() if nd.role in ("chassis", "gateway")
+                ]
+                if set(stop) != {"node"}:
+                    keys = ", ".join(str(k) for k in stop)
+                    rules.rep.add((*path, "stop"), f"stop takes {{node: CHASSIS}}, not {keys}")
+                elif node not in chassis:
+                    rules.rep.add(
+                        (*path, "stop", "node"),
+                        f"{show(node)} is not a chassis node; use one of "
+                        f"{one_of(chassis) or 'the chassis'}",
+                    )
+            elif stop is not None and (not isinstance(stop, str) or not rules.exists("vms", stop)):
                 rules.rep.add(
                     (*path, "stop"),
-                    f"{show(stop)} is not a VM; use one of {one_of(vms) or 'the VMs'}",
+                    f"{show(stop)} is not a VM or {{node: CHASSIS}}; use one of "
+                    f"{one_of(vms) or 'the VMs'}",
                 )
             for i, backend in enumerate(spec.get("backends") or []):
                 if not isinstance(backend, str) or not rules.exists("vms", backend):

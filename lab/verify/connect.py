@@ -74,11 +74,15 @@ def exchange(
 ) -> list[Exchange]:
     """`count` exchanges, one after the other, from VM or host node `source` with
     ADDRESS:PORT over `proto` (tcp: handshake + request + answer; udp: request + answer)."""
-    if ctx.state.provider == "ssh":
-        raise UserError("connect checks run on netns and docker labs; not yet on provider ssh")
     if proto not in ("tcp", "udp"):
         raise UserError(f"proto must be tcp or udp, not {proto!r}")
-    argv = agent_argv("connect", proto, address, str(port), str(timeout), str(count), source)
+    args = ("connect", proto, address, str(port), str(timeout), str(count), source)
+    if ctx.state.provider == "ssh":  # the agent `lab up` put on the source's host
+        from lab import ssh_services
+
+        argv = ssh_services.agent_argv(ctx.state.name, *args)
+    else:
+        argv = agent_argv(*args)
     proc = ctx.run_in(source, argv, timeout=count * (timeout + 1) + 10)
     found = parse_exchanges(proc.stdout)
     if len(found) != count:

@@ -8,6 +8,9 @@ services answer with the VM's name, so every answer says which backend served it
         stops vm1's service behind the VIP; passes when, within within_s, the health check
         took it out of the pool (no request reaches it any more and none fails); then
         starts it again and waits for it to answer again. Reports both times.
+    lb: {from: vm3, vip: "10.0.0.100:80", stop: {node: hv1}, within_s: 10}
+        the same with the backend's chassis crashed (as `lab stop hv1`), every backend VM
+        on it at once; `lab start hv1` brings it back.
 
 Built on the `connect` check's exchange (lab.verify.connect) and VM services
 (lab.services).
@@ -19,6 +22,7 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import UserError
@@ -111,20 +115,17 @@ def _stop_backend(
     proto: str,
     backends: list[str],
 ) -> CheckResult:
-    from lab import services
     from lab.verify.checks import CheckResult
     from lab.verify.connect import exchange
 
-    src, vm = str(spec["from"]), str(spec["stop"])
+    src = str(spec["from"])
     within = float(spec.get("within_s", 10))
     timeout = float(spec.get("timeout", REQUEST_TIMEOUT))
     vip = parse_endpoint(str(spec["vip"]))
     assert vip.port is not None
+    what, gone, stop, start = _stopper(ctx, spec, proto, backends)
+    vm = gone[0]  # the one whose service monitor is reported
     port = _backend_port(ctx, backends, vm)
-    plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
-    if not services.alive(ctx.state.dir, vm, proto, port):
-        raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
-    pidfile, _ = plan.files(ctx.state.dir)
     log: list[str] = []
 
     def one() -> tuple[float, str]:
@@ -135,16 +136,16 @@ def _stop_backend(
         return stamp, answer
 
     t0 = time.monotonic()
-    os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)  # the service, not the VM
+    stop()
     stopped = time.monotonic()
-    log.append(f"{0:7.2f} stopped {vm} {proto}/{port}")
+    log.append(f"{0:7.2f} stopped {what}")
     # removed = the last request that still went to it (or failed), once CLEAN_RUN
     # requests in a row after it were answered by the others
     removed_s, failures, clean, last_bad = None, 0, 0, stopped
     deadline = stopped + within + 5
     while time.monotonic() < deadline:
         stamp, answer = one()
-        if answer == vm or answer.startswith("<"):
+        if answer in gone or answer.startswith("<"):
             failures += answer.startswith("<")
             clean, last_bad = 0, stamp
         else:
@@ -153,40 +154,119 @@ def _stop_backend(
                 removed_s = round(last_bad - stopped, 2)
                 break
     monitor_down = _monitor_status(ctx, vm, port)
-    services.start(plan, ctx.state.dir, ctx.state.record)
+    start()
     restarted = time.monotonic()
-    log.append(f"{restarted - t0:7.2f} started {vm} {proto}/{port}")
+    log.append(f"{restarted - t0:7.2f} started {what}")
     returned_s = None
     while time.monotonic() < restarted + within + 10:
         _, answer = one()
-        if answer == vm:
+        if answer in gone:
             returned_s = round(time.monotonic() - restarted, 2)
             break
     ctx.save_raw(cid, "requests.txt", "\n".join(log))
     passed = removed_s is not None and removed_s <= within and returned_s is not None
     summary = (
-        f"{vm} {proto}/{port} stopped: out of {name}'s pool after "
+        f"{what} stopped: {', '.join(gone)} out of {name}'s pool after "
         f"{removed_s if removed_s is not None else '?'} s (max {within:g}; {failures} requests "
         f"failed meanwhile, service monitor: {monitor_down or '?'}); started: answering "
         f"again after {returned_s if returned_s is not None else '?'} s"
     )
     diagnosis = None
-    if removed_s is None:
+    if removed_s is None and what.startswith("node ") and monitor_down == "online":
         diagnosis = (
-            f"requests kept reaching {vm} or failing for {within + 5:g} s; does its load "
-            "balancer have a health_check?"
+            f"requests to {', '.join(gone)} kept failing for {within + 5:g} s and OVN's service "
+            f"monitor still says online: its probes come from the backend's own chassis, and "
+            f"{what} is down, so nothing marks the backend offline"
+        )
+    elif removed_s is None:
+        diagnosis = (
+            f"requests kept reaching {', '.join(gone)} or failing for {within + 5:g} s; does "
+            "its load balancer have a health_check?"
         )
     elif removed_s > within:
         diagnosis = f"the health check took {removed_s} s to remove {vm}, more than {within:g} s"
     elif returned_s is None:
-        diagnosis = f"{vm} did not answer through the VIP again after its service restarted"
+        diagnosis = f"{vm} did not answer through the VIP again after {what} started"
     evidence = {
+        "stopped": what,
+        "backends_stopped": gone,
         "removed_s": removed_s,
         "returned_s": returned_s,
         "failed_requests": failures,
         "service_monitor": monitor_down,
     }
     return CheckResult("lb", spec, passed, summary, evidence, diagnosis)
+
+
+def _stopper(
+    ctx: LabContext, spec: dict[str, Any], proto: str, backends: list[str]
+) -> tuple[str, list[str], Callable[[], None], Callable[[], None]]:
+    """What `stop:` names, the backends (VMs) that go with it, how to stop and start it.
+
+    stop: VM            that VM's service behind the VIP (SIGKILL; started again after)
+    stop: {node: NODE}  the chassis node itself (crashed as `lab stop NODE` does, then
+                        `lab start NODE`): every backend VM on it leaves the pool
+    """
+    from lab.plan.l3commands import backend_vm
+
+    stop = spec["stop"]
+    if isinstance(stop, dict):
+        if set(stop) != {"node"}:
+            raise UserError(f"check 'lb': stop must be a VM or {{node: NODE}}, not {stop!r}")
+        node = str(stop["node"])
+        if ctx.state.provider == "ssh":
+            raise UserError("check 'lb': stop: {node: ...} needs lab stop, not on provider ssh")
+        mine = {backend_vm(ctx.topology, parse_endpoint(b)) for b in backends}
+        gone = sorted(
+            vm for vm, info in ctx.info.get("vms", {}).items()
+            if info["chassis"] == node and vm in mine
+        )  # fmt: skip
+        if not gone:
+            raise UserError(f"check 'lb': node {node} hosts no backend of {spec['vip']}")
+        from lab.faults import start_node, stop_node
+
+        return (
+            f"node {node}",
+            gone,
+            lambda: stop_node(ctx.state, node) and None,
+            lambda: start_node(ctx.state, node),
+        )
+    vm = str(stop)
+    port = _backend_port(ctx, backends, vm)
+    return f"{vm} {proto}/{port}", [vm], *_service_stopper(ctx, vm, proto, port)
+
+
+def _service_stopper(
+    ctx: LabContext, vm: str, proto: str, port: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    from lab import services
+
+    if ctx.state.provider == "ssh":
+        from lab import ssh_services
+
+        alive = ssh_services.alive(ctx.state).get((vm, proto, port), False)
+    else:
+        alive = services.alive(ctx.state.dir, vm, proto, port)
+    if not alive:
+        raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
+    plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
+    if ctx.state.provider == "ssh":
+        from lab import ssh_lab
+
+        def stop() -> None:
+            ssh_services.kill(ctx.state, vm, proto, port)
+
+        def start() -> None:
+            host, _ = ssh_lab.where(ctx.state, vm)
+            ssh_services.start(host, ctx.state.name, plan, ctx.state.record)
+
+        return stop, start
+    pidfile, _ = plan.files(ctx.state.dir)
+
+    def kill() -> None:
+        os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)  # the service, not the VM
+
+    return kill, lambda: services.start(plan, ctx.state.dir, ctx.state.record) and None
 
 
 def _monitor_status(ctx: LabContext, vm: str, port: int) -> str | None:

@@ -55,10 +55,11 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             yield made
         finally:  # a failed test's lab goes while its hosts are still reachable (only from
             # the client namespace: from the host's own, their addresses are not ours)
-            if STATE_ROOT.joinpath(LAB).exists():
-                made.lab("down", LAB)
-            if STATE_ROOT.joinpath(LAB).exists():  # never left for a later `down --all`
-                made.lab("down", LAB, "--forget-unreachable")
+            for name in (LAB, SERVICES_LAB):
+                if STATE_ROOT.joinpath(name).exists():
+                    made.lab("down", name)
+                if STATE_ROOT.joinpath(name).exists():  # never left for a later `down --all`
+                    made.lab("down", name, "--forget-unreachable")
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +330,82 @@ def test_down_keeps_what_the_lab_did_not_make(hosts: Hosts, inventory: Path) -> 
     finally:
         exec_in(central, "ovn-nbctl", "--if-exists", "ls-del", "users-switch")
         exec_in(worker1, "ovs-vsctl", "--if-exists", "del-port", "br-int", "users-port")
+
+
+SERVICES_LAB = "sshsvc"
+
+
+def services_topology(tmp: Path) -> Path:
+    """The seed with VM services and connect checks (lab/ssh_services.py on the hosts)."""
+    import yaml
+
+    topo = yaml.safe_load(SEED.read_text())
+    topo["vms"]["vm1"]["services"] = [{"tcp": 8080}]
+    topo["vms"]["vm2"]["services"] = [{"tcp": 8080}, {"udp": 5353}]
+    topo["checks"] = [
+        {"connect": {"from": "vm1", "to": "vm2", "port": 8080, "proto": "tcp", "count": 3}},
+        {"connect": {"from": "vm1", "to": "vm2", "port": 5353, "proto": "udp"}},
+        {"connect": {"from": "vm2", "to": "vm1", "port": 8080, "proto": "tcp"}},
+        # nothing listens on 20.0.0.10:9: the client sees vm2's TCP RST
+        {"connect": {"from": "vm1", "to": "20.0.0.10", "port": 9, "expect": "rejected"}},
+    ]
+    path = tmp / "services.yaml"
+    path.write_text(yaml.safe_dump(topo, sort_keys=False))
+    return path
+
+
+AGENTS_PROBE = "ps -eo args | grep '[v]m_agent.py'; ls /run/ovn-lab 2>/dev/null; true"
+
+
+def agents_on(hosts: Hosts) -> dict[str, str]:
+    """The lab's agent processes and its directory on each host ('' when none)."""
+    return {name: exec_in(c, "sh", "-c", AGENTS_PROBE) for name, c in hosts.containers.items()}
+
+
+def test_services_and_connect_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
+    """VM services run in the VM namespaces on the chassis hosts (the host's python3), are
+    shown by `lab status`, answer the connect checks, and `lab down` leaves nothing."""
+    before, agents_before = snapshot(hosts), agents_on(hosts)
+    up = hosts.lab(
+        "up", str(services_topology(hosts.tmp)), "--provider", "ssh",
+        "--inventory", str(inventory), "--known-hosts", str(hosts.known_hosts),
+        "--name", SERVICES_LAB,
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stderr
+        print(up.stderr.strip().splitlines()[-1])
+        running = exec_in(hosts.containers["worker2"], "pgrep", "-af", "vm_agent.py serve")
+        assert "udp 5353 vm2" in running and "tcp 8080 vm2" in running, running
+        status = hosts.lab("status", SERVICES_LAB, "--json")
+        (health,) = json.loads(status.stdout)["labs"]
+        assert health["healthy"], health["problems"]
+        shown = sorted((s["vm"], s["proto"], s["port"], s["alive"]) for s in health["services"])
+        assert shown == [
+            ("vm1", "tcp", 8080, True),
+            ("vm2", "tcp", 8080, True),
+            ("vm2", "udp", 5353, True),
+        ], shown
+        report = hosts.tmp / "services-check.json"
+        check = hosts.lab("check", SERVICES_LAB, "--json", str(report))
+        print(check.stdout)
+        assert check.returncode == 0, check.stdout + check.stderr
+        results = json.loads(report.read_text())["checks"]
+        assert [r["kind"] for r in results] == ["connect"] * 4
+        assert all(r["passed"] for r in results), results
+        assert results[0]["evidence"]["answered_by"] == ["vm2"]
+        assert results[2]["evidence"]["answered_by"] == ["vm1"]
+        assert results[3]["evidence"]["outcomes"] == ["refused"]
+        # a service that dies shows in `lab status`
+        exec_in(hosts.containers["worker1"], "pkill", "-9", "-f", "vm_agent.py serve tcp 8080")
+        status = hosts.lab("status", SERVICES_LAB, "--json")
+        (health,) = json.loads(status.stdout)["labs"]
+        assert "VM vm1: its tcp/8080 service died" in health["problems"], health["problems"]
+    finally:
+        down = hosts.lab("down", SERVICES_LAB)
+    assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before
+    assert agents_on(hosts) == agents_before  # no process, no agent left on any host
+    assert not STATE_ROOT.joinpath(SERVICES_LAB).exists()
 
 
 def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:

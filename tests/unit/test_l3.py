@@ -110,6 +110,10 @@ def test_load_balancer_topology_commands() -> None:
     assert ["ls-lb-add", "web", "web-internal"] in cmds
     assert ["ls-lb-add", "office", "web-internal"] in cmds
     assert ["lr-lb-add", "R1", "web-public"] in cmds
+    # an IPv6 VIP: its VM backends by their fixed ipv6: addresses, as OVN writes them
+    vip6 = ["[2001:db8:100::100]:80", "[2001:db8:1::11]:8080,[2001:db8:1::12]:8080", "tcp"]
+    assert ["lb-add", "web-internal6", *vip6] in cmds
+    assert ["ls-lb-add", "office", "web-internal6"] in cmds
     # load balancers after the VMs' ports and routers they refer to
     assert cmds.index(["lr-lb-add", "R1", "web-public"]) > cmds.index(["lr-add", "R1"])
 

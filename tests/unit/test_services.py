@@ -67,6 +67,15 @@ def test_the_agent_answers_with_the_vm_name(server: tuple[str, int]) -> None:
     assert 0 < float(result["seconds"]) < 2  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("server", ["tcp", "udp"], indirect=True)
+def test_the_agent_answers_over_ipv6_on_the_same_socket(server: tuple[str, int]) -> None:
+    """One dual-stack socket: the IPv6 VIP's backends are the same servers."""
+    proto, port = server
+    result = vm_agent.exchange(proto, "::1", port, 2.0, "vm1")
+    assert result["outcome"] == "answered" and result["answer"] == "vm9", result
+    assert str(result["reply"]).startswith(f"vm9 {proto}/{port} ::1:")
+
+
 def test_a_closed_tcp_port_is_refused_and_a_closed_udp_port_too() -> None:
     tcp = vm_agent.exchange("tcp", "127.0.0.1", _free_port(socket.SOCK_STREAM), 2.0, "x")
     udp = vm_agent.exchange("udp", "127.0.0.1", _free_port(socket.SOCK_DGRAM), 2.0, "x")
