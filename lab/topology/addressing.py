@@ -342,16 +342,13 @@ def _in_router_network(
 
 def _checks(rules: _Rules) -> None:
     vms = rules.written("vms")
-    for index, item in enumerate(rules.p.checks):
-        if not isinstance(item, dict) or len(item) != 1:
-            continue
-        ((kind, spec),) = item.items()
-        if kind not in ("dhcp",) or not isinstance(spec, dict) or "vm" not in spec:
+    for path, kind, spec in rules.p.check_specs():
+        if kind != "dhcp" or "vm" not in spec:
             continue
         vm = spec["vm"]
         if not isinstance(vm, str) or not rules.exists("vms", vm):
             rules.rep.add(
-                ("checks", index, kind, "vm"),
+                (*path, "vm"),
                 f"{show(vm)} is not a VM; "
                 + (f"use one of {', '.join(vms[:8])}" if vms else "define it under vms:"),
             )
@@ -359,7 +356,7 @@ def _checks(rules: _Rules) -> None:
             v = rules.p.vms[vm]
             if not (v.dhcp or v.ip == "dynamic" or v.ipv6 in ("dhcpv6", "slaac")):
                 rules.rep.add(
-                    ("checks", index, kind, "vm"),
+                    (*path, "vm"),
                     f"VM {vm} gets no address from OVN; give it dhcp: true, ip: dynamic, or "
                     "ipv6: slaac or dhcpv6",
                 )

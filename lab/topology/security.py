@@ -174,13 +174,7 @@ def vm_services(parts: Parts, vm: str) -> set[tuple[str, int]]:
 
 def _connect_checks(parts: Parts, rep: Reporter) -> None:
     """connect checks, and the v2 keys of trace and acl_log checks."""
-    for index, item in enumerate(parts.checks):
-        if not isinstance(item, dict) or len(item) != 1:
-            continue
-        ((kind, spec),) = item.items()
-        if not isinstance(spec, dict):
-            continue
-        path: Path = ("checks", index, kind)
+    for path, kind, spec in parts.check_specs():
         if kind == "connect":
             _connect(parts, rep, path, spec)
         elif kind == "trace":

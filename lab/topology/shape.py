@@ -9,6 +9,7 @@ one-sentence messages that name the value and the fix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 from types import NoneType, UnionType
@@ -145,6 +146,15 @@ class Parts:
     all_nodes_ok: bool = True
     build: str = "host"
     provider_written: bool = False  # `provider:` in the file (a non-host build needs docker)
+
+    def check_specs(self) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+        """(path, kind, settings) of every check written as {kind: {...}}; the others are
+        reported once, by the core rules (validate.py)."""
+        for index, item in enumerate(self.checks):
+            if isinstance(item, dict) and len(item) == 1:
+                ((kind, spec),) = item.items()
+                if isinstance(spec, dict):
+                    yield ("checks", index, kind), kind, spec
 
 
 class Shaper:

@@ -272,13 +272,7 @@ def vm_at(rules: _Rules, address: IPv4Address | IPv6Address) -> str | None:
 
 def _checks(rules: _Rules) -> None:
     vms, hosts = rules.written("vms"), rules.hosts()
-    for index, item in enumerate(rules.p.checks):
-        if not isinstance(item, dict) or len(item) != 1:
-            continue
-        ((kind, spec),) = item.items()
-        if not isinstance(spec, dict):
-            continue
-        path: Path = ("checks", index, kind)
+    for path, kind, spec in rules.p.check_specs():
         if kind == "lb":
             stop = spec.get("stop")
             if isinstance(stop, dict):  # stop: {node: NODE}, the backend's chassis
