@@ -18,6 +18,7 @@ Built on the `connect` check's exchange (lab.verify.connect) and VM services
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -33,8 +34,19 @@ if TYPE_CHECKING:
     from lab.verify.context import LabContext
 
 REQUEST_TIMEOUT = 1.0
-# "out of the pool" = this many requests in a row answered, none by the stopped backend
+# "out of the pool" = at least this many requests in a row answered, none by the stopped
+# backend, and more when the pool is small: with 2 backends a run of 10 happens by chance
+# once in 1,000 starts (CHANCE_RUN bounds that at 1 in 10,000)
 CLEAN_RUN = 10
+CHANCE_RUN = 1e-4
+
+
+def clean_run_length(backends: int, stopped: int) -> int:
+    """Requests in a row the others must answer before the stopped ones count as removed."""
+    left = backends - stopped
+    if left <= 0 or stopped <= 0:
+        return CLEAN_RUN
+    return max(CLEAN_RUN, math.ceil(math.log(CHANCE_RUN) / math.log(left / backends)))
 
 
 def _lb_of(ctx: LabContext, vip: str) -> tuple[str, str, list[str]]:
@@ -141,6 +153,7 @@ def _stop_backend(
     log.append(f"{0:7.2f} stopped {what}")
     # removed = the last request that still went to it (or failed), once CLEAN_RUN
     # requests in a row after it were answered by the others
+    needed = clean_run_length(len(backends), len(gone))
     removed_s, failures, clean, last_bad = None, 0, 0, stopped
     deadline = stopped + within + 5
     while time.monotonic() < deadline:
@@ -150,10 +163,14 @@ def _stop_backend(
             clean, last_bad = 0, stamp
         else:
             clean += 1
-            if clean >= CLEAN_RUN:
+            if clean >= needed:
                 removed_s = round(last_bad - stopped, 2)
                 break
     monitor_down = _monitor_status(ctx, vm, port)
+    if monitor_down == "online":
+        # only the health check takes a backend out; with it still online, the clean
+        # run was the hash's luck, not a removal
+        removed_s = None
     start()
     restarted = time.monotonic()
     log.append(f"{restarted - t0:7.2f} started {what}")
@@ -174,7 +191,7 @@ def _stop_backend(
     diagnosis = None
     if removed_s is None and what.startswith("node ") and monitor_down == "online":
         diagnosis = (
-            f"requests to {', '.join(gone)} kept failing for {within + 5:g} s and OVN's service "
+            f"requests to {', '.join(gone)} still failed after {within + 5:g} s and OVN's service "
             f"monitor still says online: its probes come from the backend's own chassis, and "
             f"{what} is down, so nothing marks the backend offline"
         )
