@@ -31,7 +31,7 @@ def lab(*args: str) -> subprocess.CompletedProcess[str]:
 
 def run_checks(name: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run check entries against a running lab, as `lab check` would run them."""
-    from lab.state import load_state
+    from lab.state.store import load_state
     from lab.verify.checks import run_check
     from lab.verify.context import LabContext
 

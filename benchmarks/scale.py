@@ -13,7 +13,7 @@
 4. memory per chassis: RSS (and PSS) of the processes in a chassis namespace, averaged;
 5. idleness: CPU time of every process in the lab's namespaces over a 5 s idle window;
 6. time to first ping: `lab add-vm` a VM, ping from it until the first reply, `lab del-vm`;
-   p50/p99 over the samples (in-process through lab.vms when that module exists);
+   p50/p99 over the samples (in-process through lab.ops.vms when that module exists);
 7. `lab down`, timed, and what is left afterwards (should be nothing).
 No timing is asserted anywhere: this only measures.
 """
@@ -41,9 +41,9 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-from lab import gen  # noqa: E402
-from lab.providers.netns import NETNS_DIR, pids_in  # noqa: E402
-from lab.state import LabState, lab_dir, load_state  # noqa: E402
+from lab.providers.netns.namespaces import NETNS_DIR, pids_in  # noqa: E402
+from lab.state.store import LabState, lab_dir, load_state  # noqa: E402
+from lab.topology import gen  # noqa: E402
 
 IDLE_WINDOW_S = 5.0
 PING_PAIRS = 10
@@ -212,9 +212,11 @@ Adder = tuple[Callable[..., None], Callable[[str], None], str]
 
 
 def vm_adder(lab: str) -> Adder | None:
-    """(add, delete, how): in-process through lab.vms if it exists, else the CLI, else None."""
+    """(add, delete, how): in-process through lab.ops.vms if it exists, else the CLI, else None."""
     try:
-        from lab import vms as lab_vms  # the lead's module: add_vm(state, ...), del_vm(state, name)
+        from lab.ops import (
+            vms as lab_vms,  # the lead's module: add_vm(state, ...), del_vm(state, name)
+        )
     except ImportError:
         pass
     else:
@@ -225,7 +227,7 @@ def vm_adder(lab: str) -> Adder | None:
         def delete(name: str) -> None:
             lab_vms.del_vm(load_state(lab), name)
 
-        return add, delete, "in-process (lab.vms.add_vm)"
+        return add, delete, "in-process (lab.ops.vms.add_vm)"
     if lab_cli("add-vm", "--help", check=False)[1].returncode != 0:
         return None
 

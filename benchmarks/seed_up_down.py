@@ -35,8 +35,8 @@ def timed(*args: str) -> float:
 
 
 def rss_mb_per_node(name: str) -> float:
-    from lab.providers.netns import pids_in
-    from lab.state import load_state
+    from lab.providers.netns.namespaces import pids_in
+    from lab.state.store import load_state
 
     state = load_state(name)
     assert state is not None

@@ -1,4 +1,4 @@
-"""Error types. Only lab.cli turns them into messages and exit codes."""
+"""Error types. Only lab.cli.main turns them into messages and exit codes."""
 
 from __future__ import annotations
 

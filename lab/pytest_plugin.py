@@ -50,8 +50,8 @@ def _register_testinfra_backends() -> None:
         import testinfra.backend
     except ImportError:  # pragma: no cover - pytest-testinfra is a dependency of ovn-lab
         return
-    testinfra.backend.BACKENDS.setdefault("netns", "lab.testinfra_netns.NetnsBackend")
-    testinfra.backend.BACKENDS.setdefault("labssh", "lab.testinfra_ssh.LabSshBackend")
+    testinfra.backend.BACKENDS.setdefault("netns", "lab.providers.netns.testinfra.NetnsBackend")
+    testinfra.backend.BACKENDS.setdefault("labssh", "lab.providers.ssh.testinfra.LabSshBackend")
 
 
 _register_testinfra_backends()
@@ -165,8 +165,8 @@ class Lab:
         """A testinfra host for a node or VM, on the URL `lab test` uses for its provider."""
         import testinfra
 
-        from lab.acceptance import host_spec
-        from lab.state import open_lab
+        from lab.state.store import open_lab
+        from lab.verify.acceptance import host_spec
 
         return testinfra.get_host(host_spec(open_lab(self.name), target))
 
@@ -221,7 +221,7 @@ def _containers(name: str) -> list[str]:
 def residue(name: str, links_before: set[str]) -> list[str]:
     """Everything of lab `name` still on this machine; [] after a clean `lab down`."""
     from lab.naming import lab_prefix
-    from lab.state import state_root
+    from lab.state.store import state_root
 
     prefix = lab_prefix(name)
     left = [f"namespace {ns}" for ns in sorted(_namespaces()) if ns.startswith(prefix)]

@@ -7,15 +7,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import links, naming
-from lab.dhcp import control as dhcp
+from lab import naming
+from lab.fabric import links
 from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
-from lab.providers import docker as dockerprov
+from lab.providers.docker import containers as dockerprov
 from lab.runner import run
+from lab.vm.dhcp import control as dhcp
 
 
 def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Centrals) -> None:
@@ -55,7 +56,7 @@ def bind_vms(
 ) -> None:
     """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
     -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`.
-    `create_netns` makes the namespaces as the lab's own (lab.ownership.create_netns)."""
+    `create_netns` makes the namespaces as the lab's own (lab.state.ownership.create_netns)."""
     create_netns([vm.netns for vm in vms])  # one state write before, one after
     for vm in vms:
         if vm.wants_ipv6:

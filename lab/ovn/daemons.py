@@ -46,7 +46,7 @@ class Daemon:
         if container is None:
             return pid
         # a container node's pidfile holds the PID inside the container
-        from lab.providers.docker import host_pid
+        from lab.providers.docker.containers import host_pid
 
         return host_pid(int(container["pid"]), pid)
 
@@ -113,7 +113,7 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
     ]
     container = _container(daemon.node_dir)
     if container is not None:  # docker provider: the daemon lives inside the node
-        from lab.providers.docker import exec_in
+        from lab.providers.docker.containers import exec_in
 
         exec_in(container["name"], full, env)
         return
@@ -144,7 +144,7 @@ def unixctl_many(daemon: Daemon, command: str, calls: list[list[str]]) -> None:
 
 def _container(node_dir: Path) -> dict[str, object] | None:
     """The container a node is (docker provider), from the marker in its directory."""
-    from lab.providers.docker import container_of
+    from lab.providers.docker.containers import container_of
 
     return container_of(node_dir)
 
@@ -161,7 +161,7 @@ def run_tool(node_dir: Path, argv: list[str], check: bool = True) -> str | None:
     container = _container(node_dir)
     try:
         if container is not None:
-            from lab.providers.docker import exec_in
+            from lab.providers.docker.containers import exec_in
 
             return exec_in(str(container["name"]), argv, {}) or "ok"
         return run(argv).stdout or "ok"

@@ -179,7 +179,7 @@ def vm_commands(vm: VMPlan, chassis_netns: str | None, owner: str | None = None)
         cmds.append([*on_chassis, "link", "set", vm.chassis_if, "netns", vm.netns])
     cmds.append([*inside, "link", "set", "lo", "up"])
     if vm.wants_ipv6:  # before the link is up: no DAD wait, SLAAC only where asked for
-        from lab.links import vm_ipv6_settings
+        from lab.fabric.links import vm_ipv6_settings
 
         sysctl = ["ip", "netns", "exec", vm.netns, "sysctl", "-qw"]
         for key, value in vm_ipv6_settings(vm).items():

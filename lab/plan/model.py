@@ -49,7 +49,7 @@ class NodePlan:
     # the ToR does not see router MACs move between chassis (ovn-chassis-mac-mappings)
     chassis_macs: dict[str, str] = field(default_factory=dict)
     routes: list[HostRoute] = field(default_factory=list)
-    build: str = "host"  # which OVS/OVN it runs (lab.builds)
+    build: str = "host"  # which OVS/OVN it runs (lab.providers.docker.builds)
 
     @property
     def is_chassis(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from lab.fabric import link_mtu
+from lab.fabric.wiring import link_mtu
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
 from lab.plan.model import NodePlan, Plan
 
@@ -147,13 +147,13 @@ def render_plan(plan: Plan) -> str:
         for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
             out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
         if vm.waits_for_addresses:
-            from lab.dhcp.control import client_argv
+            from lab.vm.dhcp.control import client_argv
 
             out.append("# its DHCP client / RA watcher, writing only into the lab's state dir")
             client = client_argv(vm, Path(f"/var/lib/ovn-lab/{plan.lab}/{vm.name}"))
             out.append(_cmd("ip", "netns", "exec", vm.netns, *client) + " &")
-        for proto, port in vm.services:  # lab/vm_agent.py: answers with the VM's name
-            serve = ["python3", "-I", "lab/vm_agent.py", "serve", proto, str(port), vm.name]
+        for proto, port in vm.services:  # lab/vm/vm_agent.py: answers with the VM's name
+            serve = ["python3", "-I", "lab/vm/vm_agent.py", "serve", proto, str(port), vm.name]
             out.append(_cmd("ip", "netns", "exec", vm.netns, *serve) + " &")
     out += [
         "",

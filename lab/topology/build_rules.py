@@ -1,11 +1,11 @@
-"""`build:` rules (lab.builds): every build known, `source:` an OVN tree, and a non-host
-build only where nodes are containers. Paths are taken relative to the topology file."""
+"""`build:` rules (lab.providers.docker.builds): every build known, `source:` an OVN tree, and a
+non-host build only where nodes are containers. Paths are taken relative to the topology file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lab import builds
+from lab.topology import builds
 from lab.topology.problems import Reporter
 from lab.topology.shape import Parts
 

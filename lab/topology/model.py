@@ -122,7 +122,9 @@ class Node(Strict):
     routes: list[Route] = Field(default_factory=list)  # host nodes: kernel routes
     host: str | None = None  # ssh provider: inventory host this node runs on
     chassis_mac_mappings: bool = True
-    build: str | None = None  # this node's OVS/OVN (lab.builds); default: the topology's
+    build: str | None = (
+        None  # this node's OVS/OVN (lab.providers.docker.builds); default: the topology's
+    )
 
 
 class Localnet(Strict):
@@ -290,7 +292,7 @@ class Topology(Strict):
     vms: dict[str, VM] = Field(default_factory=dict)
     # Each entry is {kind: spec}; kinds are validated by the loader, specs by lab.verify.
     checks: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
-    # Which OVS/OVN the nodes run (lab.builds): host | debian:SUITE | source:PATH
+    # Which OVS/OVN the nodes run (lab.providers.docker.builds): host | debian:SUITE | source:PATH
     build: str = "host"
 
     # --- derived views used by the planner and the checks --------------------------------

@@ -19,12 +19,12 @@ import json
 from importlib import resources
 from typing import Any, get_args
 
-from lab import builds
 from lab.naming import LAB_NAME
+from lab.ops.wirefaults import LIMITS
+from lab.topology import builds
 from lab.topology.model import CHECK_KINDS, Acl, Topology
 from lab.topology.security import CONNECT_EXPECT, CT_FLAGS, PROTOS, TRACE_VERDICTS
 from lab.topology.steps import STEP_KEYS
-from lab.wirefaults import LIMITS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -44,7 +44,7 @@ _ARGV = {
 }
 _L4_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 _NAMES = {"type": "array", "items": {"type": "string"}}
-# what lab.builds.parse takes (a source: tree is checked when the file is loaded)
+# what lab.providers.docker.builds.parse takes (a source: tree is checked when the file is loaded)
 BUILD_PATTERN = f"^({builds.HOST}|debian:({'|'.join(builds.SUITES)})|source:.+)$"
 _BUILD = {"type": "string", "pattern": BUILD_PATTERN}
 # Text keys of the model whose written form is narrower than `str`: (object, key) -> pattern

@@ -78,7 +78,7 @@ def link(rules: _Rules, path: Path, spec: dict[str, Any]) -> None:
 
 
 def impair(rules: _Rules, path: Path, spec: dict[str, Any]) -> None:
-    from lab.wirefaults import impairment
+    from lab.ops.wirefaults import impairment
 
     if not _keys(rules, path, "impair", spec):
         return

@@ -17,11 +17,11 @@ import sys
 from ipaddress import ip_address, ip_interface
 from typing import Any
 
-from lab.dhcp.control import read_lease, read_resolv, vm_dir
 from lab.errors import UserError
 from lab.runner import run
 from lab.verify.checks import CheckResult, _require
 from lab.verify.context import LabContext
+from lab.vm.dhcp.control import read_lease, read_resolv, vm_dir
 
 PACKET_INS = "pinctrl_total_pin_pkts"  # ovn-controller's coverage counter of packet-ins
 
@@ -172,7 +172,7 @@ def _packet_ins(ctx: LabContext, chassis: str) -> int | None:
     """The chassis' ovn-controller's packet-in count, through its control socket (the
     same path on both providers: a container's node directory is bind-mounted)."""
     from lab.ovn.daemons import Daemon
-    from lab.state import node_dir
+    from lab.state.store import node_dir
 
     socket = Daemon("ovn-controller", node_dir(ctx.state, chassis)).control_socket()
     if socket is None:
@@ -206,7 +206,7 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     answers: list[dict[str, Any]] = []
     replies = []
     for qtype in types:
-        argv = [sys.executable, "-m", "lab.dhcp.dnsquery", server, name, qtype]
+        argv = [sys.executable, "-m", "lab.vm.dhcp.dnsquery", server, name, qtype]
         proc = ctx.run_in(vm, argv)
         try:
             reply = json.loads(proc.stdout)

@@ -129,7 +129,7 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 
 def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
     """Why a ping failed: where ovn-trace says the packet goes, and the port bindings."""
-    from lab.status import lab_status
+    from lab.ops.status import lab_status
 
     parts = []
     try:
@@ -302,7 +302,7 @@ def _capture_pcap(
 ) -> Path:
     """Capture into the node's own directory (visible inside a docker node at the same
     path), then keep the pcap under the check's raw outputs."""
-    from lab.state import node_dir
+    from lab.state.store import node_dir
 
     in_node = node_dir(ctx.state, node) / f"capture-{cid}.pcap"
     argv = gv.pcap_capture_argv(interface, count, str(in_node))
@@ -439,7 +439,7 @@ def _chassis_if(ctx: LabContext, vm: str) -> str:
 
 
 def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.gateways import active_chassis, gateway_ports
+    from lab.verify.gateways import active_chassis, gateway_ports
 
     _require(spec, "gateway", "port", "active")
     port = str(spec["port"])
@@ -460,8 +460,8 @@ def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
 def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """Stop the active gateway while a ping runs; measure the outage, check the standby took
     over, restart the node and check the lab recovered."""
-    from lab.faults import start_node, stop_node
-    from lab.gateways import active_chassis, wait_bfd_up
+    from lab.ops.faults import start_node, stop_node
+    from lab.verify.gateways import active_chassis, wait_bfd_up
 
     _require(spec, "failover", "port", "stop", "ping", optional=("max_loss_s",))
     port, node, traffic = str(spec["port"]), str(spec["stop"]), dict(spec["ping"])
@@ -688,7 +688,7 @@ def run_checks(
 ) -> list[CheckResult]:
     """Run every check of the topology. When any `fdb` check exists, the ToR CAM table is
     watched while the others run, and the fdb checks are judged last, on what was seen."""
-    from lab.fdb import CamTable, Watcher
+    from lab.verify.fdb import CamTable, Watcher
 
     entries = list(enumerate(ctx.topology.checks, 1))
     deferred = [(i, e) for i, e in entries if "fdb" in e]

@@ -2,7 +2,7 @@
 reporting who answered and how long it took.
 
 `exchange()` is the primitive other checks build on (a load balancer's VIP is just another
-address): it runs lab/vm_agent.py's client in the source's namespace and returns one
+address): it runs lab/vm/vm_agent.py's client in the source's namespace and returns one
 Exchange per request.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab.errors import UserError
-from lab.services import agent_argv, service_of
 from lab.verify.context import LabContext
+from lab.vm.services import agent_argv, service_of
 
 DEFAULT_TIMEOUT = 2.0
 LOG_SETTLE_S = 0.1
@@ -78,7 +78,7 @@ def exchange(
         raise UserError(f"proto must be tcp or udp, not {proto!r}")
     args = ("connect", proto, address, str(port), str(timeout), str(count), source)
     if ctx.state.provider == "ssh":  # the agent `lab up` put on the source's host
-        from lab import ssh_services
+        from lab.providers.ssh import services as ssh_services
 
         argv = ssh_services.agent_argv(ctx.state.name, *args)
     else:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
-from lab.fdb import Watcher
+from lab.ops.targets import address_of, centrals_of, netns_env
 from lab.ovn.db import list_rows
 from lab.ovn.wait import nb_db, sb_db
 from lab.runner import netns_argv, run
-from lab.state import LabState
-from lab.targets import address_of, centrals_of, netns_env
+from lab.state.store import LabState
 from lab.verify import trace as tr
+from lab.verify.fdb import Watcher
 
 if TYPE_CHECKING:
     from lab.topology.model import Topology
@@ -45,7 +45,7 @@ class LabContext:
         self, target: str, argv: list[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
         if self.state.provider == "ssh":
-            from lab import ssh_lab
+            from lab.providers.ssh import hosts as ssh_lab
 
             host, netns = ssh_lab.where(self.state, target)
             return host.run(argv, netns=netns, check=False, timeout=timeout)
@@ -54,7 +54,7 @@ class LabContext:
 
     def popen_in(self, target: str, argv: list[str]) -> subprocess.Popen[str]:
         if self.state.provider == "ssh":  # a look-alike of Popen, fed from the SSH channel
-            from lab import ssh_lab
+            from lab.providers.ssh import hosts as ssh_lab
 
             host, netns = ssh_lab.where(self.state, target)
             return host.popen(argv, netns=netns)  # type: ignore[return-value]
@@ -132,7 +132,7 @@ class LabContext:
     ) -> tuple[tr.Trace, str, list[str]]:
         datapath, flow = self.microflow(src_vm, dst)
         argv = tr.trace_argv(self.sb, datapath, flow, detailed=detailed)
-        from lab.clients import at_central  # ovn-trace of the central's release
+        from lab.providers.docker.clients import at_central  # ovn-trace of the central's release
 
         proc = run(at_central(self.state, argv), check=False, timeout=30)
         text = proc.stdout + (proc.stderr if proc.returncode else "")

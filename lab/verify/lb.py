@@ -13,7 +13,7 @@ services answer with the VM's name, so every answer says which backend served it
         on it at once; `lab start hv1` brings it back.
 
 Built on the `connect` check's exchange (lab.verify.connect) and VM services
-(lab.services).
+(lab.vm.services).
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def _stopper(
         )  # fmt: skip
         if not gone:
             raise UserError(f"check 'lb': node {node} hosts no backend of {spec['vip']}")
-        from lab.faults import start_node, stop_node
+        from lab.ops.faults import start_node, stop_node
 
         return (
             f"node {node}",
@@ -256,10 +256,10 @@ def _stopper(
 def _service_stopper(
     ctx: LabContext, vm: str, proto: str, port: int
 ) -> tuple[Callable[[], None], Callable[[], None]]:
-    from lab import services
+    from lab.vm import services
 
     if ctx.state.provider == "ssh":
-        from lab import ssh_services
+        from lab.providers.ssh import services as ssh_services
 
         alive = ssh_services.alive(ctx.state).get((vm, proto, port), False)
     else:
@@ -268,7 +268,7 @@ def _service_stopper(
         raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
     plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
     if ctx.state.provider == "ssh":
-        from lab import ssh_lab
+        from lab.providers.ssh import hosts as ssh_lab
 
         def stop() -> None:
             ssh_services.kill(ctx.state, vm, proto, port)

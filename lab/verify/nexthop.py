@@ -225,7 +225,7 @@ def _failover(
 ) -> CheckResult:
     """Flows running; stop a next hop; time until every flow arrives at the others; start
     it again; time until flows arrive at it again."""
-    from lab.faults import start_node, stop_node
+    from lab.ops.faults import start_node, stop_node
     from lab.verify.checks import CheckResult
 
     dead = str(spec["stop"])

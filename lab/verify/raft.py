@@ -30,7 +30,7 @@ from lab.ovn.central import DBS, CentralDb
 from lab.ovn.cluster import ClusterStatus, leader_of, read_cluster_status, read_northd_status
 from lab.ovn.daemons import Daemon, node_env
 from lab.plan.model import Plan
-from lab.state import LabState, lab_lock, node_dir
+from lab.state.store import LabState, lab_lock, node_dir
 from lab.verify import ping as pg
 from lab.verify.checks import CheckResult, _require
 from lab.verify.context import LabContext
@@ -54,7 +54,7 @@ class Kill:
 
 
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.lifecycle import saved_plan
+    from lab.ops.up import saved_plan
 
     _require(spec, "raft", "kill", "ping", optional=("max_loss_s", "northd", "write"))
     kill = str(spec["kill"])
@@ -210,7 +210,7 @@ def _restart(state: LabState, plan: Plan, kills: list[Kill]) -> dict[str, Any]:
 def _write_probe(ctx: LabContext, traffic: dict[str, Any]) -> dict[str, Any]:
     """A new VM next to the ping source: its port is a write to the NB cluster that must go
     all the way to `up`; then it pings the ping target."""
-    from lab.vms import add_vm, del_vm
+    from lab.ops.vms import add_vm, del_vm
 
     src = str(traffic["from"])
     model = ctx.topology.vms[src]
@@ -307,7 +307,7 @@ def _northd_failover(state: LabState, plan: Plan) -> dict[str, Any]:
 
 
 def _wait_healthy(state: LabState) -> tuple[bool, list[str]]:
-    from lab.status import lab_status
+    from lab.ops.status import lab_status
 
     deadline = time.monotonic() + HEALTHY_TIMEOUT
     while True:

@@ -9,10 +9,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from lab import wirefaults as wf
 from lab.errors import UserError
+from lab.ops import wirefaults as wf
 from lab.runner import run
-from lab.state import load_state
+from lab.state.store import load_state
 from lab.topology.steps import STEP_KEYS, assert_command
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def step_partition(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
 def step_add_vm(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """A VM added to the running lab (as `lab add-vm`); with wait: false it returns before
     its port is up, so asserts can watch it come up (or not)."""
-    from lab.vms import add_vm
+    from lab.ops.vms import add_vm
 
     _require("add-vm", spec)
     name = str(spec["name"])
@@ -125,7 +125,7 @@ def step_add_vm(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 
 def undo_steps(ctx: LabContext) -> list[str]:
     """Undo what the steps of this run applied, newest first; problems, never raises."""
-    from lab.vms import del_vm
+    from lab.ops.vms import del_vm
 
     applied = _applied(ctx)
     problems = wf.undo(ctx.state.name, [a for a in applied if a[0] != "add-vm"])
@@ -184,9 +184,9 @@ def matches(spec: dict[str, Any], returncode: int, stdout: str) -> tuple[bool, s
 def _container(ctx: LabContext, target: str, argv: list[str] | None = None) -> list[str]:
     """`docker exec` argv for a node that is a container (its own binaries and pid
     namespace: pidfiles name its pids), else []."""
-    from lab.providers.docker import container_of, exec_argv
-    from lab.state import node_dir
-    from lab.targets import netns_env
+    from lab.ops.targets import netns_env
+    from lab.providers.docker.containers import container_of, exec_argv
+    from lab.state.store import node_dir
 
     if target not in ctx.info.get("nodes", {}):
         return []

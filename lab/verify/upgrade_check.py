@@ -1,6 +1,6 @@
 """Check `upgrade: {nodes, to, ping: {from, to}, max_loss_s}`: a rolling upgrade rehearsed
 with traffic running. A ping every 0.1 s runs through the whole upgrade (OVN's order:
-lab.upgrade); every echo request that got no reply is put on the node being upgraded
+lab.ops.upgrade); every echo request that got no reply is put on the node being upgraded
 when it was sent, so the outage is reported per node and in total. Afterwards traffic
 must flow again and the lab must be healthy."""
 
@@ -110,8 +110,8 @@ class _Replies:
 
 
 def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab import upgrade
-    from lab.status import lab_status
+    from lab.ops import upgrade
+    from lab.ops.status import lab_status
     from lab.verify import ping as pg
     from lab.verify.checks import CheckResult, _require
 

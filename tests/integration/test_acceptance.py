@@ -23,10 +23,10 @@ pytestmark = pytest.mark.root
 TOPOLOGY = "geneve-router.yaml"
 STATE_ROOT = Path(os.environ.get("OVN_LAB_STATE_DIR", "/var/lib/ovn-lab"))
 
-# Until lab/cli.py registers `test`, run lab.acceptance behind a parser of its own.
+# Until lab/cli/main.py registers `test`, run lab.verify.acceptance behind a parser of its own.
 _WRAPPER = """
 import argparse, sys
-from lab import acceptance
+from lab.verify import acceptance
 from lab.errors import LabError
 parser = argparse.ArgumentParser(prog="lab")
 acceptance.add_parser(parser.add_subparsers(dest="command", required=True))
@@ -40,7 +40,7 @@ except LabError as exc:
 
 
 def _cli_has_test() -> bool:
-    from lab.cli import build_parser
+    from lab.cli.main import build_parser
 
     return any(
         isinstance(action, argparse._SubParsersAction) and "test" in action.choices

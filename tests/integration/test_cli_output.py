@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import output
+from lab.report import output
 
 from .conftest import lab, running_lab
 

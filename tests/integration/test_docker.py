@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import naming
-from lab.testhooks import ENV
+from lab.ops.testhooks import ENV
 
 from .conftest import (
     TOPOLOGIES,
@@ -259,7 +259,7 @@ def test_a_container_the_lab_did_not_create_is_left_alone(
         node_image,
         ["sleep", "infinity"],
         name=naming.netns_name(name, "worker2"),
-        labels={"ovn-lab.lab": name, "ovn-lab.state-root": "/elsewhere"},
+        labels={"ovn-lab.lab": name, "ovn-lab.state.store-root": "/elsewhere"},
         network_mode="none",
         detach=True,
     )

@@ -32,7 +32,9 @@ def _digest(path: str) -> str | None:
 
 
 def _clients(name: str) -> list[str]:
-    return [cmd for _, cmd in live_processes() if "lab.dhcp.client" in cmd and f"/{name}/" in cmd]
+    return [
+        cmd for _, cmd in live_processes() if "lab.vm.dhcp.client" in cmd and f"/{name}/" in cmd
+    ]
 
 
 def test_dual_stack_addresses_come_from_ovn_and_leave_nothing() -> None:

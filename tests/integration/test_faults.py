@@ -37,7 +37,7 @@ def seed() -> Iterator[str]:
 
 
 def _delayers() -> list[str]:
-    return [cmd for _, cmd in live_processes() if "lab.nfqueue_delay" in cmd]
+    return [cmd for _, cmd in live_processes() if "lab.fabric.nfqueue_delay" in cmd]
 
 
 def _rtt(lab_name: str) -> float:
@@ -72,7 +72,7 @@ def test_link_down_and_up(seed: str) -> None:
 
 
 def _central_address(lab_name: str) -> str:
-    from lab.state import load_state
+    from lab.state.store import load_state
 
     state = load_state(lab_name)
     assert state is not None
@@ -108,7 +108,7 @@ BAD = [
 
 
 def test_bad_fault_commands_change_nothing(seed: str, tmp_path: Path) -> None:
-    from lab.state import lab_dir
+    from lab.state.store import lab_dir
 
     before = (lab_dir(seed) / "state.json").read_bytes()
     for args, words in BAD:

@@ -69,7 +69,7 @@ def stop_node_of_a_backend() -> None:
     """lb `stop: {node: hv1}`: vm1's chassis crashed (as `lab stop hv1`) under a client on
     hv2, then started again; the check says how the pool took it (OVN's service monitor
     probes from the backend's own chassis, so with that chassis down nobody marks it)."""
-    from lab.state import load_state
+    from lab.state.store import load_state
     from lab.verify.context import LabContext
     from lab.verify.lb import check_lb
 

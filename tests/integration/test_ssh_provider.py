@@ -336,7 +336,7 @@ SERVICES_LAB = "sshsvc"
 
 
 def services_topology(tmp: Path) -> Path:
-    """The seed with VM services and connect checks (lab/ssh_services.py on the hosts)."""
+    """The seed with VM services and connect checks (lab/providers/ssh/services.py on the hosts)."""
     import yaml
 
     topo = yaml.safe_load(SEED.read_text())

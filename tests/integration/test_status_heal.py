@@ -24,10 +24,11 @@ DAEMONS = {
 }
 
 # `lab heal` through the real CLI (its error handling and exit codes), registering the
-# subcommand if lab.cli does not yet.
+# subcommand if lab.cli.main does not yet.
 _HEAL_CLI = """
 import argparse, sys
-from lab import cli, heal
+from lab.cli import main as cli
+from lab.ops import heal
 build = cli.build_parser
 def build_parser():
     parser = build()

@@ -11,9 +11,9 @@ from types import ModuleType
 
 import pytest
 
-from lab import acceptance
 from lab.errors import UserError
-from lab.state import LabState, create_state
+from lab.state.store import LabState, create_state
+from lab.verify import acceptance
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = REPO / "lab" / "data" / "checks"

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import builds, lflows, ovn_versions
 from lab.errors import TopologyError, UserError
-from lab.source_build import SourceTree, build_key
+from lab.ovn import versions as ovn_versions
+from lab.providers.docker import builds
+from lab.providers.docker.source_build import SourceTree, build_key
+from lab.topology import builds as build_names
 from lab.topology import parse_topology
+from lab.verify import lflows
 from lab.verify.upgrade_check import outage
 
 BASE = """
@@ -31,18 +34,18 @@ def fake_ovn_tree(root: Path) -> Path:
 
 
 def test_known_builds_parse() -> None:
-    assert builds.parse("host").kind == "host"
-    assert str(builds.parse("debian:trixie")) == "debian:trixie"
+    assert build_names.parse("host").kind == "host"
+    assert str(build_names.parse("debian:trixie")) == "debian:trixie"
     for bad in ("debian:sid", "fedora:40", "source:", "bookworm", ""):
         with pytest.raises(UserError, match="is not known"):
-            builds.parse(bad)
+            build_names.parse(bad)
 
 
 def test_source_must_be_an_ovn_tree(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not an OVN source tree"):
-        builds.parse(f"source:{tmp_path}")
+        build_names.parse(f"source:{tmp_path}")
     tree = fake_ovn_tree(tmp_path / "ovn")
-    assert builds.parse("source:ovn", tmp_path).path == tree.resolve()
+    assert build_names.parse("source:ovn", tmp_path).path == tree.resolve()
 
 
 def test_a_non_host_build_makes_a_docker_lab(tmp_path: Path) -> None:
@@ -162,8 +165,8 @@ def test_lflows_are_normalised_and_diffed_by_stage() -> None:
 
 
 def test_upgrade_needs_docker_nodes() -> None:
-    from lab.state import LabState
-    from lab.upgrade import prepare
+    from lab.ops.upgrade import prepare
+    from lab.state.store import LabState
 
     with pytest.raises(UserError, match="runs on the netns provider"):
         prepare(LabState(name="t", provider="netns"), ["worker1"], "debian:trixie")

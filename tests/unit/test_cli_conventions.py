@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import cli, completion, version
+from lab.cli import completion, version
+from lab.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = str(REPO / "topologies" / "geneve-router.yaml")

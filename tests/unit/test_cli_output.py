@@ -15,10 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from lab import cli, cli_help, output
-from lab.conntrack import Entry
-from lab.gateways import BfdSession, GatewayPort, GatewayReport
-from lab.lflows import Flow
+from lab.cli import help as cli_help
+from lab.cli import main as cli
+from lab.report import output
+from lab.verify.conntrack import Entry
+from lab.verify.gateways import BfdSession, GatewayPort, GatewayReport
+from lab.verify.lflows import Flow
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = str(REPO / "topologies" / "geneve-router.yaml")
@@ -51,7 +53,7 @@ def minimal_argv(command: str, parser: argparse.ArgumentParser) -> list[str]:
 def test_every_command_is_a_reader_or_says_why_not() -> None:
     commands = set(top_commands())
     unsorted = commands - output.READERS - set(output.OTHERS)
-    assert not unsorted, f"add these to lab.output.READERS or OTHERS: {sorted(unsorted)}"
+    assert not unsorted, f"add these to lab.report.output.READERS or OTHERS: {sorted(unsorted)}"
     assert not output.READERS & set(output.OTHERS)
     assert output.READERS | set(output.OTHERS) == commands  # no stale names either
 
@@ -123,7 +125,7 @@ def test_plan_json_is_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_lflows_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from lab import lflows
+    from lab.verify import lflows
 
     flow = Flow("network1", "ingress", 0, "ls_in_check_port_sec", -100, "1", "next;")
     monkeypatch.setattr(lflows, "open_lab", lambda name: SimpleNamespace(name="l1"))
@@ -136,7 +138,7 @@ def test_lflows_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 def test_conntrack_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lab import conntrack
+    from lab.verify import conntrack
 
     entry = Entry("tcp", "10.0.0.10", "20.0.0.10", 40000, 80, "20.0.0.10", "10.0.0.10", 3, "EST")
     monkeypatch.setattr(conntrack, "open_lab", lambda name: SimpleNamespace(name="l1"))
@@ -150,7 +152,7 @@ def test_conntrack_json(
 def test_gateways_and_ports_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lab import gateways, inspect
+    from lab.verify import gateways, inspect
 
     ctx = SimpleNamespace(state=SimpleNamespace(name="l1"))
     report = GatewayReport(
@@ -172,7 +174,7 @@ def test_gateways_and_ports_json(
 
 
 def test_check_report_file_is_the_same_document(tmp_path: Path) -> None:
-    from lab import report
+    from lab.report import results as report
 
     path = tmp_path / "r.json"
     report.write_json(path, "l1", [], tmp_path)
@@ -206,7 +208,7 @@ def test_every_command_has_an_example() -> None:
         for name, parser in cli_help.commands(cli.build_parser())
         if not cli_help.has_example(parser)
     ]
-    assert not missing, f"commands without an example (lab.cli_help.EXAMPLES): {missing}"
+    assert not missing, f"commands without an example (lab.cli.help.EXAMPLES): {missing}"
     assert set(cli_help.EXAMPLES) <= {n for n, _ in cli_help.commands(cli.build_parser())}
 
 

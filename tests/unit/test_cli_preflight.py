@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import cli, preflight
+from lab.cli import main as cli
+from lab.ops import preflight
 
 SEED = Path(__file__).resolve().parents[2] / "topologies" / "geneve-router.yaml"
 

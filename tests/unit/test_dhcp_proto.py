@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from ipaddress import IPv4Address, IPv6Address
 
-from lab.dhcp import proto4, proto6
+from lab.vm.dhcp import proto4, proto6
 
 MAC = "40:44:00:00:00:05"
 

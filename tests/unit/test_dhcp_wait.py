@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.dhcp.control import client_argv, wait_addresses
 from lab.errors import RuntimeFailure
 from lab.plan.model import VMPlan
+from lab.vm.dhcp.control import client_argv, wait_addresses
 
 
 def vm(name: str, **kw: object) -> VMPlan:
@@ -63,7 +63,7 @@ def test_client_argv_asks_for_what_the_vm_uses(tmp_path: Path) -> None:
     argv = client_argv(
         vm("vm1", dhcp4=True, dhcp6="stateless", accept_ra=True, ipv6_mode="slaac"), tmp_path
     )
-    assert argv[1:3] == ["-m", "lab.dhcp.client"]
+    assert argv[1:3] == ["-m", "lab.vm.dhcp.client"]
     assert argv[3:] == [
         "--ifname", "vm1", "--mac", "40:44:00:00:00:01", "--dir", str(tmp_path),
         "--dhcp4", "--dhcp6", "stateless", "--ra", "--slaac",

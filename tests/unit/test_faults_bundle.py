@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import bundle, nfqueue_delay, wirefaults
 from lab.errors import UserError
+from lab.fabric import nfqueue_delay
+from lab.ops import wirefaults
+from lab.report import bundle
 from lab.topology.steps import assert_command
 from lab.verify.steps import json_path, matches
 
@@ -39,7 +41,7 @@ def test_impairment_ranges() -> None:
 
 
 def test_fault_lines_for_status() -> None:
-    from lab.state import LabState
+    from lab.state.store import LabState
 
     state = LabState(
         name="x",
@@ -159,7 +161,7 @@ def test_bundle_read_verifies_manifest(tmp_path: Path) -> None:
 
 
 def test_detrace_annotates_flows_parsed_by_ovs_flow() -> None:
-    from lab import detrace
+    from lab.verify import detrace
 
     dump = (Path(__file__).parent / "data" / "dump-flows-table65.txt").read_text()
     cookies = [int(c, 16) for c in __import__("re").findall(r"cookie=0x([0-9a-f]+)", dump)]
@@ -174,7 +176,7 @@ def test_detrace_annotates_flows_parsed_by_ovs_flow() -> None:
 
 
 def test_detrace_names_the_datapath_of_a_group_flow_by_metadata() -> None:
-    from lab import detrace
+    from lab.verify import detrace
 
     origin = detrace.Origin(
         "Logical_Flow", "2e36ca1d-x", "lflow 2e36ca1d {dp} ingress", {1: "n1", 2: "n2"}

@@ -7,10 +7,9 @@ from ipaddress import IPv4Interface
 
 import pytest
 
-from lab import gen
 from lab.errors import UserError
 from lab.plan.planner import make_plan
-from lab.topology import parse_topology
+from lab.topology import gen, parse_topology
 
 SIZES = [(1, 1, 1), (10, 2, 3), (100, 10, 4)]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import graph_cli
+from lab.cli import graph as graph_cli
 from lab.errors import UserError
-from lab.graph import (
+from lab.report.graph import (
     build_graph,
     fabric_id,
     localnet_id,
@@ -25,7 +25,7 @@ from lab.graph import (
     router_id,
     switch_id,
 )
-from lab.state import create_state
+from lab.state.store import create_state
 from lab.topology import Topology, load_topology, parse_topology
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import bfd
+from lab.fabric import bfd
 from lab.plan.commands import logical_network_commands
 from lab.topology import load_topology
 from lab.topology.l3 import EndpointError, parse_endpoint

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import naming, state
+from lab import naming
 from lab.errors import TopologyError, UserError
+from lab.state import store as state
 from lab.topology import parse_topology
 
 BODY = "fabric:\n  overlay: {subnet: 192.0.2.0/24}\nnodes:\n  central: {role: central}\n"

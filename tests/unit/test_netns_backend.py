@@ -12,8 +12,8 @@ import testinfra.backend
 from testinfra.backend import base
 
 from lab import naming
-from lab import testinfra_netns as tn
-from lab.state import create_state
+from lab.providers.netns import testinfra as tn
+from lab.state.store import create_state
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import cli, extras, resources
-from lab.acceptance import CHECKS_DIR
-from lab.provision import PLAYBOOKS
+from lab import extras, resources
+from lab.cli import main as cli
+from lab.providers.ssh.provision import PLAYBOOKS
+from lab.verify.acceptance import CHECKS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 

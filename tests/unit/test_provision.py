@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from lab import cli
+from lab.cli import main as cli
 from lab.errors import RuntimeFailure, UserError
-from lab.provision import (
+from lab.providers.ssh.provision import (
     EventWatcher,
     Line,
     ProgressView,

@@ -34,8 +34,8 @@ def test_the_entry_point_loads_the_plugin(tmp_path: Path) -> None:
 
 
 def test_testinfra_backends_are_registered() -> None:
-    assert testinfra.backend.BACKENDS["netns"] == "lab.testinfra_netns.NetnsBackend"
-    assert testinfra.backend.BACKENDS["labssh"] == "lab.testinfra_ssh.LabSshBackend"
+    assert testinfra.backend.BACKENDS["netns"] == "lab.providers.netns.testinfra.NetnsBackend"
+    assert testinfra.backend.BACKENDS["labssh"] == "lab.providers.ssh.testinfra.LabSshBackend"
     assert testinfra.backend.get_backend_class("netns").__name__ == "NetnsBackend"
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import lifecycle, state
 from lab.errors import UserError
+from lab.ops import up as lifecycle
 from lab.plan.planner import make_plan
+from lab.state import store as state
 from lab.topology import load_topology
 
 REPO = Path(__file__).resolve().parents[2]

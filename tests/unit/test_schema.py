@@ -15,8 +15,8 @@ import jsonschema
 import pytest
 from pydantic import BaseModel
 
-from lab import gen
 from lab.errors import UserError
+from lab.topology import gen
 from lab.topology.model import CHECK_KINDS, Topology
 from lab.topology.schema import check_specs, schema_text, topology_schema
 from lab.topology.source import read_source

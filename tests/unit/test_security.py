@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lab.conntrack import name_router_zones, parse_conntrack, parse_zones
 from lab.ovn.acls import parse_failures, unparsable
 from lab.plan.commands import transaction
 from lab.plan.planner import make_plan
@@ -19,6 +18,7 @@ from lab.topology.model import Acl
 from lab.verify import trace as tr
 from lab.verify.acl_log import describe, parse_acl_log, summarize
 from lab.verify.acl_trace import ct_args, deciding_flow, l4_match, parse_matched
+from lab.verify.conntrack import name_router_zones, parse_conntrack, parse_zones
 
 DATA = Path(__file__).parent / "data"
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import vm_agent
 from lab.plan.planner import make_plan
 from lab.plan.render import render_plan
-from lab.services import AGENT, ServicePlan, agent_argv, service_of
 from lab.topology import parse_topology
 from lab.verify.connect import describe, parse_exchanges
+from lab.vm import vm_agent
+from lab.vm.services import AGENT, ServicePlan, agent_argv, service_of
 
 TOPO = """
 name: svc
@@ -110,7 +110,7 @@ def test_services_are_loaded_planned_and_shown_in_the_dry_run() -> None:
     assert plan.vms["vm1"].services == (("tcp", 8080), ("udp", 5353))
     assert plan.vms["vm2"].services == ()
     text = render_plan(plan)
-    assert "ip netns exec svc.vm1 python3 -I lab/vm_agent.py serve udp 5353 vm1 &" in text
+    assert "ip netns exec svc.vm1 python3 -I lab/vm/vm_agent.py serve udp 5353 vm1 &" in text
 
 
 def test_service_files_and_lookup(tmp_path: Path) -> None:

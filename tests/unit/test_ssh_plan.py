@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import ssh_lab
 from lab.errors import UserError
 from lab.plan.planner import make_plan
-from lab.providers.ssh import HostSpec, hosts_from_inventory_json, place_nodes
+from lab.providers.ssh import hosts as ssh_lab
+from lab.providers.ssh.transport import HostSpec, hosts_from_inventory_json, place_nodes
 from lab.topology import load_topology
 
 REPO = Path(__file__).resolve().parents[2]

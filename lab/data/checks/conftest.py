@@ -26,8 +26,8 @@ import testinfra.backend
 # testinfra maps URL schemes to backend class paths in BACKENDS and offers no plugin hook to add
 # one, so register ours there (imported on first use: only netns:// and labssh:// hosts need
 # ovn-lab).
-testinfra.backend.BACKENDS.setdefault("netns", "lab.testinfra_netns.NetnsBackend")
-testinfra.backend.BACKENDS.setdefault("labssh", "lab.testinfra_ssh.LabSshBackend")
+testinfra.backend.BACKENDS.setdefault("netns", "lab.providers.netns.testinfra.NetnsBackend")
+testinfra.backend.BACKENDS.setdefault("labssh", "lab.providers.ssh.testinfra.LabSshBackend")
 
 HOST_PARAM = "_testinfra_host"  # the fixture pytest-testinfra parametrises with --hosts
 
@@ -59,8 +59,8 @@ def load_expectations() -> dict[str, Any]:
         return normalise(data or {})
     name = os.environ.get("OVN_LAB_NAME")
     if name:
-        from lab.acceptance import lab_expectations
-        from lab.state import load_state
+        from lab.state.store import load_state
+        from lab.verify.acceptance import lab_expectations
 
         state = load_state(name)
         if state is None:

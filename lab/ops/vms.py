@@ -1,0 +1,254 @@
+"""`lab add-vm` / `lab del-vm`: change a running lab's VMs (ovn-heater's time-to-first-ping)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from lab import naming
+from lab.errors import UserError
+from lab.ops.targets import centrals_of, netns_env
+from lab.ovn import chassis as ovn_chassis
+from lab.ovn.wait import nb_db, wait_ports_up
+from lab.plan.model import NodePlan, VMPlan
+from lab.providers.netns import namespaces as nsprov
+from lab.runner import run
+from lab.state.ownership import create_netns
+from lab.state.store import LabState, lab_lock, local_only, node_dir, open_lab
+
+ADD_TIMEOUT = 30.0
+
+
+def add_vm(
+    state: LabState,
+    name: str,
+    chassis: str,
+    switch: str,
+    ip: str,
+    gateway: str | None = None,
+    mac: str | None = None,
+    attach: str = "internal",
+    wait: bool = True,
+) -> float:
+    """Create a VM on a chassis of a running lab and wait for its port to be up (`wait`
+    false: do not wait; the check step add-vm watches it). Under the lab's lock, on the
+    state as it is then; on any failure everything it made is undone. Returns the seconds
+    it took."""
+    start = time.monotonic()
+    with lab_lock(state.name):
+        state.refresh()  # what another add-vm saved meanwhile is kept
+        vm, node = _checked_vm(state, name, chassis, switch, ip, gateway, mac, attach)
+        central = centrals_of(state)
+        db = f"--db={nb_db(central)}"
+        if not run(
+            [
+                "ovn-nbctl",
+                db,
+                "--bare",
+                "--columns=name",
+                "find",
+                "Logical_Switch",
+                f"name={switch}",
+            ]
+        ).stdout.strip():
+            raise UserError(f"'{switch}' is not a logical switch of lab {state.name}")
+        try:
+            run(
+                [
+                    "ovn-nbctl",
+                    db,
+                    "--",
+                    "lsp-add",
+                    switch,
+                    vm.port,
+                    "--",
+                    "lsp-set-addresses",
+                    vm.port,
+                    f"{vm.mac} {vm.ip.ip}",
+                ]
+            )
+            # bind_vms needs only the chassis' namespace: no need to re-plan the whole lab
+            node_plan = NodePlan(name=chassis, role=node["role"], netns=node["netns"], links=[])
+            ovn_chassis.bind_vms(
+                node_plan,
+                [vm],
+                node_dir(state, chassis),
+                lambda names: create_netns(state, names),
+            )
+            if wait:
+                wait_ports_up(central, [vm.port], ADD_TIMEOUT)
+        except BaseException:  # Ctrl-C too: no half-added VM stays behind
+            _undo(state, vm)
+            raise
+        state.info.setdefault("vms", {})[name] = {
+            "chassis": chassis,
+            "netns": vm.netns,
+            "port": vm.port,
+            "switch": switch,
+            "ip": str(vm.ip),
+            "mac": vm.mac,
+            "attach": attach,
+            "ifname": vm.vm_if,
+            "chassis_if": vm.chassis_if,
+            "added": True,
+        }
+        state.save()
+    return time.monotonic() - start
+
+
+def _checked_vm(
+    state: LabState,
+    name: str,
+    chassis: str,
+    switch: str,
+    ip: str,
+    gateway: str | None,
+    mac: str | None,
+    attach: str,
+) -> tuple[VMPlan, dict[str, Any]]:
+    """The VM to add, checked by the loader's own rules (VM model, MAC rule, names)."""
+    from pydantic import ValidationError
+
+    from lab.topology.model import VM
+    from lab.topology.validate import _mac_problem
+
+    info = state.info
+    if not naming.NODE_NAME.fullmatch(name):
+        raise UserError(f"VM name '{name}' is not valid; it must {naming.NODE_NAME_RULE}")
+    if name in info.get("vms", {}) or name in info.get("nodes", {}) or name == "fabric":
+        raise UserError(f"'{name}' already exists in lab {state.name}; choose another VM name")
+    node = info.get("nodes", {}).get(chassis)
+    if node is None or node["role"] not in ("chassis", "gateway"):
+        raise UserError(f"'{chassis}' is not a chassis of lab {state.name}")
+    if chassis in info.get("stopped", []):
+        raise UserError(f"chassis {chassis} is stopped; `lab start {chassis}` first")
+    mac = (mac or naming.vm_mac(state.name, name)).lower()
+    problem = _mac_problem(mac)
+    if problem:
+        raise UserError(f"--mac {problem}")
+    spec = {"chassis": chassis, "switch": switch, "mac": mac, "ip": ip, "attach": attach}
+    if gateway:
+        spec["gateway"] = gateway
+    try:
+        model = VM.model_validate(spec)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = first["loc"][0] if first["loc"] else "value"
+        raise UserError(
+            f"--{field} {first.get('input')!r} is not valid ({first['msg']}); "
+            "write an address with its prefix like 10.0.0.20/24"
+        ) from None
+    for other, v in info.get("vms", {}).items():
+        if v.get("mac", "").lower() == mac:
+            raise UserError(f"--mac {mac} is already used by VM {other}; give each VM its own")
+        if str(v.get("ip", "")).split("/")[0] == str(model.ip.ip):
+            raise UserError(f"--ip {model.ip.ip} is already used by VM {other}; pick another")
+    vm = VMPlan(
+        name=name,
+        chassis=chassis,
+        netns=naming.netns_name(state.name, name),
+        port=name,
+        switch=switch,
+        attach=attach,
+        chassis_if=naming.vm_chassis_port(name, attach),
+        vm_if=naming.vm_ifname(name),
+        mac=mac,
+        ip=model.ip,
+        gateway=model.gateway,
+    )
+    return vm, node
+
+
+def _undo(state: LabState, vm: VMPlan) -> None:
+    """Remove what a failed add-vm made: its port in the NB and on br-int, its namespace
+    (only if this lab created it)."""
+    central = centrals_of(state)
+    run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm.port], check=False)
+    netns, env = netns_env(state, vm.chassis)
+    run(
+        ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm.chassis_if],
+        netns=netns,
+        env=env,
+        check=False,
+    )
+    from lab.providers.docker.containers import hide_vm
+
+    hide_vm(node_dir(state, vm.chassis), vm.name)
+    if vm.netns in state.resources.get("netns", []):
+        nsprov.kill_all_in([vm.netns])
+        nsprov.remove(vm.netns)
+        state.forget("netns", vm.netns)
+
+
+def del_vm(state: LabState, name: str) -> None:
+    with lab_lock(state.name):
+        state.refresh()
+        vm = state.info.get("vms", {}).get(name)
+        if vm is None:
+            raise UserError(f"'{name}' is not a VM of lab {state.name}")
+        central = centrals_of(state)
+        run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm["port"]])
+        netns, env = netns_env(state, vm["chassis"])
+        run(
+            ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm["chassis_if"]],
+            netns=netns,
+            env=env,
+            check=False,
+        )
+        if vm["netns"] in state.resources.get("netns", []):
+            nsprov.kill_all_in([vm["netns"]])
+            nsprov.remove(vm["netns"])
+        from lab.providers.docker.containers import hide_vm
+
+        hide_vm(node_dir(state, vm["chassis"]), name)
+        state.forget("netns", vm["netns"])
+        del state.info["vms"][name]
+        state.save()
+
+
+def _state(args: argparse.Namespace) -> LabState:
+    return local_only(open_lab(args.lab), args.command)
+
+
+def cmd_add_vm(args: argparse.Namespace) -> int:
+    took = add_vm(
+        _state(args),
+        args.name,
+        args.chassis,
+        args.switch,
+        args.ip,
+        args.gateway,
+        args.mac,
+        args.attach,
+    )
+    print(f"VM {args.name} is up on {args.chassis} ({args.switch}, {args.ip}) in {took:.2f} s")
+    return 0
+
+
+def cmd_del_vm(args: argparse.Namespace) -> int:
+    del_vm(_state(args), args.name)
+    print(f"VM {args.name} removed")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("add-vm", help="add a VM to a running lab; returns when its port is up")
+    p.add_argument("--lab")
+    p.add_argument("name", help="name of the new VM")
+    p.add_argument("--chassis", required=True, help="chassis node the VM runs on")
+    p.add_argument("--switch", required=True, help="logical switch its port joins")
+    p.add_argument("--ip", required=True, help="address with prefix, e.g. 10.0.0.20/24")
+    p.add_argument("--gateway", help="default route via this address (the router port)")
+    p.add_argument("--mac", help="default: derived from the lab and VM names")
+    p.add_argument(
+        "--attach",
+        choices=["internal", "veth"],
+        default="internal",
+        help="OVS internal port (default) or a veth pair into the VM's namespace",
+    )
+    p.set_defaults(func=cmd_add_vm)
+    p = sub.add_parser("del-vm", help="remove a VM from a running lab")
+    p.add_argument("--lab")
+    p.add_argument("name", help="the VM to remove")
+    p.set_defaults(func=cmd_del_vm)

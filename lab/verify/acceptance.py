@@ -1,0 +1,331 @@
+"""`lab test`: the shipped testinfra acceptance suites (lab/data/checks) against every node.
+
+The suites are plain pytest-testinfra files; this module only tells them what to expect
+(OVN_LAB_NAME, read back by the suites' conftest.py through `lab_expectations`), which hosts to
+connect to (`host_spec`: one URL per node, by provider), runs pytest, and prints what it found
+node by node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from lab import naming
+from lab.errors import UserError
+from lab.extras import require
+from lab.ops import preflight
+from lab.plan.model import Plan
+from lab.resources import data_dir
+from lab.state.store import LabState, open_lab
+
+CHECKS_DIR = data_dir("checks")  # lab/data/checks, shipped in the package
+NB_PORT, SB_PORT = 6641, 6642  # lab.plan.model.Plan defaults: the lab's remotes
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+# --- where each node is, by provider --------------------------------------------------------
+
+
+def _netns_spec(state: LabState, target: str) -> str:
+    return f"netns://{target}@{state.name}"
+
+
+def _docker_spec(state: LabState, target: str) -> str:
+    # testinfra's own backend for nodes (containers named like their namespace, with the
+    # node's OVS/OVN environment); VMs are namespaces, as on the netns provider.
+    if target in state.info.get("vms", {}):
+        return _netns_spec(state, target)
+    return f"docker://{naming.netns_name(state.name, target)}"
+
+
+def _ssh_spec(state: LabState, target: str) -> str:
+    # the lab's own SSH connection (host keys as checked by `lab up`), VMs in their namespace
+    return f"labssh://{target}@{state.name}"
+
+
+HOST_SPECS: dict[str, Callable[[LabState, str], str]] = {
+    "netns": _netns_spec,
+    "docker": _docker_spec,
+    "ssh": _ssh_spec,
+}
+
+
+def host_spec(state: LabState, target: str) -> str:
+    """The testinfra host URL of a node or VM, chosen by the lab's provider."""
+    try:
+        make = HOST_SPECS[state.provider]
+    except KeyError:
+        raise UserError(f"lab test does not know provider '{state.provider}'") from None
+    return make(state, target)
+
+
+# --- what each node should look like ----------------------------------------------------------
+
+
+def _address(link: dict[str, Any] | None) -> str | None:
+    address = (link or {}).get("address")
+    return address.split("/")[0] if address else None
+
+
+def _saved_plan(state: LabState) -> Plan | None:
+    """The lab's plan, remade from the topology copy saved by `lab up` (planning is
+    deterministic): it knows what state.info does not record (bridge mappings, VM gateways)."""
+    try:
+        from lab.plan.planner import make_plan
+        from lab.topology import parse_topology
+
+        text = (state.dir / "topology.yaml").read_text()
+        return make_plan(parse_topology(text, state.topology or "topology.yaml", name=state.name))
+    except Exception:  # an old or unreadable copy: fall back to what state.info says
+        return None
+
+
+def _bridge_mappings(plan: Plan | None, name: str, links: dict[str, Any], overlay: str) -> str:
+    if plan is not None and name in plan.nodes:
+        mappings = plan.nodes[name].bridge_mappings
+    else:  # the planner's rule: every non-overlay fabric the chassis links to
+        mappings = {f: naming.fabric_bridge(f) for f in links if f != overlay}
+    return ",".join(f"{fabric}:{bridge}" for fabric, bridge in mappings.items())
+
+
+def lab_expectations(state: LabState) -> dict[str, Any]:
+    """What checks/ expects of every node and VM of a lab, from its state.
+
+    The same shape as an expectations file for hand-made hosts (see docs/checks.md, "Acceptance
+    suites"): {"nodes": {NAME: {...}}, "vms": {NAME: {...}}}."""
+    info = state.info
+    plan = _saved_plan(state)
+    overlay = info.get("overlay")
+    nodes_info: dict[str, dict[str, Any]] = info.get("nodes", {})
+    central = info.get("central")
+    central_ip = _address(nodes_info.get(central, {}).get("links", {}).get(overlay))
+    nodes: dict[str, dict[str, Any]] = {}
+    for name, node in nodes_info.items():
+        entry: dict[str, Any] = {"role": node["role"], "host": host_spec(state, name)}
+        links = node.get("links", {})
+        if node["role"] == "central":
+            own_ip = _address(links.get(overlay)) or central_ip
+            entry.update(address=own_ip, nb_port=NB_PORT, sb_port=SB_PORT)
+            if len(info.get("centrals", [])) > 1:
+                entry["clustered"] = True  # one ovn-northd active, the others standby
+        elif node["role"] in ("chassis", "gateway"):
+            entry.update(
+                system_id=name,
+                encap_ip=node.get("encap_ip"),
+                ovn_remote=info.get("sb_remote", f"tcp:{central_ip}:{SB_PORT}"),
+                datapath_type=node.get("datapath_type", "netdev"),
+                bridge_mappings=_bridge_mappings(plan, name, links, overlay),
+            )
+            if plan is not None and name in plan.nodes:
+                macs = getattr(plan.nodes[name], "chassis_macs", {})  # VLAN fabrics only
+                entry["chassis_mac_mappings"] = ",".join(f"{f}:{m}" for f, m in macs.items())
+        else:
+            entry["addresses"] = {
+                link["node_if"]: link["address"] for link in links.values() if link.get("address")
+            }
+        nodes[name] = entry
+    vms = {
+        name: {
+            "host": host_spec(state, name),
+            "chassis": vm["chassis"],
+            "port": vm["port"],
+            "ifname": vm["ifname"],
+            "mac": vm["mac"],
+            "ip": vm["ip"],
+            "gateway": _vm_gateway(plan, name),
+        }
+        for name, vm in info.get("vms", {}).items()
+    }
+    return {"lab": state.name, "nodes": nodes, "vms": vms}
+
+
+def _vm_gateway(plan: Plan | None, vm: str) -> str | None:
+    gateway = plan.vms[vm].gateway if plan is not None and vm in plan.vms else None
+    return str(gateway) if gateway else None
+
+
+def lab_hosts(state: LabState) -> list[str]:
+    """Host URLs of every node, then every VM, in the order the lab's state lists them."""
+    info = state.info
+    return [host_spec(state, t) for t in [*info.get("nodes", {}), *info.get("vms", {})]]
+
+
+# --- running pytest -------------------------------------------------------------------------
+
+
+def pytest_argv(checks: Path, hosts: list[str], junit: str | None, extra: list[str]) -> list[str]:
+    argv = [sys.executable, "-m", "pytest", str(checks), f"--hosts={','.join(hosts)}"]
+    argv += ["-p", "no:cacheprovider", "-q", "--no-header"]
+    if junit:
+        argv += [f"--junit-xml={junit}"]
+    return [*argv, *extra]
+
+
+def split_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], list[str]]:
+    """(lab name, our options, pytest args) from `lab test [NAME] [OPTIONS] [-- PYTEST-ARGS]`.
+
+    argparse cannot both take an optional NAME and pass through what follows `--` (its
+    REMAINDER swallows options given after NAME, and `lab test -- -k x` arrives as NAME='-k'),
+    so the tail is sorted here: a NAME must look like a lab name, our own options are taken
+    up to `--`, everything else goes to pytest."""
+    name, rest = args.name, list(args.rest)
+    if name is not None and not naming.LAB_NAME.match(name):
+        name, rest = None, [name, *rest]
+    opts: dict[str, Any] = {
+        "junit": args.junit,
+        "checks": args.checks,
+        "verbose": args.verbose,
+        "output": getattr(args, "output", "text"),
+    }
+    while rest:
+        arg = rest[0]
+        if arg == "--":
+            rest = rest[1:]
+            break
+        key, eq, value = arg.partition("=")
+        if key in ("--junit", "--checks") and (eq or len(rest) > 1):
+            opts[key[2:]] = value if eq else rest[1]
+            rest = rest[1:] if eq else rest[2:]
+        elif arg in ("-v", "--verbose"):
+            opts["verbose"] = True
+            rest = rest[1:]
+        elif arg == "--json" or arg == "--output=json" or rest[:2] == ["--output", "json"]:
+            opts["output"] = "json"
+            rest = rest[2:] if arg == "--output" else rest[1:]
+        else:
+            break
+    return name, opts, rest
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    name, opts, extra = split_args(args)
+    state = open_lab(name)
+    lab = state.name
+    checks = Path(opts["checks"]) if opts["checks"] else CHECKS_DIR
+    if not checks.is_dir():
+        raise UserError(f"no acceptance suites at {checks}; pass --checks DIR")
+    if state.provider == "netns":
+        preflight.check_root()  # `ip netns exec`
+    if state.provider == "ssh":
+        require("paramiko")  # the suites reach the hosts through the lab's SSH connection
+    if state.phase != "up":
+        err.print(f"[yellow]note:[/yellow] lab {lab} is in phase '{state.phase}', not 'up'")
+    hosts = lab_hosts(state)
+    with tempfile.TemporaryDirectory(prefix="lab-test-") as tmp:
+        report = Path(tmp) / "results.json"
+        argv = pytest_argv(checks, hosts, opts["junit"], extra)
+        env = {**os.environ, "OVN_LAB_NAME": lab, "OVN_LAB_REPORT": str(report)}
+        env.pop("OVN_LAB_EXPECT", None)
+        start = time.monotonic()
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+        took = time.monotonic() - start
+        results = json.loads(report.read_text()) if report.exists() else []
+    as_json = opts["output"] == "json"
+    if opts["verbose"] or proc.returncode not in (0, 1) or not results:
+        (sys.stderr if as_json else sys.stdout).write(proc.stdout)  # stdout: the document
+        sys.stderr.write(proc.stderr)
+    if results and as_json:
+        from lab.report.output import emit
+
+        emit("test", lab=lab, seconds=round(took, 2), results=results)
+    elif results:
+        print_summary(lab, state, results, took)
+    if proc.returncode not in (0, 1) or not results:
+        command = shlex.join([f"OVN_LAB_NAME={lab}", sys.executable, *argv[1:]])
+        why = "selected no checks" if proc.returncode == 5 else "gave no verdict"
+        err.print(
+            f"[red]error:[/red] pytest exited {proc.returncode} and {why} on lab {lab}; "
+            f"run it by hand: {escape(command)}"
+        )
+        return 2 if proc.returncode in (4, 5) else 3  # 4: usage, 5: nothing selected
+    if opts["junit"]:
+        err.print(f"JUnit XML written to {escape(opts['junit'])}")
+    return (
+        1
+        if proc.returncode == 1 or any(r["outcome"] in ("failed", "error") for r in results)
+        else 0
+    )
+
+
+def print_summary(lab: str, state: LabState, results: list[dict[str, Any]], took: float) -> None:
+    """Node by node, check by check; failures repeated at the end, one line each."""
+    order = [*state.info.get("nodes", {}), *state.info.get("vms", {})]
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        by_node.setdefault(result["node"], []).append(result)
+    marks = {
+        "passed": "[green]ok  [/green]",
+        "failed": "[red]FAIL[/red]",
+        "error": "[red]ERR [/red]",
+        "skipped": "[yellow]skip[/yellow]",
+    }
+    for node in sorted(by_node, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        rows = by_node[node]
+        counts = _counts(rows)
+        colour = "red" if counts.get("failed") or counts.get("error") else "green"
+        tally = ", ".join(f"{n} {k}" for k, n in counts.items())
+        out.print(f"[bold]{node}[/bold] ({rows[0]['role']}): [{colour}]{tally}[/{colour}]")
+        for row in rows:
+            line = f"  {marks.get(row['outcome'], row['outcome'])}  {escape(row['check'])}"
+            if row["outcome"] != "passed" and row.get("message"):
+                line += f"  [dim]{escape(row['message'])}[/dim]"
+            out.print(line)
+    counts = _counts(results)
+    bad = [r for r in results if r["outcome"] in ("failed", "error")]
+    colour = "red" if bad else "green"
+    tally = ", ".join(f"{n} {k}" for k, n in counts.items())
+    out.print(
+        f"[{colour}]lab {lab}: {len(results)} checks on {len(by_node)} nodes: {tally}"
+        f"[/{colour}] in {took:.1f} s"
+    )
+    for row in bad:
+        out.print(
+            f"[red]FAILED[/red] {row['node']} {escape(row['check'])}: "
+            f"{escape(row.get('message') or row['outcome'])}"
+        )
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        n = sum(r["outcome"] == outcome for r in rows)
+        if n:
+            counts[outcome] = n
+    return counts
+
+
+def add_parser(sub: Any) -> None:
+    """Register `lab test` on the CLI's subparsers."""
+    p = sub.add_parser(
+        "test",
+        help="the shipped testinfra acceptance suites against every node; exit 1 on any failure",
+        description=(
+            "Run the shipped pytest-testinfra suites against every node and VM of a lab "
+            "(central, chassis, gateway, host, VM: each by its role). Arguments after `--` go "
+            "to pytest, e.g. `lab test mylab -- -k tunnel -x`."
+        ),
+    )
+    p.add_argument("name", nargs="?", help="lab name (optional when exactly one lab is up)")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (pytest --junit-xml)")
+    p.add_argument("--checks", metavar="DIR", help=f"suites to run (default {CHECKS_DIR})")
+    p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
+    from lab.report.output import add_output_option
+
+    add_output_option(p)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="-- PYTEST-ARGS: passed to pytest")
+    p.set_defaults(func=cmd_test)
