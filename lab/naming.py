@@ -17,6 +17,14 @@ IFNAMSIZ = 15
 
 # DESIGN.md says {0,11}, but its own example ("geneve-router") is longer and no resource
 # here needs the limit (veths live inside lab namespaces); 24 keeps socket paths short.
+# The providers a topology may name (`provider:`), the first the default, each a package of
+# lab/providers registered in lab.providers.REGISTRY; and whether its nodes can run an OVS/OVN
+# build other than the host's (`build:`), which the loader must know before any provider.
+PROVIDER_RUNS_BUILDS = {"netns": False, "docker": True, "ssh": False}
+PROVIDERS = tuple(PROVIDER_RUNS_BUILDS)
+DEFAULT_PROVIDER = PROVIDERS[0]
+# where a lab goes that asks for a non-host build and names no provider
+BUILDS_PROVIDER = next(name for name, runs in PROVIDER_RUNS_BUILDS.items() if runs)
 LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 # Nodes and VMs become namespace and interface names.
 NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")

@@ -41,6 +41,8 @@ from typing import Any
 
 import pytest
 
+from lab.naming import PROVIDERS
+
 OVS_OVN_DAEMONS = ("ovsdb-server", "ovs-vswitchd", "ovn-controller", "ovn-northd")
 
 
@@ -61,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ovn-lab", "ovn-lab fixtures (ovn_lab, ovn_lab_module)")
     group.addoption(
         "--ovn-lab-provider",
-        choices=["netns", "docker", "ssh"],
+        choices=PROVIDERS,
         default=None,
         help="bring every ovn_lab up on this provider (default: each topology's own)",
     )

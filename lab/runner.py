@@ -8,7 +8,8 @@ import select
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Protocol
 
 from lab.errors import RuntimeFailure
 
@@ -84,3 +85,45 @@ def wait_for_output(stream: IO[str] | None, text: str, timeout: float = 5.0) -> 
             if text.encode() in seen:
                 return True
     return False
+
+
+class NodeRunner(Protocol):
+    """How the ovn layer runs things in one node. The provider hands it over (see
+    lab/providers/base.py), so nothing outside providers/ asks what a node is."""
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], timeout: float = 30) -> None:
+        """Run a command in the node to completion (a daemon's `--detach` start)."""
+
+    def tool(self, argv: Sequence[str]) -> str:
+        """An offline tool (ovsdb-tool) on the node's files, of the OVS/OVN the node runs."""
+
+    def host_pid(self, pid: int) -> int | None:
+        """A PID the node's own pidfile names, as this (host) process sees it."""
+
+    def show_vms(self, vms: Sequence[tuple[str, str]]) -> None:
+        """Make (VM name, namespace) visible inside the node, where the node needs that."""
+
+    def hide_vm(self, vm: str) -> None:
+        """Undo show_vms for one VM."""
+
+
+@dataclass(frozen=True)
+class NetnsRunner:
+    """A node that is a network namespace of this machine (None: the host itself)."""
+
+    netns: str | None
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], timeout: float = 30) -> None:
+        run(argv, netns=self.netns, env=env, timeout=timeout)
+
+    def tool(self, argv: Sequence[str]) -> str:
+        return run(argv).stdout
+
+    def host_pid(self, pid: int) -> int | None:
+        return pid
+
+    def show_vms(self, vms: Sequence[tuple[str, str]]) -> None:
+        return None  # the host's /run/netns is the node's
+
+    def hide_vm(self, vm: str) -> None:
+        return None

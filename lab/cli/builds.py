@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from lab.report.output import add_output_option
+from lab.output import add_output_option
 
 err = Console(stderr=True, soft_wrap=True)
 

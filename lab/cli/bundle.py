@@ -17,9 +17,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
+    from lab import providers
+    from lab.providers.base import BUNDLE, require
+
     state = open_lab(args.name)
-    if state.provider == "ssh":
-        raise UserError("`lab bundle` works on netns and docker labs; this one runs on SSH hosts")
+    require(providers.of(state), BUNDLE, "`lab bundle`")
     output = Path(args.output)
     count, took = bundle.write(state, output)
     size = output.stat().st_size
@@ -32,9 +34,12 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def up_from_bundle(args: argparse.Namespace) -> int:
     """The same lab again: topology from the bundle, NB restored from its database."""
+    from lab import providers
+    from lab.naming import DEFAULT_PROVIDER
     from lab.ops import up as lifecycle
     from lab.plan.planner import make_plan
     from lab.progress import Progress
+    from lab.providers.base import BUNDLE, UpOptions, require
     from lab.topology import parse_topology
 
     if args.topology:
@@ -44,21 +49,27 @@ def up_from_bundle(args: argparse.Namespace) -> int:
     found = bundle.read(path)
     try:
         topo = parse_topology(found.topology, found.topology_name, name=args.name or found.lab)
-        topo.provider = args.provider or (found.provider if found.provider != "ssh" else "netns")
-        if topo.provider == "ssh":
-            raise UserError("`lab up --bundle` builds netns or docker labs; use --provider")
+        # the bundled lab's provider, or the default where that one cannot rebuild it
+        bundled = providers.get(found.provider)
+        topo.provider = args.provider or (
+            found.provider if BUNDLE in bundled.supports else DEFAULT_PROVIDER
+        )
+        provider = providers.get(topo.provider)
+        require(provider, BUNDLE, "`lab up --bundle`")
         plan = make_plan(topo)
         if args.dry_run:
             err.print(f"{path}: lab {plan.lab}, {len(plan.nodes)} nodes; NB from the bundle")
             return 0
+        progress = Progress()
+        options = UpOptions(nb_backup=found.nb)
         state = lifecycle.up(
-            plan,
+            provider.prepare(topo, plan, options, progress),
+            provider,
             f"{path.resolve()}:{found.topology_name}",
             found.topology,
-            provider=topo.provider,
-            progress=Progress(),
+            progress=progress,
             keep_on_error=args.keep_on_error,
-            nb_backup=found.nb,
+            options=options,
         )
         state.set(info={**state.info, "bundle": str(path.resolve())})
     finally:

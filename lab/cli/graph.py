@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
+from lab.report.views import VIEWS
 from lab.state.store import open_lab
 
 if TYPE_CHECKING:
     from lab.topology.model import Topology
-
-VIEWS = ("physical", "logical", "both")  # as lab.report.graph; imported lazily (graphviz, pydantic)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

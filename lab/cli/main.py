@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -15,14 +14,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import LabError, UserError
+from lab.naming import PROVIDERS
+from lab.output import add_output_option
 from lab.progress import Progress
-from lab.report.output import add_output_option
 from lab.state.store import (
     CorruptState,
     LabState,
     list_labs,
     load_state,
-    node_dir,
     open_lab,
     resolve_lab,
 )
@@ -60,7 +59,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     text = read_topology_text(path)  # once: `lab up /dev/stdin` works, this copy is saved
     topo = parse_topology(text, str(path), name=args.name)
     if args.provider:
-        from lab.providers.docker.builds import refuse_provider
+        from lab.topology.build_rules import refuse_provider
 
         refuse_provider(topo, args.provider)
         topo.provider = args.provider
@@ -73,7 +72,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if getattr(args, "output", "text") == "json":  # `lab plan --output json`
             from dataclasses import asdict
 
-            from lab.report.output import emit
+            from lab.output import emit
 
             return emit("plan", lab=plan.lab, plan=asdict(plan), commands=render_plan(plan))
         sys.stdout.write(render_plan(plan))
@@ -83,36 +82,27 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab.plan.security import acl_actions
 
     check_actions(acl_actions(topo), NB_SCHEMA)  # e.g. `pass` needs OVN 23.06
+    from lab import providers
+    from lab.providers.base import UpOptions
+
     start = time.monotonic()
     progress = Progress()
-    placed = None
-    if topo.provider == "ssh":  # the hosts' own addresses go into the plan
-        from lab.providers.ssh import hosts as ssh_lab
-
-        if not args.inventory:
-            raise UserError(
-                "provider ssh needs --inventory FILE: the Ansible inventory of the hosts "
-                "(the one `lab provision` used)"
-            )
-        hosts = {name: node.host for name, node in topo.nodes.items()}
-        placed = ssh_lab.place(
-            plan,
-            hosts,
-            Path(args.inventory),
-            Path(args.known_hosts) if args.known_hosts else None,
-            args.accept_new_host_keys,
-            progress,
-        )
-        ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
-        plan = make_plan(topo)
+    provider = providers.get(topo.provider)
+    options = UpOptions(
+        inventory=Path(args.inventory) if args.inventory else None,
+        known_hosts=Path(args.known_hosts) if args.known_hosts else None,
+        accept_new_host_keys=args.accept_new_host_keys,
+    )
+    prepared = provider.prepare(topo, plan, options, progress)  # nothing created yet
+    plan = prepared.plan
     state = lifecycle.up(
-        plan,
+        prepared,
+        provider,
         str(path.resolve()),
         text,
-        provider=topo.provider,
         progress=progress,
         keep_on_error=args.keep_on_error,
-        placed=placed,
+        options=options,
     )
     took = time.monotonic() - start
     served = sum(vm.waits_for_addresses for vm in plan.vms.values())
@@ -122,19 +112,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"every port up{addresses}, in {took:.2f} s. Try `lab status`, `lab exec VM -- ping ADDR`, "
         f"`lab down {plan.lab}`."
     )
-    if state.provider == "docker":  # mixed OVN releases: what OVN's upgrade guide says
-        from lab.ops.upgrade import version_warnings
-
-        for warning in version_warnings(state):
-            err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    for warning in provider.warnings(state):  # mixed OVN releases: OVN's upgrade guide
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from lab.ops.down import orphan_container_labs
+    from lab.ops.down import orphan_labs
 
     if args.all:
-        names = sorted({*list_labs(), *orphan_container_labs()})
+        names = sorted({*list_labs(), *orphan_labs()})
     else:
         if args.name is not None:
             from lab.naming import check_lab_name
@@ -191,7 +178,7 @@ def _down_one(name: str, forget_unreachable: bool, start: float) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from lab.ops.status import lab_status
-    from lab.report.output import emit, wants_json
+    from lab.output import emit, wants_json
 
     if not list_labs() and args.name is None:  # nothing up is an answer, not an error
         if wants_json(args):
@@ -270,53 +257,21 @@ def _print_status(st) -> None:
         out.print(f"[red]problem:[/red] {problem}")
 
 
-def _relay(proc: subprocess.CompletedProcess[str]) -> int:
-    """A command run on an SSH host, shown as if it ran here: its output, its exit status."""
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
-    return proc.returncode
-
-
 def cmd_exec(args: argparse.Namespace) -> int:
+    from lab import providers
+
     state = _state(args.lab)
     command = _strip_dashes(args.command)
     if not command:
         raise UserError("nothing to run: lab exec TARGET -- COMMAND [ARGS...]")
-    if state.provider == "ssh":  # on the node's host, through the lab's SSH connection
-        from lab.providers.ssh import hosts as ssh_lab
-
-        host, netns = ssh_lab.where(state, args.target)
-        return _relay(host.run(command, netns=netns, check=False, timeout=3600))
-    from lab.ops.targets import netns_env
-
-    netns, env = netns_env(state, args.target)
-    if args.target in state.info.get("nodes", {}):
-        from lab.providers.docker.containers import container_of, exec_argv
-
-        container = container_of(node_dir(state, args.target))
-        if container is not None:  # docker provider: inside the node's container
-            argv = exec_argv(container["name"], command, env, tty=sys.stdin.isatty())
-            os.execvp("docker", argv)
-    os.execvpe("ip", ["ip", "netns", "exec", netns, *command], {**os.environ, **env})
-    return 0  # not reached
+    return providers.of(state).exec(state, args.target, command)
 
 
 def _ctl(args: argparse.Namespace, tool: str, db: str) -> int:
-    from lab.ops.targets import db_remote
+    from lab import providers
 
     state = _state(args.lab)
-    if state.provider == "ssh":  # the central host's own client, over the lab's connection
-        from lab.providers.ssh import hosts as ssh_lab
-
-        host, _ = ssh_lab.where(state, state.info["central"])
-        return _relay(host.run([tool, *_strip_dashes(args.args)], check=False, timeout=600))
-    # every central's socket: with a raft cluster the client settles on the leader
-    argv = [tool, f"--db={db_remote(state, db)}", *_strip_dashes(args.args)]
-    from lab.providers.docker.clients import at_central  # the central's own release of the tool
-
-    argv = at_central(state, argv)
-    os.execvp(argv[0], argv)
-    return 0  # not reached
+    return providers.of(state).db_client(state, tool, db, _strip_dashes(args.args))
 
 
 def cmd_nbctl(args: argparse.Namespace) -> int:
@@ -329,7 +284,7 @@ def cmd_sbctl(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from lab.ops.faults import stop_node
-    from lab.state.store import local_only
+    from lab.providers.base import local_only
 
     state = local_only(_state(args.lab), "stop")
     pids = stop_node(state, args.node)
@@ -342,7 +297,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     from lab.ops.faults import start_node
-    from lab.state.store import local_only
+    from lab.providers.base import local_only
 
     state = local_only(_state(args.lab), "start")
     start = time.monotonic()
@@ -387,7 +342,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UserError(
             f"lab {state.name}'s topology has no `checks:`; add some (see docs/checks.md)"
         )
-    from lab.report.output import emit, wants_json
+    from lab.output import emit, wants_json
 
     shown = err if wants_json(args) else out  # with --output json stdout is the document
     results = run_checks(ctx, lambda result: report.print_result(shown, result))
@@ -469,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="build a lab from a topology file")
     p.add_argument("topology", nargs="?", help="topology YAML file")
     p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
-    p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
+    p.add_argument("--provider", choices=PROVIDERS, help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
     p.add_argument(
         "--inventory", "-i", metavar="FILE", help="provider ssh: Ansible inventory of the hosts"

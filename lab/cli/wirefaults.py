@@ -8,6 +8,7 @@ from rich.console import Console
 
 from lab.ops import wirefaults as wf
 from lab.state.store import resolve_lab
+from lab.topology.impairments import impairment
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -27,7 +28,7 @@ def cmd_impair(args: argparse.Namespace) -> int:
         wf.impair(name, args.node, args.fabric, None)
         err.print(f"link {args.node} {args.fabric} is clean again")
         return 0
-    imp = wf.impairment(args.delay, args.jitter, args.loss, args.rate)
+    imp = impairment(args.delay, args.jitter, args.loss, args.rate)
     wf.impair(name, args.node, args.fabric, imp)
     err.print(
         f"link {args.node} {args.fabric}: {imp.describe()} (each direction); "

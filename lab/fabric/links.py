@@ -17,7 +17,8 @@ from ipaddress import (
 from typing import TYPE_CHECKING
 
 from lab.errors import RuntimeFailure
-from lab.providers.netns import nsfs
+from lab.fabric import nsfs
+from lab.plan.commands import vm_ipv6_settings
 
 if TYPE_CHECKING:  # pyroute2 is imported where links are made: commands that only read stay fast
     from pyroute2 import IPRoute
@@ -183,23 +184,6 @@ def enable_ipv6(netns: str) -> None:
             for key, value in settings.items():
                 with open(f"/proc/sys/net/ipv6/conf/{scope}/{key}", "w") as fh:
                     fh.write(value)
-
-
-def vm_ipv6_settings(vm: VMPlan) -> dict[str, str]:
-    """Per-interface IPv6 sysctls of a VM: on, no duplicate address detection (it would hold
-    every address tentative for a second or more), router advertisements and SLAAC only
-    where OVN sends them, addresses from the MAC (EUI-64, as OVN and Neutron expect)."""
-    slaac = vm.ipv6_mode == "slaac"
-    return {
-        "disable_ipv6": "0",
-        "accept_dad": "0",
-        "dad_transmits": "0",
-        "accept_ra": "1" if vm.accept_ra else "0",
-        "autoconf": "1" if slaac else "0",
-        "addr_gen_mode": "0",
-        "use_tempaddr": "0",
-        "router_solicitation_delay": "0",
-    }
 
 
 def enable_vm_ipv6(vm: VMPlan) -> None:

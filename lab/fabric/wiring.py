@@ -16,20 +16,10 @@ from pathlib import Path
 from lab.fabric import links
 from lab.ovn import daemons
 from lab.ovn.daemons import Daemon
-from lab.plan.model import NodePlan, Plan
-from lab.runner import run
+from lab.plan.model import NodePlan, Plan, link_mtu
+from lab.runner import NetnsRunner, run
 
-# Geneve adds 58 bytes (outer Ethernet, IP, UDP, Geneve + OVN option) to a
-# 1500-byte VM frame; overlay wires carry that without fragmenting.
-OVERLAY_MTU = 1600
 FABRIC_DIR = "fabric"  # the fabric namespace's daemons, under the lab's state directory
-
-
-def link_mtu(plan: Plan, fabric: str) -> int | None:
-    fab = plan.fabrics[fabric]
-    if fab.mtu:
-        return fab.mtu
-    return OVERLAY_MTU if fabric == plan.overlay else None
 
 
 def has_tor(plan: Plan) -> bool:
@@ -54,7 +44,8 @@ def _start_tor(plan: Plan, fabric_dir: Path) -> None:
     """ovsdb-server + ovs-vswitchd for the VLAN fabrics: a learning switch, no controller."""
     fabric_dir.mkdir(mode=0o700, exist_ok=True)
     env = tor_env(fabric_dir)
-    sock = daemons.start_ovsdb(plan.fabric_netns, fabric_dir, env)
+    tor = NetnsRunner(plan.fabric_netns)
+    sock = daemons.start_ovsdb(tor, fabric_dir, env)
     cmds = ["--", "init"]
     for fab in plan.fabrics.values():
         if fab.vlans:
@@ -70,9 +61,7 @@ def _start_tor(plan: Plan, fabric_dir: Path) -> None:
                 "other_config:disable-in-band=true",
             ]
     run(["ovs-vsctl", f"--db={sock}", "--no-wait", *cmds], env=env)
-    daemons.start(
-        plan.fabric_netns, Daemon("ovs-vswitchd", fabric_dir), ["ovs-vswitchd", sock], env
-    )
+    daemons.start(Daemon("ovs-vswitchd", fabric_dir, tor), ["ovs-vswitchd", sock], env)
 
 
 def wire_node(plan: Plan, node: NodePlan, fabric_dir: Path) -> None:

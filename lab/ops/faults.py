@@ -3,14 +3,16 @@ at the fabric), `lab start NODE` brings it back as it was."""
 
 from __future__ import annotations
 
+from lab import providers
 from lab.errors import UserError
 from lab.fabric import links
-from lab.ops.up import central_dirs, saved_plan
+from lab.ops.up import saved_plan
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import wait_ports_up
 from lab.plan.model import NodePlan, Plan
 from lab.providers.netns import namespaces as nsprov
+from lab.providers.netns.build import central_dirs
 from lab.state.store import LabState, lab_lock, node_dir
 
 START_TIMEOUT = 60.0
@@ -37,9 +39,7 @@ def _set_cables(plan: Plan, node: NodePlan, state: str) -> None:
 def _kill_daemons(state: LabState, node: NodePlan) -> list[int]:
     """SIGKILL everything in the node's namespace but a container's own init (the node
     itself stays; only what it runs dies)."""
-    from lab.providers.docker.containers import container_init_pids
-
-    spare = container_init_pids(node_dir(state, node.name))
+    spare = providers.of(state).spared_pids(state, node.name)
     return nsprov.kill_all_in([node.netns], hard=True, spare=spare)
 
 
@@ -84,17 +84,18 @@ def restart_node(state: LabState, plan: Plan, node: NodePlan) -> None:
     relink(state, node.name)  # cables `lab link` cut stay cut
     directory = node_dir(state, node.name)
     central_dir = central_dirs(plan, state)
+    runner = providers.of(state).node_runner(state, node.name)
     if node.role == "central":
-        ovn_central.start_central(plan, node, directory)
+        ovn_central.start_central(plan, node, directory, runner)
     elif node.is_chassis:
-        ovn_chassis.start_chassis(plan, node, directory, central_dir)
+        ovn_chassis.start_chassis(plan, node, directory, central_dir, runner)
         vms = plan.vms_on(node.name)
         internal = [v for v in vms if v.attach == "internal"]
         ovn_chassis.attach_vms(node, internal, directory, restart=True)
-        ovn_chassis.start_controller(node, directory, central_dir)
+        ovn_chassis.start_controller(node, directory, central_dir, runner)
         wait_ports_up(central_dir, [v.port for v in vms], START_TIMEOUT)
         ovn_chassis.warm_tunnels(plan, state.dir)
     elif node.role == "host":
-        from lab.fabric import bfd
+        from lab.providers.netns import bfd
 
         bfd.restart_if_speaker(state, node.name)  # its bfdd died with it

@@ -22,13 +22,15 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from lab import providers
 from lab.errors import LabError, UserError
 from lab.ops import faults
 from lab.ops.status import LabStatus, lab_status
-from lab.ops.up import central_dirs, saved_plan
+from lab.ops.up import saved_plan
 from lab.ovn import chassis as ovn_chassis
-from lab.providers.netns import namespaces as nsprov
-from lab.state.store import LabState, lab_lock, load_state, local_only, node_dir, open_lab
+from lab.providers.base import local_only
+from lab.providers.netns.build import central_dirs
+from lab.state.store import LabState, lab_lock, load_state, node_dir, open_lab
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
 GRACE = 5.0  # nothing restarted: how long a transient problem may take to clear by itself
@@ -75,8 +77,9 @@ def heal(state: LabState, timeout: float = HEAL_TIMEOUT) -> HealReport:
                     f"in it; {recreate}"
                 )
         vms_gone: dict[str, list[str]] = {}  # chassis -> its VMs whose namespace is gone
+        vm_exists = providers.of(state).vm_exists(state)
         for vm, info in state.info.get("vms", {}).items():
-            if not nsprov.exists(info["netns"]):
+            if not vm_exists(info["netns"]):
                 vms_gone.setdefault(info["chassis"], []).append(vm)
                 report.unhealable.append(
                     f"VM {vm}: its namespace {info['netns']} is gone; {recreate}"
@@ -113,7 +116,8 @@ def _restart(
         dead_daemons, all_daemons = dead[name]
         try:
             if dead_daemons == ["ovn-controller"]:
-                ovn_chassis.start_controller(node, node_dir(state, name), central_dir)
+                runner = providers.of(state).node_runner(state, name)
+                ovn_chassis.start_controller(node, node_dir(state, name), central_dir, runner)
                 report.restarts.append(Restart(name, dead_daemons, dead_daemons))
             elif name in vms_gone:
                 report.unhealable.append(
@@ -142,7 +146,7 @@ def _restart_services(
         netns = state.info["vms"][svc.vm]["netns"]
         plan = services.ServicePlan(svc.vm, netns, svc.proto, svc.port)
         try:
-            pid = services.start(plan, state.dir, state.record)
+            pid = providers.of(state).start_service(state, plan)
         except LabError as exc:
             report.unhealable.append(f"VM {svc.vm}: restarting its service failed: {exc}")
             continue

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from lab.ops.targets import centrals_of
-from lab.ops.up import node_daemons
-from lab.ovn.daemons import daemon_names
+from lab import providers
 from lab.ovn.db import list_rows, uuid_of
 from lab.ovn.wait import nb_db, sb_db
-from lab.providers.netns import namespaces as nsprov
+from lab.providers.targets import centrals_of
 from lab.state.store import LabState
 
 
@@ -88,19 +86,14 @@ def lab_status(state: LabState) -> LabStatus:
     chassis_by_uuid = {uuid_of(u): str(n) for u, n in chassis_rows or []}
     registered = set(chassis_by_uuid.values())
     stopped = set(state.info.get("stopped", []))
-    ssh = state.provider == "ssh"  # nodes are hosts: "netns" says whether the host answers
-    from lab.ops.upgrade import current_builds, node_versions
+    provider = providers.of(state)
+    from lab.ops.upgrade import current_builds
 
     builds_now = current_builds(state)
-    versions = {} if ssh else node_versions(state)
+    versions = provider.versions(state)
     for name, info in state.info.get("nodes", {}).items():
-        if ssh:
-            from lab.providers.ssh import hosts as ssh_lab
-
-            there, daemons = ssh_lab.node_health(state, name, daemon_names(info["role"]))
-        else:
-            there = nsprov.exists(info["netns"])
-            daemons = {d.name: d.alive() for d in node_daemons(state, name)}
+        # an ssh lab's nodes are hosts: "netns" then says whether the host answers
+        there, daemons = provider.node_health(state, name)
         node = NodeStatus(
             name=name, role=info["role"], netns=there, daemons=daemons, stopped=name in stopped
         )
@@ -112,9 +105,9 @@ def lab_status(state: LabState) -> LabStatus:
                 status.problems.append(f"chassis {name} is not registered in the Southbound DB")
         if not node.netns:
             missing = (
-                f"host {info.get('host')} does not answer"
-                if ssh
-                else f"namespace {info['netns']} is missing"
+                f"namespace {info['netns']} is missing"
+                if info.get("netns")
+                else f"host {info.get('host')} does not answer"
             )
             status.problems.append(f"node {name}: {missing}")
         for daemon, alive in node.daemons.items():
@@ -128,13 +121,7 @@ def lab_status(state: LabState) -> LabStatus:
     up = {str(n): u is True for n, u in lsp_rows or []}
     if lsp_rows is None:
         status.problems.append("the Northbound DB cannot be read: which ports are up is unknown")
-    if ssh:
-        from lab.providers.ssh import hosts as ssh_lab
-
-        vm_netns = ssh_lab.vm_namespaces(state)
-        exists = vm_netns.__contains__
-    else:
-        exists = nsprov.exists
+    exists = provider.vm_exists(state)
     for vm, info in state.info.get("vms", {}).items():
         port = PortStatus(
             port=info["port"],
@@ -160,17 +147,11 @@ def lab_status(state: LabState) -> LabStatus:
 
 
 def _services(state: LabState, status: LabStatus) -> None:
-    from lab.vm.services import alive
-
-    remote = None
-    if state.provider == "ssh" and state.info.get("services"):
-        from lab.providers.ssh import services as ssh_services
-
-        remote = ssh_services.alive(state)  # on the chassis hosts
+    alive = providers.of(state).services_alive(state) if state.info.get("services") else {}
     for vm, services in state.info.get("services", {}).items():
         for svc in services:
             key = (vm, str(svc["proto"]), int(svc["port"]))
-            up = remote.get(key, False) if remote is not None else alive(state.dir, *key)
+            up = alive.get(key, False)
             status.services.append(
                 ServiceStatus(vm, svc["proto"], int(svc["port"]), svc.get("pid"), up)
             )

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import providers
 from lab.errors import UserError
 from lab.ovn import versions as ovn_versions
 from lab.plan.model import NodePlan, Plan
-from lab.providers.docker import builds
+from lab.providers.base import UPGRADE, require
 from lab.state.store import LabState, lab_lock, node_dir
 from lab.topology.builds import HOST, Build
 from lab.topology.builds import parse as parse_build
@@ -68,33 +69,14 @@ def current_builds(state: LabState) -> dict[str, str]:
     return {n: v.get("build", HOST) for n, v in state.info.get("nodes", {}).items()}
 
 
-def node_versions(state: LabState) -> dict[str, tuple[str, str]]:
-    """node -> (OVS, OVN) it runs: from its image's tag, or the host's for `host`."""
-    images = state.info.get("images") or {}
-    host: tuple[str, str] | None = None
-    result = {}
-    for name in state.info.get("nodes", {}):
-        tag = images.get(name)
-        if tag:
-            result[name] = builds.versions_of_image(tag)
-        else:
-            host = host or builds.host_versions()
-            result[name] = host
-    return result
-
-
 def prepare(
     state: LabState, names: list[str], to: str, progress: object | None = None
 ) -> UpgradePlan:
     """Everything checked before anything changes; then the image found or built."""
     from lab.ops.up import saved_plan
 
-    if state.provider != "docker":
-        raise UserError(
-            f"lab {state.name} runs on the {state.provider} provider (the host's binaries); "
-            "lab upgrade replaces a docker node's image: bring the lab up with a build: "
-            "other than host (or --provider docker)"
-        )
+    provider = providers.of(state)
+    require(provider, UPGRADE, "lab upgrade")
     plan = saved_plan(state)
     missing = [n for n in names if n not in plan.nodes]
     if missing:
@@ -113,13 +95,13 @@ def prepare(
             raise UserError(f"node {name} is a host: it runs no OVS/OVN to upgrade")
         if running.get(name) == str(build):
             raise UserError(f"node {name} already runs build {build}; pick another --to")
-    image = builds.image_for(build, progress)  # type: ignore[arg-type]
+    image = provider.image_for(build, progress)
     images = state.info.get("images") or {}
     for name in names:
         if images.get(name) == image:  # e.g. `host` on docker is this machine's release
             raise UserError(f"node {name} already runs {image}; pick another --to")
-    new_ovn = ovn_versions.release(builds.versions_of_image(image)[1])
-    versions = node_versions(state)
+    new_ovn = ovn_versions.release(provider.image_versions(image)[1])
+    versions = provider.versions(state)
     old = [ovn_versions.release(versions[n][1]) for n in names]
     olds = [r for r in old if r is not None]
     procedure = "rolling"
@@ -198,23 +180,18 @@ def upgrade_node(
     state: LabState, plan: Plan, node: NodePlan, build: Build, image: str
 ) -> NodeUpgrade:
     from lab.ops.faults import _kill_daemons
-    from lab.providers.docker import containers as dockerprov
 
     running = current_builds(state)
     result = NodeUpgrade(node.name, node.role, running.get(node.name, HOST), str(build))
-    directory = node_dir(state, node.name)
     with lab_lock(state.name):
         result.started = time.time()
         _kill_daemons(state, node)
-        # the node's first container stays as its namespace's holder, under a new name:
-        # recorded first, so `lab down` removes it too (it is the lab's own container)
-        state.record("container", node.netns + dockerprov.HOLDER_SUFFIX)
-        dockerprov.recreate_node(node.netns, image, directory)
+        providers.of(state).replace_node_image(state, node.name, image)
         # from here the node runs the new image, whatever happens next
         builds_now = {**running, node.name: str(build)}
         images = {**(state.info.get("images") or {}), node.name: image}
         state.set(info={**state.info, "builds": builds_now, "images": images})
-        result.converted = _convert_databases(directory)
+        result.converted = _convert_databases(state, node.name)
         _restart(state, plan, node)
         result.finished = time.time()
     return result
@@ -225,18 +202,19 @@ def _restart(state: LabState, plan: Plan, node: NodePlan) -> None:
     ovn-controller to catch up with the SB: during a fail-safe upgrade the other, pinned
     controllers process nothing, so a wait for every hypervisor would never end."""
     from lab.ops.faults import restart_node
-    from lab.ops.up import central_dirs
     from lab.ovn import chassis as ovn_chassis
+    from lab.providers.netns.build import central_dirs
 
     if not node.is_chassis:
         restart_node(state, plan, node)
         return
     directory = node_dir(state, node.name)
     centrals = central_dirs(plan, state)
-    ovn_chassis.start_chassis(plan, node, directory, centrals)
+    runner = providers.of(state).node_runner(state, node.name)
+    ovn_chassis.start_chassis(plan, node, directory, centrals, runner)
     internal = [v for v in plan.vms_on(node.name) if v.attach == "internal"]
     ovn_chassis.attach_vms(node, internal, directory, restart=True)
-    ovn_chassis.start_controller(node, directory, centrals)
+    ovn_chassis.start_controller(node, directory, centrals, runner)
     _wait_caught_up(centrals, node.name, CATCH_UP_S)
     ovn_chassis.warm_tunnels(plan, state.dir)
 
@@ -262,22 +240,25 @@ def _wait_caught_up(centrals: list[Path], chassis: str, timeout: float) -> None:
     )  # fmt: skip
 
 
-def _convert_databases(directory: Path) -> list[str]:
+def _convert_databases(state: LabState, node: str) -> list[str]:
     """Each standalone database to the schema of the binaries now in the container (what
     ovs-ctl/ovn-ctl do at start after a package upgrade). Clustered ones convert online
     through their leader and are left to it."""
     from lab.ovn.daemons import run_tool
+
+    directory = node_dir(state, node)
+    runner = providers.of(state).node_runner(state, node)
 
     converted = []
     for name, schema in DB_SCHEMAS.items():
         path = directory / name
         if not path.exists():
             continue
-        if run_tool(directory, ["ovsdb-tool", "db-is-clustered", str(path)], check=False):
+        if run_tool(runner, ["ovsdb-tool", "db-is-clustered", str(path)], check=False):
             continue  # exit 0: clustered
-        needs = run_tool(directory, ["ovsdb-tool", "needs-conversion", str(path), schema])
+        needs = run_tool(runner, ["ovsdb-tool", "needs-conversion", str(path), schema])
         if (needs or "").strip() == "yes":
-            run_tool(directory, ["ovsdb-tool", "convert", str(path), schema])
+            run_tool(runner, ["ovsdb-tool", "convert", str(path), schema])
             converted.append(name)
     return converted
 
@@ -295,14 +276,3 @@ def _pin_controllers(state: LabState, plan: Plan, on: bool) -> None:
             argv = ["ovs-vsctl", f"--db={sock}", "remove", "open", ".", "external_ids",
                     "ovn-match-northd-version"]  # fmt: skip
         run_cmd(argv, check=False)
-
-
-def version_warnings(state: LabState) -> list[str]:
-    """OVN's upgrade-guide rules a lab of mixed releases breaks (see lab.ovn.versions)."""
-    versions = node_versions(state)
-    nodes = state.info.get("nodes", {})
-    controllers = {
-        n: versions[n][1] for n, v in nodes.items() if v["role"] in ("chassis", "gateway")
-    }
-    centrals = {n: versions[n][1] for n, v in nodes.items() if v["role"] == "central"}
-    return ovn_versions.mixed_warnings(controllers, centrals)

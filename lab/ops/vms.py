@@ -6,16 +6,17 @@ import argparse
 import time
 from typing import Any
 
-from lab import naming
+from lab import naming, providers
 from lab.errors import UserError
-from lab.ops.targets import centrals_of, netns_env
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import nb_db, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
+from lab.providers.base import local_only
 from lab.providers.netns import namespaces as nsprov
+from lab.providers.netns.ownership import create_netns
+from lab.providers.targets import centrals_of, netns_env
 from lab.runner import run
-from lab.state.ownership import create_netns
-from lab.state.store import LabState, lab_lock, local_only, node_dir, open_lab
+from lab.state.store import LabState, lab_lock, node_dir, open_lab
 
 ADD_TIMEOUT = 30.0
 
@@ -75,6 +76,7 @@ def add_vm(
                 [vm],
                 node_dir(state, chassis),
                 lambda names: create_netns(state, names),
+                providers.of(state).node_runner(state, chassis),
             )
             if wait:
                 wait_ports_up(central, [vm.port], ADD_TIMEOUT)
@@ -172,9 +174,7 @@ def _undo(state: LabState, vm: VMPlan) -> None:
         env=env,
         check=False,
     )
-    from lab.providers.docker.containers import hide_vm
-
-    hide_vm(node_dir(state, vm.chassis), vm.name)
+    providers.of(state).node_runner(state, vm.chassis).hide_vm(vm.name)
     if vm.netns in state.resources.get("netns", []):
         nsprov.kill_all_in([vm.netns])
         nsprov.remove(vm.netns)
@@ -199,9 +199,7 @@ def del_vm(state: LabState, name: str) -> None:
         if vm["netns"] in state.resources.get("netns", []):
             nsprov.kill_all_in([vm["netns"]])
             nsprov.remove(vm["netns"])
-        from lab.providers.docker.containers import hide_vm
-
-        hide_vm(node_dir(state, vm["chassis"]), name)
+        providers.of(state).node_runner(state, vm["chassis"]).hide_vm(name)
         state.forget("netns", vm["netns"])
         del state.info["vms"][name]
         state.save()

@@ -9,6 +9,8 @@ others stand by."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
 from lab.ovn.pki import SslFiles
 from lab.plan.model import NodePlan, Plan
-from lab.runner import run
+from lab.runner import NodeRunner, run
 
 JOIN_TIMEOUT = 30  # s for a new cluster member to be connected to the cluster
 
@@ -61,36 +63,36 @@ def ssl_files(plan: Plan, node: NodePlan, node_dir: Path) -> SslFiles | None:
     return pki.ensure_node(node_dir.parent, plan.lab, node.name)
 
 
-def start_central(plan: Plan, node: NodePlan, node_dir: Path) -> None:
+def start_central(plan: Plan, node: NodePlan, node_dir: Path, runner: NodeRunner) -> None:
     """Create (first start) and start the node's databases, then its ovn-northd."""
-    created = [db for db in DBS if _create_db(plan, node, node_dir, db)]
+    created = [db for db in DBS if _create_db(plan, node, node_dir, db, runner)]
     for db in DBS:
-        start_db_server(plan, node, node_dir, db)
+        start_db_server(plan, node, node_dir, db, runner)
     if plan.clustered:
         for db in created:  # restarted members catch up by themselves
             wait_joined(node_dir, db)
-    start_northd(plan, node, node_dir)
+    start_northd(plan, node, node_dir, runner)
 
 
-def _create_db(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> bool:
+def _create_db(
+    plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb, runner: NodeRunner
+) -> bool:
     """Create the database file unless it exists; True when it was created now."""
     path = db.path(node_dir)
     if path.exists():
         return False
     if not plan.clustered:
-        daemons.create_db(path, db.schema)
-        _add_listener(plan, node, path, db)
+        daemons.create_db(runner, path, db.schema)
+        _add_listener(plan, node, path, db, runner)
         return True
     port = db.raft_port(plan)
     local = plan.raft_address(node.name, port)
     if node.name == plan.central:
-        daemons.run_tool(
-            node_dir, ["ovsdb-tool", "create-cluster", str(path), str(db.schema), local]
-        )
+        daemons.run_tool(runner, ["ovsdb-tool", "create-cluster", str(path), str(db.schema), local])
     else:
         members = [plan.raft_address(c, port) for c in plan.centrals if c != node.name]
         daemons.run_tool(
-            node_dir, ["ovsdb-tool", "join-cluster", str(path), db.name, local, *members]
+            runner, ["ovsdb-tool", "join-cluster", str(path), db.name, local, *members]
         )
     return True
 
@@ -106,7 +108,9 @@ def _listen_target(plan: Plan, node: NodePlan, db: CentralDb) -> str:
     return f"{'pssl' if plan.ssl else 'ptcp'}:{db.port(plan)}:{plan.url_ip(node.name)}"
 
 
-def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None:
+def _add_listener(
+    plan: Plan, node: NodePlan, path: Path, db: CentralDb, runner: NodeRunner
+) -> None:
     """Write the listener into a new standalone database as its Connection row (what
     `ovn-sbctl set-connection` makes): unlike a --remote=ptcp: option, a row carries an
     inactivity probe, and `ovn-nbctl/ovn-sbctl get-connection` shows it."""
@@ -127,10 +131,12 @@ def _add_listener(plan: Plan, node: NodePlan, path: Path, db: CentralDb) -> None
             "row": {"connections": ["named-uuid", "listener"]},
         },
     ]
-    daemons.run_tool(path.parent, ["ovsdb-tool", "transact", str(path), json.dumps(txn)])
+    daemons.run_tool(runner, ["ovsdb-tool", "transact", str(path), json.dumps(txn)])
 
 
-def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -> None:
+def start_db_server(
+    plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb, runner: NodeRunner
+) -> None:
     """One database's ovsdb-server, its remote listening on the node's overlay address
     only. A standalone database has its listener as a Connection row (_add_listener); a
     cluster member's is an option. A cluster member rejoins by itself."""
@@ -140,8 +146,7 @@ def start_db_server(plan: Plan, node: NodePlan, node_dir: Path, db: CentralDb) -
     else:
         listen = f"--remote=db:{db.name},{db.global_table},connections"
     daemons.start(
-        node.netns,
-        Daemon(db.daemon, node_dir),
+        Daemon(db.daemon, node_dir, runner),
         [
             "ovsdb-server",
             f"--unixctl={db.ctl(node_dir)}",
@@ -169,7 +174,7 @@ def wait_joined(node_dir: Path, db: CentralDb) -> None:
     )
 
 
-def start_northd(plan: Plan, node: NodePlan, node_dir: Path) -> None:
+def start_northd(plan: Plan, node: NodePlan, node_dir: Path, runner: NodeRunner) -> None:
     """ovn-northd: on the local sockets with one central; with three, on every central's
     NB and SB remote over the overlay (TLS with `ssl: true`)."""
     if plan.clustered:
@@ -187,5 +192,47 @@ def start_northd(plan: Plan, node: NodePlan, node_dir: Path) -> None:
             f"--ovnsb-db=unix:{SB.sock(node_dir)}",
         ]
     daemons.start(
-        node.netns, Daemon("ovn-northd", node_dir), argv, daemons.node_env(node_dir, node_dir)
+        Daemon("ovn-northd", node_dir, runner), argv, daemons.node_env(node_dir, node_dir)
     )
+
+
+def restore_nb(plan, node, directory: Path, backup: Path) -> None:  # type: ignore[no-untyped-def]
+    """Put the bundle's NB in place of a new one, before the central's first start: converted
+    to this OVN's schema if needed, with its listener set to this lab's address (standalone)
+    or as the initial contents of a new raft cluster (first of three centrals)."""
+    from lab.ovn import central as ovn_central
+    from lab.ovn import daemons
+
+    nb = ovn_central.NB
+    target = nb.path(directory)
+    work = directory / "nb-from-bundle.db"
+    shutil.copyfile(backup, work)
+    needs = run(["ovsdb-tool", "needs-conversion", str(work), str(daemons.NB_SCHEMA)], check=False)
+    if needs.stdout.strip() == "yes":
+        run(["ovsdb-tool", "convert", str(work), str(daemons.NB_SCHEMA)])
+    if plan.clustered:
+        local = plan.raft_address(node.name, nb.raft_port(plan))
+        run(["ovsdb-tool", "create-cluster", str(target), str(work), local])
+        work.unlink()
+        return
+    os.replace(work, target)
+    # its NB_Global row stays; only the listener becomes this lab's (as _add_listener writes)
+    txn = [
+        nb.name,
+        {
+            "op": "insert",
+            "table": "Connection",
+            "uuid-name": "listener",
+            "row": {
+                "target": ovn_central._listen_target(plan, node, nb),
+                "inactivity_probe": ovn_central.INACTIVITY_PROBE_MS,
+            },
+        },
+        {
+            "op": "update",
+            "table": nb.global_table,
+            "where": [],
+            "row": {"connections": ["named-uuid", "listener"]},
+        },
+    ]
+    run(["ovsdb-tool", "transact", str(target), json.dumps(txn)])

@@ -14,22 +14,23 @@ from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
-from lab.providers.docker import containers as dockerprov
-from lab.runner import run
+from lab.runner import NodeRunner, run
 from lab.vm.dhcp import control as dhcp
 
 
-def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Centrals) -> None:
+def start_chassis(
+    plan: Plan, node: NodePlan, node_dir: Path, central_dir: Centrals, runner: NodeRunner
+) -> None:
     """ovsdb-server and ovs-vswitchd with the node's bridges and OVN settings."""
     env = daemons.node_env(node_dir, central_dir)
-    sock = daemons.start_ovsdb(node.netns, node_dir, env)
+    sock = daemons.start_ovsdb(runner, node_dir, env)
     cmds = chassis_ovs_commands(plan, node)
     if plan.ssl:  # ovn-controller reads its TLS files from the SSL table, also on restarts
         cmds.append(pki.ensure_node(node_dir.parent, plan.lab, node.name).vsctl_set_ssl())
     # Configure everything before ovs-vswitchd starts, so it comes up in its final shape.
     run(["ovs-vsctl", f"--db={sock}", "--no-wait", "--", "init", *transaction(cmds)], env=env)
     # --detach returns after ovs-vswitchd applied its initial configuration: bridges exist.
-    daemons.start(node.netns, Daemon("ovs-vswitchd", node_dir), ["ovs-vswitchd", sock], env)
+    daemons.start(Daemon("ovs-vswitchd", node_dir, runner), ["ovs-vswitchd", sock], env)
     overlay = node.link(plan.overlay) if plan.overlay else None
     if overlay and overlay.ovs_bridge and overlay.address:
         # The Geneve endpoint address lives on the OVS bridge holding the overlay wire:
@@ -39,13 +40,15 @@ def start_chassis(plan: Plan, node: NodePlan, node_dir: Path, central_dir: Centr
             links.add_address(handle, overlay.ovs_bridge, overlay.address)
 
 
-def start_controller(node: NodePlan, node_dir: Path, central_dir: Centrals) -> None:
+def start_controller(
+    node: NodePlan, node_dir: Path, central_dir: Centrals, runner: NodeRunner
+) -> None:
     """ovn-controller goes last, once the node's VM ports are plugged and the logical
     network exists: it then computes its flows and claims its ports in one go instead of
     recomputing through every change on the way (what makes 100 chassis slow)."""
     env = daemons.node_env(node_dir, central_dir)
     sock = f"unix:{node_dir / 'db.sock'}"
-    daemons.start(node.netns, Daemon("ovn-controller", node_dir), ["ovn-controller", sock], env)
+    daemons.start(Daemon("ovn-controller", node_dir, runner), ["ovn-controller", sock], env)
 
 
 def bind_vms(
@@ -53,6 +56,7 @@ def bind_vms(
     vms: list[VMPlan],
     node_dir: Path,
     create_netns: Callable[[list[str]], None],
+    runner: NodeRunner,
 ) -> None:
     """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
     -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`.
@@ -62,7 +66,7 @@ def bind_vms(
         if vm.wants_ipv6:
             links.enable_vm_ipv6(vm)
     # docker: VMs visible inside their chassis (a no-op for a namespace node)
-    dockerprov.show_vms_inside(node_dir, [(vm.name, vm.netns) for vm in vms])
+    runner.show_vms([(vm.name, vm.netns) for vm in vms])
     veths = [vm for vm in vms if vm.attach == "veth"]
     if veths:
         with links.ipr(node.netns) as handle:
@@ -137,7 +141,7 @@ def warm_tunnels(plan: Plan, lab_dir: Path) -> None:
         for n in plan.chassis()
         if n.encap_ip is not None
     ]
-    calls: list[tuple[Daemon, list[list[str]]]] = []
+    calls: list[tuple[Path, list[list[str]]]] = []
     for node, _ip, _mac in ends:
         overlay = node.link(plan.overlay) if plan.overlay else None
         if overlay is None or overlay.ovs_bridge is None:
@@ -148,7 +152,11 @@ def warm_tunnels(plan: Plan, lab_dir: Path) -> None:
             if peer is not node
         ]
         if entries:
-            calls.append((Daemon("ovs-vswitchd", lab_dir / node.name), entries))
+            calls.append((lab_dir / node.name, entries))
     # each call mostly waits for its ovs-vswitchd: a few chassis at a time
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda c: daemons.unixctl_many(c[0], "tnl/neigh/set", c[1]), calls))
+        list(
+            pool.map(
+                lambda c: daemons.unixctl_many(c[0], "ovs-vswitchd", "tnl/neigh/set", c[1]), calls
+            )
+        )

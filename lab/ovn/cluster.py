@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.ovn.daemons import Daemon
+from lab.ovn.daemons import control_socket
 from lab.runner import run
 
 
@@ -101,7 +101,7 @@ def northd_status_argv(ctl: Path) -> list[str]:
 
 
 def read_northd_status(env: dict[str, str]) -> str | None:
-    ctl = Daemon("ovn-northd", Path(env["OVN_RUNDIR"])).control_socket()
+    ctl = control_socket(Path(env["OVN_RUNDIR"]), "ovn-northd")
     if ctl is None:
         return None
     proc = run(northd_status_argv(ctl), env=env, check=False, timeout=10)

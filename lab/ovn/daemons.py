@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.errors import RuntimeFailure
 from lab.ovn.remotes import Centrals, nb_db, sb_db
-from lab.runner import run
+from lab.runner import NodeRunner
 
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 NB_SCHEMA = Path("/usr/share/ovn/ovn-nb.ovsschema")
@@ -23,10 +23,12 @@ SB_SCHEMA = Path("/usr/share/ovn/ovn-sb.ovsschema")
 
 @dataclass(frozen=True)
 class Daemon:
-    """One daemon of a node: how to find it again (pidfile) and what it logs to."""
+    """One daemon of a node: how to find it again (pidfile), what it logs to, and the
+    runner of its node (from the lab's provider) that starts it and knows its PIDs."""
 
     name: str  # ovsdb-server, ovs-vswitchd, ovn-controller, ovnnb_db, ovnsb_db, ovn-northd
     node_dir: Path
+    runner: NodeRunner
 
     @property
     def pidfile(self) -> Path:
@@ -42,23 +44,10 @@ class Daemon:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        container = _container(self.node_dir)
-        if container is None:
-            return pid
-        # a container node's pidfile holds the PID inside the container
-        from lab.providers.docker.containers import host_pid
-
-        return host_pid(int(container["pid"]), pid)
+        return self.runner.host_pid(pid)  # a container's pidfile holds its own PID
 
     def control_socket(self) -> Path | None:
-        """The daemon's unixctl socket, named after the PID in its pidfile (inside the
-        container for a docker node). Given by path, not as `-t NAME`: that checks the
-        pidfile's lock holder against the PID in it, which differ in a container."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return self.node_dir / f"{self.name}.{pid}.ctl"
+        return control_socket(self.node_dir, self.name)
 
     def alive(self) -> bool:
         pid = self.pid()
@@ -69,6 +58,17 @@ class Daemon:
                 return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
         except (OSError, IndexError):
             return False
+
+
+def control_socket(node_dir: Path, name: str) -> Path | None:
+    """A daemon's unixctl socket, named after the PID in its pidfile (inside the container
+    for a docker node). Given by path, not as `-t NAME`: that checks the pidfile's lock
+    holder against the PID in it, which differ in a container."""
+    try:
+        pid = int((node_dir / f"{name}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return node_dir / f"{name}.{pid}.ctl"
 
 
 CHASSIS_DAEMONS = ("ovsdb-server", "ovs-vswitchd", "ovn-controller")
@@ -100,8 +100,8 @@ def node_env(node_dir: Path, central_dir: Centrals) -> dict[str, str]:
     }
 
 
-def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> None:
-    """Start a daemon detached inside a namespace. OVS daemons' --detach returns only
+def start(daemon: Daemon, argv: list[str], env: dict[str, str]) -> None:
+    """Start a daemon detached inside its node. OVS daemons' --detach returns only
     once the daemon is ready (e.g. ovsdb-server listening), so no polling is needed."""
     full = [
         *argv[:1],
@@ -111,24 +111,18 @@ def start(netns: str, daemon: Daemon, argv: list[str], env: dict[str, str]) -> N
         f"--log-file={daemon.logfile}",
         *argv[1:],
     ]
-    container = _container(daemon.node_dir)
-    if container is not None:  # docker provider: the daemon lives inside the node
-        from lab.providers.docker.containers import exec_in
-
-        exec_in(container["name"], full, env)
-        return
-    run(full, netns=netns, env=env, timeout=30)
+    daemon.runner.start(full, env, timeout=30)
 
 
-def unixctl_many(daemon: Daemon, command: str, calls: list[list[str]]) -> None:
-    """Run one unixctl command with each argument list, on one connection to the daemon's
-    control socket (`ovs-appctl` makes one per process). Unix sockets reach into
-    namespaces and containers alike."""
+def unixctl_many(node_dir: Path, name: str, command: str, calls: list[list[str]]) -> None:
+    """Run one unixctl command with each argument list, on one connection to the control
+    socket of the node's daemon `name` (`ovs-appctl` makes one per process). Unix sockets
+    reach into namespaces and containers alike."""
     from ovs.unixctl.client import UnixctlClient
 
-    path = daemon.control_socket()
+    path = control_socket(node_dir, name)
     if path is None:
-        raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name} is not running")
+        raise RuntimeFailure(f"{name} of {node_dir.name} is not running")
     error, client = UnixctlClient.create(str(path))
     if error:
         raise RuntimeFailure(f"cannot reach {path}: {os.strerror(error)}")
@@ -137,48 +131,36 @@ def unixctl_many(daemon: Daemon, command: str, calls: list[list[str]]) -> None:
             error, failure, _ = client.transact(command, argv)
             if error or failure:
                 why = os.strerror(error) if error else failure.strip()
-                raise RuntimeFailure(f"{daemon.name} of {daemon.node_dir.name}: {command}: {why}")
+                raise RuntimeFailure(f"{name} of {node_dir.name}: {command}: {why}")
     finally:
         client.close()
 
 
-def _container(node_dir: Path) -> dict[str, object] | None:
-    """The container a node is (docker provider), from the marker in its directory."""
-    from lab.providers.docker.containers import container_of
-
-    return container_of(node_dir)
-
-
-def create_db(path: Path, schema: Path) -> None:
+def create_db(runner: NodeRunner, path: Path, schema: Path) -> None:
     if not path.exists():
-        run_tool(path.parent, ["ovsdb-tool", "create", str(path), str(schema)])
+        run_tool(runner, ["ovsdb-tool", "create", str(path), str(schema)])
 
 
-def run_tool(node_dir: Path, argv: list[str], check: bool = True) -> str | None:
-    """An offline tool (ovsdb-tool) on a node's files: inside its container when it is one,
-    so a database is made from the schema of the OVS/OVN that node runs, not the host's.
-    With check=False a failure returns None (and success at least "ok")."""
-    container = _container(node_dir)
+def run_tool(runner: NodeRunner, argv: list[str], check: bool = True) -> str | None:
+    """An offline tool (ovsdb-tool) on a node's files, run by the node's runner (inside
+    its container when it is one), so a database is made from the schema of the OVS/OVN
+    that node runs, not the host's. With check=False a failure returns None (and success
+    at least "ok")."""
     try:
-        if container is not None:
-            from lab.providers.docker.containers import exec_in
-
-            return exec_in(str(container["name"]), argv, {}) or "ok"
-        return run(argv).stdout or "ok"
+        return runner.tool(argv) or "ok"
     except RuntimeFailure:
         if check:
             raise
         return None
 
 
-def start_ovsdb(netns: str, node_dir: Path, env: dict[str, str]) -> str:
+def start_ovsdb(runner: NodeRunner, node_dir: Path, env: dict[str, str]) -> str:
     """The node's Open_vSwitch database server (created on first start); returns the
     `unix:` remote that ovs-vsctl and ovs-vswitchd use."""
     db = node_dir / "conf.db"
-    create_db(db, OVS_SCHEMA)
+    create_db(runner, db, OVS_SCHEMA)
     start(
-        netns,
-        Daemon("ovsdb-server", node_dir),
+        Daemon("ovsdb-server", node_dir, runner),
         [
             "ovsdb-server",
             f"--remote=punix:{node_dir / 'db.sock'}",

@@ -6,6 +6,7 @@ quoted where a lab breaks them rather than paraphrased.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 
 # OVN's words, as the guide has them
@@ -117,3 +118,17 @@ def refusal(controllers: dict[str, str], centrals: dict[str, str]) -> str | None
         f"upgrades controllers first ({RULE_ORDER}); give the central the older build or "
         "the chassis the newer one"
     )
+
+
+def host_versions() -> tuple[str, str]:
+    """The host's OVS and OVN (what a `host` build runs), from the binaries themselves."""
+    return _version(["ovs-vswitchd", "--version"]), _version(["ovn-controller", "--version"])
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        text = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    found = re.search(r"(\d+\.\d+\.\d+[\w.~+-]*)", text.splitlines()[0] if text else "")
+    return found.group(1) if found else "unknown"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lab.errors import RuntimeFailure
 from lab.ovn.db import list_rows
 from lab.ovn.remotes import Centrals, nb_db, sb_db
+from lab.plan.model import Plan
 from lab.runner import run
 
 __all__ = [
@@ -58,3 +59,11 @@ def ports_not_up(central_dir: Centrals, ports: list[str]) -> list[str]:
 def port_up_states(central_dir: Centrals) -> dict[str, bool]:
     rows = list_rows("ovn-nbctl", "name,up", "Logical_Switch_Port", db=nb_db(central_dir))
     return {str(name): up is True for name, up in rows or []}
+
+
+PORT_UP_TIMEOUT = 60.0  # for a small lab; big ones get more (port_up_timeout)
+
+
+def port_up_timeout(plan: Plan) -> float:
+    """Every chassis processes every port binding: convergence grows with ports x chassis."""
+    return max(PORT_UP_TIMEOUT, 0.002 * len(plan.vms) * len(plan.chassis()))

@@ -7,17 +7,15 @@ single transaction (what `lab up` does).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import naming
-from lab.plan.model import NodePlan, Plan, VMPlan
+from lab.plan.model import NodePlan, Plan, VMPlan, localnet_port
 
 if TYPE_CHECKING:  # the model drags in pydantic; commands only read attributes
     from lab.topology.model import Topology
-
-
-def localnet_port(switch: str) -> str:
-    return f"ln-{switch}"
 
 
 def logical_network_commands(topo: Topology) -> list[list[str]]:
@@ -179,8 +177,6 @@ def vm_commands(vm: VMPlan, chassis_netns: str | None, owner: str | None = None)
         cmds.append([*on_chassis, "link", "set", vm.chassis_if, "netns", vm.netns])
     cmds.append([*inside, "link", "set", "lo", "up"])
     if vm.wants_ipv6:  # before the link is up: no DAD wait, SLAAC only where asked for
-        from lab.fabric.links import vm_ipv6_settings
-
         sysctl = ["ip", "netns", "exec", vm.netns, "sysctl", "-qw"]
         for key, value in vm_ipv6_settings(vm).items():
             cmds.append([*sysctl, f"net.ipv6.conf.{vm.vm_if}.{key}={value}"])
@@ -280,3 +276,35 @@ def chassis_registration(plan: Plan, iface_types: str = "") -> list[list[str]]:
             ["set", "Port_Binding", vm.port, f"chassis=@c{i}"] for vm in plan.vms_on(node.name)
         ]
     return cmds
+
+
+def vm_ipv6_settings(vm: VMPlan) -> dict[str, str]:
+    """Per-interface IPv6 sysctls of a VM: on, no duplicate address detection (it would hold
+    every address tentative for a second or more), router advertisements and SLAAC only
+    where OVN sends them, addresses from the MAC (EUI-64, as OVN and Neutron expect)."""
+    slaac = vm.ipv6_mode == "slaac"
+    return {
+        "disable_ipv6": "0",
+        "accept_dad": "0",
+        "dad_transmits": "0",
+        "accept_ra": "1" if vm.accept_ra else "0",
+        "autoconf": "1" if slaac else "0",
+        "addr_gen_mode": "0",
+        "use_tempaddr": "0",
+        "router_solicitation_delay": "0",
+    }
+
+
+def client_argv(vm: VMPlan, directory: Path) -> list[str]:
+    """The client, as `lab up --dry-run` shows it and `lab up` runs it in the VM."""
+    argv = [sys.executable, "-m", "lab.vm.dhcp.client", "--ifname", vm.vm_if, "--mac", vm.mac]
+    argv += ["--dir", str(directory)]
+    if vm.dhcp4:
+        argv.append("--dhcp4")
+    if vm.dhcp6:
+        argv += ["--dhcp6", vm.dhcp6]
+    if vm.accept_ra:
+        argv.append("--ra")
+    if vm.ipv6_mode == "slaac":
+        argv.append("--slaac")
+    return argv

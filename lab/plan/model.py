@@ -173,3 +173,19 @@ class Plan:
 
     def vms_on(self, chassis: str) -> list[VMPlan]:
         return [v for v in self.vms.values() if v.chassis == chassis]
+
+
+# Geneve adds 58 bytes (outer Ethernet, IP, UDP, Geneve + OVN option) to a
+# 1500-byte VM frame; overlay wires carry that without fragmenting.
+OVERLAY_MTU = 1600
+
+
+def link_mtu(plan: Plan, fabric: str) -> int | None:
+    fab = plan.fabrics[fabric]
+    if fab.mtu:
+        return fab.mtu
+    return OVERLAY_MTU if fabric == plan.overlay else None
+
+
+def localnet_port(switch: str) -> str:
+    return f"ln-{switch}"

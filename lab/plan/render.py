@@ -9,9 +9,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from lab.fabric.wiring import link_mtu
 from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
-from lab.plan.model import NodePlan, Plan
+from lab.plan.model import NodePlan, Plan, link_mtu
 
 # Files of a node with `ssl: true`, as the dry run names them (in <lab>/pki/).
 SSL_ARGS = ["--private-key=NODE-privkey.pem", "--certificate=NODE-cert.pem", "--ca-cert=cacert.pem"]
@@ -147,7 +146,7 @@ def render_plan(plan: Plan) -> str:
         for argv in vm_commands(vm, plan.nodes[vm.chassis].netns):
             out.append(_vsctl(argv) if argv[0] == "ovs-vsctl" else _cmd(*argv))
         if vm.waits_for_addresses:
-            from lab.vm.dhcp.control import client_argv
+            from lab.plan.commands import client_argv
 
             out.append("# its DHCP client / RA watcher, writing only into the lab's state dir")
             client = client_argv(vm, Path(f"/var/lib/ovn-lab/{plan.lab}/{vm.name}"))

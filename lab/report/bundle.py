@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import UserError
-from lab.ops.targets import centrals_of
+from lab.providers.targets import centrals_of
 from lab.runner import run
 from lab.state.store import LabState, node_dir
 
@@ -55,9 +55,9 @@ def _text(argv: list[str], netns: str | None = None, env: dict[str, str] | None 
 def collect(state: LabState) -> dict[str, bytes]:
     """Every file of the bundle but the MANIFEST: path inside the bundle -> bytes."""
     from lab.ops.status import lab_status
-    from lab.ops.targets import netns_env
     from lab.ovn.central import NB, SB
     from lab.ovn.wait import nb_db, sb_db
+    from lab.providers.targets import netns_env
 
     files: dict[str, bytes] = {}
     files[TOPOLOGY_FILE] = (state.dir / "topology.yaml").read_bytes()
@@ -220,45 +220,3 @@ def _members(tar: tarfile.TarFile, path: Path) -> dict[str, bytes]:
         assert handle is not None
         data[name] = handle.read()
     return data
-
-
-def restore_nb(plan, node, directory: Path, backup: Path) -> None:  # type: ignore[no-untyped-def]
-    """Put the bundle's NB in place of a new one, before the central's first start: converted
-    to this OVN's schema if needed, with its listener set to this lab's address (standalone)
-    or as the initial contents of a new raft cluster (first of three centrals)."""
-    from lab.ovn import central as ovn_central
-    from lab.ovn import daemons
-
-    nb = ovn_central.NB
-    target = nb.path(directory)
-    work = directory / "nb-from-bundle.db"
-    shutil.copyfile(backup, work)
-    needs = run(["ovsdb-tool", "needs-conversion", str(work), str(daemons.NB_SCHEMA)], check=False)
-    if needs.stdout.strip() == "yes":
-        run(["ovsdb-tool", "convert", str(work), str(daemons.NB_SCHEMA)])
-    if plan.clustered:
-        local = plan.raft_address(node.name, nb.raft_port(plan))
-        run(["ovsdb-tool", "create-cluster", str(target), str(work), local])
-        work.unlink()
-        return
-    os.replace(work, target)
-    # its NB_Global row stays; only the listener becomes this lab's (as _add_listener writes)
-    txn = [
-        nb.name,
-        {
-            "op": "insert",
-            "table": "Connection",
-            "uuid-name": "listener",
-            "row": {
-                "target": ovn_central._listen_target(plan, node, nb),
-                "inactivity_probe": ovn_central.INACTIVITY_PROBE_MS,
-            },
-        },
-        {
-            "op": "update",
-            "table": nb.global_table,
-            "where": [],
-            "row": {"connections": ["named-uuid", "listener"]},
-        },
-    ]
-    run(["ovsdb-tool", "transact", str(target), json.dumps(txn)])

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import graphviz
 
-from lab.cli.graph import VIEWS  # one definition, importable without graphviz
 from lab.errors import LabError, UserError
-from lab.plan.commands import localnet_port
-from lab.plan.model import Plan
+from lab.plan.model import Plan, localnet_port
 from lab.plan.planner import make_plan
+from lab.report.views import VIEWS
 from lab.topology.model import Nat, RouterRoute, Topology
 
 FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from lab.verify.checks import CheckResult
+from lab.verify.result import CheckResult
 from lab.verify.steps import STEP_KINDS
 
 
@@ -39,7 +39,7 @@ def json_data(lab: str, results: list[CheckResult], raw_dir: Path) -> dict[str, 
 
 def write_json(path: Path, lab: str, results: list[CheckResult], raw_dir: Path) -> None:
     """`lab check --json FILE`: the same document as `lab check --output json` prints."""
-    from lab.report.output import dumps
+    from lab.output import dumps
 
     path.write_text(dumps("check", **json_data(lab, results, raw_dir)))
 

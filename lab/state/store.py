@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.errors import UserError
+from lab.errors import LabError, UserError
 from lab.naming import check_lab_name, is_lab_name
 
 DEFAULT_ROOT = "/var/lib/ovn-lab"
@@ -346,13 +347,9 @@ def lab_lock(name: str, remove_after: bool = False) -> Iterator[None]:
         fh.close()
 
 
-def local_only(state: LabState, command: str) -> LabState:
-    """Commands that drive a lab's daemons by their pidfiles and namespaces on this machine
-    (stop, start, heal, add-vm, del-vm): not for a lab on SSH hosts, whose services are the
-    hosts' own."""
-    if state.provider == "ssh":
-        raise UserError(
-            f"`lab {command}` works on netns and docker labs; lab {state.name} runs on SSH "
-            "hosts (provider ssh), where it is not available yet"
-        )
-    return state
+def remove_state_dir(name: str) -> None:
+    """The lab's own directory, a direct child of the state root, and nothing else."""
+    directory = lab_dir(name)
+    if directory.parent != state_root() or directory.name != name:
+        raise LabError(f"refusing to remove {directory}: not a lab directory")
+    shutil.rmtree(directory, ignore_errors=True)

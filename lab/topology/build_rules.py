@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.errors import UserError
+from lab.naming import BUILDS_PROVIDER, PROVIDER_RUNS_BUILDS
 from lab.topology import builds
+from lab.topology.model import Topology
 from lab.topology.problems import Reporter
 from lab.topology.shape import Parts
 
@@ -29,12 +32,12 @@ def check_builds(parts: Parts, rep: Reporter) -> None:
             non_host = True
             # absolute from here on: the lab may be brought up from another folder
             _set(parts, path, builds.canonical(text, base))
-    if non_host and parts.provider_written and parts.provider != "docker":
+    if non_host and parts.provider_written and not PROVIDER_RUNS_BUILDS.get(parts.provider):
         rep.add(
             ("provider",),
             f"provider {parts.provider} runs only the host's OVS/OVN, but a node has a "
-            "non-host build; use provider: docker (or leave provider: out) for builds "
-            "other than host",
+            f"non-host build; use provider: {BUILDS_PROVIDER} (or leave provider: out) for "
+            "builds other than host",
         )
 
 
@@ -47,9 +50,21 @@ def _set(parts: Parts, path: tuple[str, ...], value: str) -> None:
 
 def assembled_builds(parts: Parts) -> tuple[str, str]:
     """(top-level build, provider): a non-host build anywhere makes the lab a docker lab
-    unless a provider was written (which check_builds then requires to be docker)."""
+    unless a provider was written (which check_builds then requires to run builds)."""
     non_host = parts.build != builds.HOST or any(
         n.build not in (None, builds.HOST) for n in parts.nodes.values()
     )
-    provider = "docker" if non_host and not parts.provider_written else parts.provider
+    provider = BUILDS_PROVIDER if non_host and not parts.provider_written else parts.provider
     return parts.build, provider
+
+
+def refuse_provider(topo: Topology, provider: str) -> None:
+    """`lab up --provider P`: a non-host build runs only where nodes can run builds."""
+    if PROVIDER_RUNS_BUILDS.get(provider):
+        return
+    others = sorted({topo.node_build(n) for n in topo.nodes} - {builds.HOST})
+    if others:
+        raise UserError(
+            f"--provider {provider} runs only the host's OVS/OVN, but the topology asks for "
+            f"build {others[0]}; use --provider {BUILDS_PROVIDER} (or leave --provider out)"
+        )

@@ -22,29 +22,11 @@ from pydantic import (
     IPvAnyNetwork,
 )
 
+from lab.naming import DEFAULT_PROVIDER, PROVIDERS
+
 Role = Literal["central", "chassis", "gateway", "host"]
-ProviderName = Literal["netns", "docker", "ssh"]
+ProviderName = Literal[PROVIDERS]  # type: ignore[valid-type]  # lab.naming, written once
 CHASSIS_ROLES: frozenset[str] = frozenset({"chassis", "gateway"})
-CHECK_KINDS: frozenset[str] = frozenset(
-    {
-        "ping",
-        "trace",
-        "geneve",
-        "flows",
-        "fdb",
-        "gateway",
-        "failover",
-        "raft",
-        "connect",
-        "acl_log",
-        "lb",
-        "nexthop",
-        "upgrade",
-        "dhcp",
-        "dns",
-    }
-    | {"link", "impair", "partition", "assert", "add-vm"}  # steps between checks (v2)
-)
 
 
 class Strict(BaseModel):
@@ -282,7 +264,7 @@ class VM(Strict):
 
 class Topology(Strict):
     name: str
-    provider: ProviderName = "netns"
+    provider: ProviderName = DEFAULT_PROVIDER
     # TLS everywhere OVSDB is reached over the network: NB/SB remotes pssl:, chassis,
     # northd and raft connections ssl:, with a lab-local PKI (one certificate per node).
     ssl: bool = False

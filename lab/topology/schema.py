@@ -4,27 +4,24 @@ The objects come from the pydantic model (lab.topology.model), so a key added th
 the schema with no edit here. Two things the model holds in their normalised form are
 written out as the YAML allows them: a node's `links` (three forms) and `checks` (one
 entry per check, `{kind: {settings}}`). The check kinds are the loader's (CHECK_KINDS);
-each kind's settings come from what validates them, so there is one list of them: the
-`_require(spec, KIND, required..., optional=(...))` calls in lab/verify (read from the
-source), and STEP_KEYS for the steps and `assert`. The value types are CHECK_KEYS',
+each kind's settings come from the table the runners validate them with
+(lab.topology.check_kinds), so there is one list of them. The value types are CHECK_KEYS',
 KIND_KEYS' where a key means something else in one kind, and KIND_RULES add what one key
 alone cannot say (an assert runs exactly one command).
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
-from importlib import resources
 from typing import Any, get_args
 
 from lab.naming import LAB_NAME
-from lab.ops.wirefaults import LIMITS
 from lab.topology import builds
-from lab.topology.model import CHECK_KINDS, Acl, Topology
+from lab.topology.check_kinds import CHECK_KINDS, KIND_SETTINGS
+from lab.topology.impairments import LIMITS
+from lab.topology.model import Acl, Topology
 from lab.topology.security import CONNECT_EXPECT, CT_FLAGS, PROTOS, TRACE_VERDICTS
-from lab.topology.steps import STEP_KEYS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -196,95 +193,8 @@ KIND_RULES: dict[str, dict[str, Any]] = {
 
 
 def check_specs() -> dict[str, tuple[list[str], list[str]]]:
-    """kind -> (required keys, optional keys), from the `_require` calls in lab/verify and
-    the steps' STEP_KEYS. A kind validated by several calls (trace: plain, and with L4
-    keys) takes them all; a key is required when every call requires it."""
-    found: dict[str, tuple[list[str], list[str]]] = {}
-    modules = sorted(resources.files("lab.verify").iterdir(), key=lambda m: m.name)
-    for module in modules:
-        if not module.name.endswith(".py"):
-            continue
-        tree = ast.parse(module.read_text(encoding="utf-8"))
-        constants = _string_tuples(tree)
-        for call in ast.walk(tree):
-            if not (isinstance(call, ast.Call) and _name(call.func) == "_require"):
-                continue
-            if len(call.args) < 2 or _text(call.args[1]) is None:
-                continue  # not the `_require(spec, KIND, ...)` of lab.verify.checks
-            where = f"{module.name}:{call.lineno}"
-            words = _strings(call.args[1:], constants, where)
-            optional: list[str] = []
-            for kw in call.keywords:
-                if kw.arg == "optional" and isinstance(kw.value, ast.Tuple | ast.List):
-                    optional = _strings(kw.value.elts, constants, where)
-            _merge(found, words[0], words[1:], optional)
-    for kind, (required, optional) in STEP_KEYS.items():
-        _merge(found, kind, list(required), list(optional))
-    return found
-
-
-def _merge(
-    found: dict[str, tuple[list[str], list[str]]], kind: str, req: list[str], opt: list[str]
-) -> None:
-    if kind not in found:
-        found[kind] = (list(req), list(opt))
-        return
-    old_req, old_opt = found[kind]
-    required = [k for k in old_req if k in req]
-    known = [*old_req, *old_opt]
-    optional = [k for k in known if k not in required]
-    optional += [k for k in [*req, *opt] if k not in known]
-    found[kind] = (required, optional)
-
-
-def _string_tuples(tree: ast.Module) -> dict[str, list[str]]:
-    """Module-level `NAME = ("a", "b")`: what `*NAME` in a `_require` call stands for."""
-    found: dict[str, list[str]] = {}
-    for stmt in tree.body:
-        if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-            and isinstance(stmt.value, ast.Tuple | ast.List)
-        ):
-            words = [_text(e) for e in stmt.value.elts]
-            if all(w is not None for w in words):
-                found[stmt.targets[0].id] = [w for w in words if w is not None]
-    return found
-
-
-def _strings(nodes: list[ast.expr], constants: dict[str, list[str]], where: str) -> list[str]:
-    """The key names of `_require` arguments: literals, or `*NAME` of a module constant.
-    Anything else would leave a key out of the schema unseen, so it is an error."""
-    words: list[str] = []
-    for node in nodes:
-        text = _text(node)
-        if text is not None:
-            words.append(text)
-        elif (
-            isinstance(node, ast.Starred)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in constants
-        ):
-            words.extend(constants[node.value.id])
-        else:
-            raise ValueError(
-                f"lab/verify/{where}: a _require key that is not a string or *CONSTANT of "
-                f"the module ({ast.unparse(node)}); lab/topology/schema.py cannot read it"
-            )
-    return words
-
-
-def _name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
-
-
-def _text(node: ast.expr) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+    """kind -> (required keys, optional keys): lab.topology.check_kinds, the one table."""
+    return {kind: (list(req), list(opt)) for kind, (req, opt) in KIND_SETTINGS.items()}
 
 
 def _setting(kind: str, key: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, IPvAnyAddress, IPvAnyInterface, IPvAnyNetwork, ValidationError
 
+from lab.naming import DEFAULT_PROVIDER
 from lab.topology.model import (
     VM,
     Acl,
@@ -124,7 +125,7 @@ class Parts:
 
     name: str | None = None
     name_from_cli: bool = False
-    provider: ProviderName = "netns"
+    provider: ProviderName = DEFAULT_PROVIDER
     ssl: bool = False
     fabric: dict[str, Fabric] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)

@@ -9,18 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import UserError
+from lab.topology.check_kinds import STEPS
 from lab.topology.problems import Path, one_of, show
 
 if TYPE_CHECKING:
     from lab.topology.validate import _Rules
 
-STEP_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (required, optional)
-    "link": (("node", "fabric", "state"), ()),
-    "impair": (("node", "fabric"), ("delay_ms", "jitter_ms", "loss_pct", "rate_mbit")),
-    "partition": (("node", "from"), ("heal",)),
-    "assert": ((), ("on", "run", "nbctl", "sbctl", "match", "json", "within_s", "for_s", "exit")),
-    "add-vm": (("name", "chassis", "switch", "ip"), ("gateway", "mac", "wait")),
-}
+STEP_KEYS = STEPS  # kind -> (required, optional), in lab.topology.check_kinds
 
 
 def _keys(rules: _Rules, path: Path, kind: str, spec: dict[str, Any]) -> bool:
@@ -78,7 +73,7 @@ def link(rules: _Rules, path: Path, spec: dict[str, Any]) -> None:
 
 
 def impair(rules: _Rules, path: Path, spec: dict[str, Any]) -> None:
-    from lab.ops.wirefaults import impairment
+    from lab.topology.impairments import impairment
 
     if not _keys(rules, path, "impair", spec):
         return

@@ -12,7 +12,8 @@ from typing import Any
 
 from lab import naming
 from lab.topology.addressing import addressing_rules
-from lab.topology.model import CHASSIS_ROLES, CHECK_KINDS, Link
+from lab.topology.check_kinds import CHECK_KINDS
+from lab.topology.model import CHASSIS_ROLES, Link
 from lab.topology.problems import Path, Reporter, dotted, one_of, show
 from lab.topology.security import validate_security
 from lab.topology.shape import Parts
@@ -59,8 +60,8 @@ def validate(parts: Parts, rep: Reporter) -> None:
 
 def _pinned_tunnel_keys(parts: Parts, rep: Reporter) -> None:
     """Two objects pinned to one tunnel key in one scope (lab.plan.tunnel_keys)."""
-    from lab.plan.tunnel_keys import duplicate_keys
     from lab.topology.model import Ovn, Topology
+    from lab.topology.tunnel_keys import duplicate_keys
 
     view = Topology.model_construct(
         name=parts.name or "",

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,40 +37,11 @@ out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-# --- where each node is, by provider --------------------------------------------------------
-
-
-def _netns_spec(state: LabState, target: str) -> str:
-    return f"netns://{target}@{state.name}"
-
-
-def _docker_spec(state: LabState, target: str) -> str:
-    # testinfra's own backend for nodes (containers named like their namespace, with the
-    # node's OVS/OVN environment); VMs are namespaces, as on the netns provider.
-    if target in state.info.get("vms", {}):
-        return _netns_spec(state, target)
-    return f"docker://{naming.netns_name(state.name, target)}"
-
-
-def _ssh_spec(state: LabState, target: str) -> str:
-    # the lab's own SSH connection (host keys as checked by `lab up`), VMs in their namespace
-    return f"labssh://{target}@{state.name}"
-
-
-HOST_SPECS: dict[str, Callable[[LabState, str], str]] = {
-    "netns": _netns_spec,
-    "docker": _docker_spec,
-    "ssh": _ssh_spec,
-}
-
-
 def host_spec(state: LabState, target: str) -> str:
-    """The testinfra host URL of a node or VM, chosen by the lab's provider."""
-    try:
-        make = HOST_SPECS[state.provider]
-    except KeyError:
-        raise UserError(f"lab test does not know provider '{state.provider}'") from None
-    return make(state, target)
+    """The testinfra host URL of a node or VM: its provider knows how testinfra reaches it."""
+    from lab import providers
+
+    return providers.of(state).testinfra_url(state, target)
 
 
 # --- what each node should look like ----------------------------------------------------------
@@ -219,10 +189,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     checks = Path(opts["checks"]) if opts["checks"] else CHECKS_DIR
     if not checks.is_dir():
         raise UserError(f"no acceptance suites at {checks}; pass --checks DIR")
-    if state.provider == "netns":
+    from lab import providers
+
+    provider = providers.of(state)
+    for extra in provider.test_needs:  # e.g. paramiko: the suites reach SSH hosts with it
+        require(extra)
+    if provider.test_as_root:
         preflight.check_root()  # `ip netns exec`
-    if state.provider == "ssh":
-        require("paramiko")  # the suites reach the hosts through the lab's SSH connection
     if state.phase != "up":
         err.print(f"[yellow]note:[/yellow] lab {lab} is in phase '{state.phase}', not 'up'")
     hosts = lab_hosts(state)
@@ -240,7 +213,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         (sys.stderr if as_json else sys.stdout).write(proc.stdout)  # stdout: the document
         sys.stderr.write(proc.stderr)
     if results and as_json:
-        from lab.report.output import emit
+        from lab.output import emit
 
         emit("test", lab=lab, seconds=round(took, 2), results=results)
     elif results:
@@ -324,7 +297,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (pytest --junit-xml)")
     p.add_argument("--checks", metavar="DIR", help=f"suites to run (default {CHECKS_DIR})")
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
-    from lab.report.output import add_output_option
+    from lab.output import add_output_option
 
     add_output_option(p)
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- PYTEST-ARGS: passed to pytest")

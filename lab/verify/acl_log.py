@@ -105,9 +105,9 @@ def describe(hits: list[Hit]) -> str:
 
 
 def check_acl_log(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(spec, "acl_log", "name", optional=("verdict", "direction", "min"))
+    require_keys(spec, "acl_log")
     name = str(spec["name"])
     known = {
         str(acl.name) for acl in ctx.topology.ovn.acls if acl.name and (acl.log or acl.severity)

@@ -240,14 +240,11 @@ def diagnose_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> str:
     return "ovn-trace: " + verdict.describe()
 
 
-L4_KEYS = ("proto", "port", "ct", "verdict", "stage")
-
-
 def check_trace_l4(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
     """The trace check with proto/port/ct/verdict/stage: where the ACLs decide."""
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(spec, "trace", "from", "to", optional=("path", "output", *L4_KEYS))
+    require_keys(spec, "trace")
     proto = spec.get("proto")
     if proto is not None and "port" not in spec:
         raise UserError("check 'trace': proto needs port: too (the destination port)")

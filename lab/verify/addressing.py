@@ -19,8 +19,8 @@ from typing import Any
 
 from lab.errors import UserError
 from lab.runner import run
-from lab.verify.checks import CheckResult, _require
 from lab.verify.context import LabContext
+from lab.verify.result import CheckResult, require_keys
 from lab.vm.dhcp.control import read_lease, read_resolv, vm_dir
 
 PACKET_INS = "pinctrl_total_pin_pkts"  # ovn-controller's coverage counter of packet-ins
@@ -64,7 +64,7 @@ def _in_vm(ctx: LabContext, vm: str, *argv: str) -> Any:
 
 
 def check_dhcp(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "dhcp", "vm")
+    require_keys(spec, "dhcp")
     name = str(spec["vm"])
     info = ctx.vm(name)
     directory = vm_dir(ctx.state.dir, name)
@@ -171,10 +171,10 @@ def _listeners_on_53(ctx: LabContext) -> list[str]:
 def _packet_ins(ctx: LabContext, chassis: str) -> int | None:
     """The chassis' ovn-controller's packet-in count, through its control socket (the
     same path on both providers: a container's node directory is bind-mounted)."""
-    from lab.ovn.daemons import Daemon
+    from lab.ovn.daemons import control_socket
     from lab.state.store import node_dir
 
-    socket = Daemon("ovn-controller", node_dir(ctx.state, chassis)).control_socket()
+    socket = control_socket(node_dir(ctx.state, chassis), "ovn-controller")
     if socket is None:
         return None
     argv = ["ovn-appctl", "-t", str(socket), "coverage/read-counter", PACKET_INS]
@@ -186,7 +186,7 @@ def _packet_ins(ctx: LabContext, chassis: str) -> int | None:
 
 
 def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "dns", "from", "name", optional=("expect",))
+    require_keys(spec, "dns")
     vm, name = str(spec["from"]), str(spec["name"]).lower()
     info = ctx.vm(vm)
     servers = read_resolv(vm_dir(ctx.state.dir, vm))

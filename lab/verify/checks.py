@@ -8,11 +8,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab.errors import UserError
+from lab.providers.base import PCAP_FILE
 from lab.runner import wait_for_output
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
@@ -20,43 +20,7 @@ from lab.verify import ping as pg
 from lab.verify import steps
 from lab.verify import trace as tr
 from lab.verify.context import LabContext, slug
-
-
-@dataclass
-class CheckResult:
-    kind: str
-    spec: dict[str, Any]
-    passed: bool
-    summary: str  # the evidence in a few words
-    evidence: dict[str, Any] = field(default_factory=dict)
-    diagnosis: str | None = None  # where it breaks, when it failed
-    seconds: float = 0.0
-
-    @property
-    def title(self) -> str:
-        bits = [f"{k}={v}" for k, v in self.spec.items() if not isinstance(v, (dict, list))]
-        return f"{self.kind} " + " ".join(bits)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "spec": self.spec,
-            "passed": self.passed,
-            "summary": self.summary,
-            "evidence": self.evidence,
-            "diagnosis": self.diagnosis,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def _require(spec: dict[str, Any], kind: str, *keys: str, optional: tuple[str, ...] = ()) -> None:
-    missing = [k for k in keys if k not in spec]
-    unknown = [k for k in spec if k not in keys and k not in optional]
-    if missing or unknown:
-        allowed = ", ".join([*keys, *optional])
-        what = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
-        raise UserError(f"check '{kind}': {what}; allowed keys: {allowed}")
-
+from lab.verify.result import CheckResult, require_keys
 
 # --- ping ---------------------------------------------------------------------------------
 
@@ -67,7 +31,7 @@ _ECHO_REQUEST_SOURCE = (
 
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "ping", "from", "to", optional=("expect", "count", "ttl", "seen_as", "family"))
+    require_keys(spec, "ping")
     expect = spec.get("expect", "reach")
     if expect not in ("reach", "no-reach"):
         raise UserError(f"check 'ping': expect must be reach or no-reach, not '{expect}'")
@@ -163,7 +127,7 @@ def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 
     if any(key in spec for key in acl_trace.L4_KEYS):  # TCP/UDP, ct states, ACL verdicts
         return acl_trace.check_trace_l4(ctx, spec, cid)  # type: ignore[no-any-return]
-    _require(spec, "trace", "from", "to", optional=("path", "output"))
+    require_keys(spec, "trace")
     trace, text, argv = ctx.trace(str(spec["from"]), str(spec["to"]))
     ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
     want_path = [str(p) for p in spec.get("path", [])]
@@ -221,7 +185,7 @@ def _capture_while(
 
 
 def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "geneve", "from", "to", "on", optional=("count",))
+    require_keys(spec, "geneve")
     src, dst, node = str(spec["from"]), str(spec["to"]), str(spec["on"])
     ctx.chassis_of(node)
     if dst not in ctx.info.get("vms", {}):
@@ -241,7 +205,7 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     def traffic() -> None:
         ctx.run_in(src, pg.ping_argv(dst_ip, count=count, interval=0.2))
 
-    if ctx.state.provider != "ssh":  # a pcap, kept, decoded from its bytes
+    if PCAP_FILE in ctx.provider.supports:  # a pcap, kept, decoded from its bytes
         pcap = _capture_pcap(ctx, node, interface, 2 * count, traffic, cid)
         decoded = gv.from_pcap(pcap.read_bytes())
     else:
@@ -332,7 +296,7 @@ def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: dict[str, str]) -> dict[
 
 
 def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    _require(spec, "flows", "node", "output", optional=("table", "idle_age", "from"))
+    require_keys(spec, "flows")
     node, out_vm = str(spec["node"]), str(spec["output"])
     ctx.chassis_of(node)
     vm = ctx.vm(out_vm)
@@ -441,7 +405,7 @@ def _chassis_if(ctx: LabContext, vm: str) -> str:
 def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     from lab.verify.gateways import active_chassis, gateway_ports
 
-    _require(spec, "gateway", "port", "active")
+    require_keys(spec, "gateway")
     port = str(spec["port"])
     active = active_chassis(ctx.state, port)
     passed = active == spec["active"]
@@ -463,7 +427,7 @@ def check_failover(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResu
     from lab.ops.faults import start_node, stop_node
     from lab.verify.gateways import active_chassis, wait_bfd_up
 
-    _require(spec, "failover", "port", "stop", "ping", optional=("max_loss_s",))
+    require_keys(spec, "failover")
     port, node, traffic = str(spec["port"]), str(spec["stop"]), dict(spec["ping"])
     max_loss = float(spec.get("max_loss_s", 5))
     bfd_wait = wait_bfd_up(ctx.state, node)
@@ -591,7 +555,7 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 def check_fdb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     """Evaluated after all other checks: was the MAC seen on the VLAN, and how often did it
     move between ToR ports while the checks ran?"""
-    _require(spec, "fdb", "network", "mac", "vlan", optional=("max_moves", "min_moves"))
+    require_keys(spec, "fdb")
     watcher = ctx.fdb_watcher
     if watcher is None:
         raise UserError(f"lab {ctx.state.name} has no VLAN fabric to watch")

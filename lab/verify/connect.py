@@ -15,7 +15,7 @@ from typing import Any
 
 from lab.errors import UserError
 from lab.verify.context import LabContext
-from lab.vm.services import agent_argv, service_of
+from lab.vm.services import service_of
 
 DEFAULT_TIMEOUT = 2.0
 LOG_SETTLE_S = 0.1
@@ -77,12 +77,7 @@ def exchange(
     if proto not in ("tcp", "udp"):
         raise UserError(f"proto must be tcp or udp, not {proto!r}")
     args = ("connect", proto, address, str(port), str(timeout), str(count), source)
-    if ctx.state.provider == "ssh":  # the agent `lab up` put on the source's host
-        from lab.providers.ssh import services as ssh_services
-
-        argv = ssh_services.agent_argv(ctx.state.name, *args)
-    else:
-        argv = agent_argv(*args)
+    argv = ctx.provider.agent_argv(ctx.state, *args)  # where the lab's nodes run it
     proc = ctx.run_in(source, argv, timeout=count * (timeout + 1) + 10)
     found = parse_exchanges(proc.stdout)
     if len(found) != count:
@@ -106,11 +101,9 @@ def describe(ex: Exchange, proto: str, port: int) -> str:
 
 
 def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(
-        spec, "connect", "from", "to", "port", optional=("proto", "expect", "timeout", "count")
-    )
+    require_keys(spec, "connect")
     src, target = str(spec["from"]), str(spec["to"])
     proto, port = str(spec.get("proto", "tcp")), int(spec["port"])
     expect = str(spec.get("expect", "reach"))

@@ -13,9 +13,9 @@ import re
 from dataclasses import asdict, dataclass
 
 from lab.errors import UserError
-from lab.ovn.daemons import Daemon
+from lab.output import add_output_option, emit, wants_json
+from lab.ovn.daemons import control_socket
 from lab.ovn.db import json_rows, map_of
-from lab.report.output import add_output_option, emit, wants_json
 from lab.state.store import node_dir, open_lab
 from lab.verify.context import LabContext
 
@@ -124,7 +124,7 @@ def conntrack(ctx: LabContext, node: str) -> list[Entry]:
         raise UserError(
             f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
         )
-    socket = Daemon("ovs-vswitchd", node_dir(ctx.state, node)).control_socket()
+    socket = control_socket(node_dir(ctx.state, node), "ovs-vswitchd")
     target = ["-t", str(socket)] if socket else []
     dump = ctx.run_in(node, ["ovs-appctl", *target, "dpctl/dump-conntrack"])
     if dump.returncode != 0:

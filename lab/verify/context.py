@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
-from lab.ops.targets import address_of, centrals_of, netns_env
 from lab.ovn.db import list_rows
 from lab.ovn.wait import nb_db, sb_db
-from lab.runner import netns_argv, run
+from lab.providers.targets import address_of, centrals_of
+from lab.runner import run
 from lab.state.store import LabState
 from lab.verify import trace as tr
 from lab.verify.fdb import Watcher
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 class LabContext:
     def __init__(self, state: LabState):
+        from lab import providers
+
         self.state = state
+        self.provider = providers.of(state)
         self.info = state.info
         central = centrals_of(state)
         self.sb = sb_db(central)
@@ -44,31 +47,10 @@ class LabContext:
     def run_in(
         self, target: str, argv: list[str], timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
-        if self.state.provider == "ssh":
-            from lab.providers.ssh import hosts as ssh_lab
-
-            host, netns = ssh_lab.where(self.state, target)
-            return host.run(argv, netns=netns, check=False, timeout=timeout)
-        netns, env = netns_env(self.state, target)
-        return run(argv, netns=netns, env=env, check=False, timeout=timeout)
+        return self.provider.run(self.state, target, argv, timeout)
 
     def popen_in(self, target: str, argv: list[str]) -> subprocess.Popen[str]:
-        if self.state.provider == "ssh":  # a look-alike of Popen, fed from the SSH channel
-            from lab.providers.ssh import hosts as ssh_lab
-
-            host, netns = ssh_lab.where(self.state, target)
-            return host.popen(argv, netns=netns)  # type: ignore[return-value]
-        netns, env = netns_env(self.state, target)
-        import os
-
-        return subprocess.Popen(
-            netns_argv(netns, argv),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **env},
-        )
+        return self.provider.popen(self.state, target, argv)
 
     def save_raw(self, check_id: str, name: str, text: str) -> Path:
         """Keep every raw command output of a check run under the lab's state directory."""
@@ -132,9 +114,8 @@ class LabContext:
     ) -> tuple[tr.Trace, str, list[str]]:
         datapath, flow = self.microflow(src_vm, dst)
         argv = tr.trace_argv(self.sb, datapath, flow, detailed=detailed)
-        from lab.providers.docker.clients import at_central  # ovn-trace of the central's release
-
-        proc = run(at_central(self.state, argv), check=False, timeout=30)
+        # ovn-trace of the central's release
+        proc = run(self.provider.ovn_tool(self.state, argv), check=False, timeout=30)
         text = proc.stdout + (proc.stderr if proc.returncode else "")
         return tr.parse_trace(proc.stdout), text, argv
 

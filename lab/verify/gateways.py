@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.ops.targets import centrals_of, netns_env
 from lab.ovn.db import list_rows, map_of, uuid_of, uuids_of
 from lab.ovn.wait import nb_db, sb_db
+from lab.providers.targets import centrals_of, netns_env
 from lab.state.store import LabState
 
 
@@ -155,7 +155,7 @@ def gateway_ports(state: LabState, nb: str) -> list[GatewayPort]:
 def nexthop_bfd(state: LabState, nb: str) -> list[NextHopBfd]:
     """NB BFD rows (`bfd: true` routes) and, where a host node of the lab answers them,
     what its bfdd says."""
-    from lab.fabric import bfd
+    from lab.providers.netns import bfd
 
     rows = _rows("logical_port,dst_ip,status", "BFD", nb)
     if not rows:

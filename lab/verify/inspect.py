@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import UserError
+from lab.output import add_output_option, emit, wants_json
 from lab.ovn.db import list_rows
-from lab.report.output import add_output_option, emit, wants_json
 from lab.state.store import open_lab
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
@@ -146,12 +146,12 @@ def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) 
     import subprocess
     from pathlib import Path
 
-    from lab.ops.targets import netns_env
+    from lab.providers.base import PCAP_FILE, require
+    from lab.providers.targets import netns_env
     from lab.runner import netns_argv
     from lab.verify import pcap
 
-    if ctx.state.provider == "ssh":
-        raise UserError("`lab capture -w` works on netns and docker labs; use tcpdump on the host")
+    require(ctx.provider, PCAP_FILE, "`lab capture -w`")
     path = Path(args.write)
     if not path.parent.is_dir():
         raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")

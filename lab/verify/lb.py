@@ -19,8 +19,6 @@ Built on the `connect` check's exchange (lab.verify.connect) and VM services
 from __future__ import annotations
 
 import math
-import os
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,8 +28,8 @@ from lab.errors import UserError
 from lab.topology.l3 import parse_endpoint
 
 if TYPE_CHECKING:
-    from lab.verify.checks import CheckResult
     from lab.verify.context import LabContext
+    from lab.verify.result import CheckResult
 
 REQUEST_TIMEOUT = 1.0
 # "out of the pool" = at least this many requests in a row answered, none by the stopped
@@ -72,11 +70,9 @@ def _backend_port(ctx: LabContext, backends: list[str], vm: str) -> int:
 
 
 def check_lb(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(
-        spec, "lb", "from", "vip", optional=("requests", "backends", "stop", "within_s", "timeout")
-    )
+    require_keys(spec, "lb")
     vip = parse_endpoint(str(spec["vip"]))
     if vip.address is None or vip.port is None:
         raise UserError(f"check 'lb': vip must be ADDRESS:PORT, not {spec['vip']!r}")
@@ -127,8 +123,8 @@ def _stop_backend(
     proto: str,
     backends: list[str],
 ) -> CheckResult:
-    from lab.verify.checks import CheckResult
     from lab.verify.connect import exchange
+    from lab.verify.result import CheckResult
 
     src = str(spec["from"])
     within = float(spec.get("within_s", 10))
@@ -231,8 +227,9 @@ def _stopper(
         if set(stop) != {"node"}:
             raise UserError(f"check 'lb': stop must be a VM or {{node: NODE}}, not {stop!r}")
         node = str(stop["node"])
-        if ctx.state.provider == "ssh":
-            raise UserError("check 'lb': stop: {node: ...} needs lab stop, not on provider ssh")
+        from lab.providers.base import LOCAL_DAEMONS, require
+
+        require(ctx.provider, LOCAL_DAEMONS, "check 'lb' stop: {node: ...} (lab stop)")
         mine = {backend_vm(ctx.topology, parse_endpoint(b)) for b in backends}
         gone = sorted(
             vm for vm, info in ctx.info.get("vms", {}).items()
@@ -258,32 +255,17 @@ def _service_stopper(
 ) -> tuple[Callable[[], None], Callable[[], None]]:
     from lab.vm import services
 
-    if ctx.state.provider == "ssh":
-        from lab.providers.ssh import services as ssh_services
-
-        alive = ssh_services.alive(ctx.state).get((vm, proto, port), False)
-    else:
-        alive = services.alive(ctx.state.dir, vm, proto, port)
-    if not alive:
+    if not ctx.provider.services_alive(ctx.state).get((vm, proto, port), False):
         raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
     plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
-    if ctx.state.provider == "ssh":
-        from lab.providers.ssh import hosts as ssh_lab
 
-        def stop() -> None:
-            ssh_services.kill(ctx.state, vm, proto, port)
+    def stop() -> None:
+        ctx.provider.kill_service(ctx.state, plan)  # the service, not the VM
 
-        def start() -> None:
-            host, _ = ssh_lab.where(ctx.state, vm)
-            ssh_services.start(host, ctx.state.name, plan, ctx.state.record)
+    def start() -> None:
+        ctx.provider.start_service(ctx.state, plan)
 
-        return stop, start
-    pidfile, _ = plan.files(ctx.state.dir)
-
-    def kill() -> None:
-        os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)  # the service, not the VM
-
-    return kill, lambda: services.start(plan, ctx.state.dir, ctx.state.record) and None
+    return stop, start
 
 
 def _monitor_status(ctx: LabContext, vm: str, port: int) -> str | None:

@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lab.errors import RuntimeFailure, UserError
-from lab.ops.targets import centrals_of
 from lab.ovn.wait import sb_db
+from lab.providers.targets import centrals_of
 from lab.runner import run
 from lab.state.store import LabState, list_labs, open_lab
 
@@ -171,7 +171,7 @@ def _flow_rows(flows: list[Flow]) -> list[dict[str, object]]:
 
 
 def command(name: str | None, other: str | None, datapath: str | None, output: str = "text") -> int:
-    from lab.report.output import emit
+    from lab.output import emit
 
     if name is None and other is not None and len(list_labs()) > 1:
         raise UserError("with --diff OTHER, name the first lab too: lab lflows NAME --diff OTHER")

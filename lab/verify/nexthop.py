@@ -22,8 +22,8 @@ from lab.errors import UserError
 from lab.runner import wait_for_output
 
 if TYPE_CHECKING:
-    from lab.verify.checks import CheckResult
     from lab.verify.context import LabContext
+    from lab.verify.result import CheckResult
 
 # One TCP SYN per flow (a fixed source port each) every `interval` seconds until
 # `duration` has passed: argv DST PORT FIRST_SPORT FLOWS INTERVAL DURATION. TCP, not UDP:
@@ -161,9 +161,9 @@ def _send_argv(address: str, port: int, first: int, flows: int, every: float, fo
 
 
 def check_nexthop(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(spec, "nexthop", "from", "to", "via", optional=("flows", "stop", "within_s", "port"))
+    require_keys(spec, "nexthop")
     src = str(spec["from"])
     ctx.vm(src)
     address = ctx.address_of(str(spec["to"]))
@@ -226,7 +226,7 @@ def _failover(
     """Flows running; stop a next hop; time until every flow arrives at the others; start
     it again; time until flows arrive at it again."""
     from lab.ops.faults import start_node, stop_node
-    from lab.verify.checks import CheckResult
+    from lab.verify.result import CheckResult
 
     dead = str(spec["stop"])
     within = float(spec.get("within_s", 5))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from typing import Any
 
+from lab import providers
 from lab.errors import LabError, UserError
 from lab.ovn import central as ovn_central
 from lab.ovn.central import DBS, CentralDb
@@ -32,8 +33,8 @@ from lab.ovn.daemons import Daemon, node_env
 from lab.plan.model import Plan
 from lab.state.store import LabState, lab_lock, node_dir
 from lab.verify import ping as pg
-from lab.verify.checks import CheckResult, _require
 from lab.verify.context import LabContext
+from lab.verify.result import CheckResult, require_keys
 
 KILLS = ("leader", "follower")
 ELECTION_TIMEOUT = 20.0  # s for the survivors to elect a leader
@@ -56,7 +57,7 @@ class Kill:
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     from lab.ops.up import saved_plan
 
-    _require(spec, "raft", "kill", "ping", optional=("max_loss_s", "northd", "write"))
+    require_keys(spec, "raft")
     kill = str(spec["kill"])
     if kill not in KILLS:
         raise UserError(f"check 'raft': kill must be one of {', '.join(KILLS)}, not '{kill}'")
@@ -88,7 +89,7 @@ def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             evidence["northd"] = _northd_failover(ctx.state, plan)
         for k in kills:
             k.at = time.monotonic()
-            _sigkill(Daemon(k.db.daemon, node_dir(ctx.state, k.node)))
+            _sigkill(_daemon(ctx.state, k.node, k.db.daemon))
             killed.append(k)
         evidence["elections"] = [_election(plan, ctx.state, k) for k in kills]
         if spec.get("write", True):
@@ -138,6 +139,10 @@ def _victims(before: dict[str, dict[str, ClusterStatus | None]], kill: str) -> l
         view = views[node]
         kills.append(Kill(db, node, "leader" if node == leader else "follower", view.term))  # type: ignore[union-attr]
     return kills
+
+
+def _daemon(state: LabState, node: str, name: str) -> Daemon:
+    return Daemon(name, node_dir(state, node), providers.of(state).node_runner(state, node))
 
 
 def _sigkill(daemon: Daemon) -> None:
@@ -280,7 +285,7 @@ def _northd_failover(state: LabState, plan: Plan) -> dict[str, Any]:
     if active is None:
         return result
     killed_at = time.monotonic()
-    _sigkill(Daemon("ovn-northd", node_dir(state, active)))
+    _sigkill(_daemon(state, active, "ovn-northd"))
     others = [c for c in plan.centrals if c != active]
     while time.monotonic() - killed_at < NORTHD_TIMEOUT:
         now = {
@@ -292,7 +297,8 @@ def _northd_failover(state: LabState, plan: Plan) -> dict[str, Any]:
             break
         time.sleep(POLL)
     with lab_lock(state.name):
-        ovn_central.start_northd(plan, plan.nodes[active], node_dir(state, active))
+        runner = providers.of(state).node_runner(state, active)
+        ovn_central.start_northd(plan, plan.nodes[active], node_dir(state, active), runner)
     restarted = None
     while time.monotonic() - killed_at < NORTHD_TIMEOUT * 2:
         restarted = read_northd_status(node_env(node_dir(state, active), node_dir(state, active)))

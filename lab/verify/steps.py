@@ -13,18 +13,19 @@ from lab.errors import UserError
 from lab.ops import wirefaults as wf
 from lab.runner import run
 from lab.state.store import load_state
+from lab.topology.impairments import impairment
 from lab.topology.steps import STEP_KEYS, assert_command
 
 if TYPE_CHECKING:
-    from lab.verify.checks import CheckResult
     from lab.verify.context import LabContext
+    from lab.verify.result import CheckResult
 
 STEP_KINDS = frozenset({"link", "impair", "partition", "add-vm"})
 POLL_S = 0.5
 
 
 def _result(kind: str, spec: dict[str, Any], passed: bool, summary: str, **kw: Any) -> CheckResult:
-    from lab.verify.checks import CheckResult
+    from lab.verify.result import CheckResult
 
     return CheckResult(kind, spec, passed, summary, **kw)
 
@@ -70,7 +71,7 @@ def step_link(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 def step_impair(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     _require("impair", spec)
     node, fabric = str(spec["node"]), str(spec["fabric"])
-    imp = wf.impairment(
+    imp = impairment(
         spec.get("delay_ms"), spec.get("jitter_ms"), spec.get("loss_pct"), spec.get("rate_mbit")
     )
     if imp.empty:  # impair: {node, fabric} alone clears
@@ -181,22 +182,6 @@ def matches(spec: dict[str, Any], returncode: int, stdout: str) -> tuple[bool, s
     return True, ""
 
 
-def _container(ctx: LabContext, target: str, argv: list[str] | None = None) -> list[str]:
-    """`docker exec` argv for a node that is a container (its own binaries and pid
-    namespace: pidfiles name its pids), else []."""
-    from lab.ops.targets import netns_env
-    from lab.providers.docker.containers import container_of, exec_argv
-    from lab.state.store import node_dir
-
-    if target not in ctx.info.get("nodes", {}):
-        return []
-    container = container_of(node_dir(ctx.state, target))
-    if container is None:
-        return []
-    _, env = netns_env(ctx.state, target)
-    return exec_argv(container["name"], argv or [], env, tty=False)
-
-
 def check_assert(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     where, argv = assert_command(spec)
     within = float(spec.get("within_s", 5))
@@ -211,10 +196,8 @@ def check_assert(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     ).strip()[:70]
 
     def once() -> tuple[bool, str, str]:
-        if where == "on" and _container(ctx, on):  # inside the node, as `lab exec` runs it
-            proc = run(_container(ctx, on, argv), check=False, timeout=max(10.0, within))
-        elif where == "on":
-            proc = ctx.run_in(on, argv, timeout=max(10.0, within))
+        if where == "on":  # inside the node, as `lab exec` runs it (its own pidfiles)
+            proc = ctx.provider.run_inside(ctx.state, on, argv, timeout=max(10.0, within))
         else:
             proc = run(argv, check=False, timeout=max(10.0, within))
         ok, why = matches(spec, proc.returncode, proc.stdout)

@@ -19,8 +19,8 @@ from typing import IO, TYPE_CHECKING, Any
 from lab.errors import UserError
 
 if TYPE_CHECKING:
-    from lab.verify.checks import CheckResult
     from lab.verify.context import LabContext
+    from lab.verify.result import CheckResult
 
 INTERVAL = 0.1
 _REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)")
@@ -113,9 +113,9 @@ def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     from lab.ops import upgrade
     from lab.ops.status import lab_status
     from lab.verify import ping as pg
-    from lab.verify.checks import CheckResult, _require
+    from lab.verify.result import CheckResult, require_keys
 
-    _require(spec, "upgrade", "nodes", "to", "ping", optional=("max_loss_s",))
+    require_keys(spec, "upgrade")
     nodes = spec["nodes"] if isinstance(spec["nodes"], list) else [spec["nodes"]]
     traffic = dict(spec["ping"])
     max_loss = float(spec.get("max_loss_s", 10))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.report import output
+from lab import output
 
 from .conftest import lab, running_lab
 

@@ -1,7 +1,7 @@
 """Interrupt `lab up` anywhere: afterwards nothing of the lab may remain.
 
 Three ways to interrupt it, each kill point its own test:
-- SIGKILL at every checkpoint of lab.ops.testhooks (and per node), then `lab down NAME`
+- SIGKILL at every checkpoint of lab.testhooks (and per node), then `lab down NAME`
   (or `lab down --all`);
 - SIGKILL from outside at fixed delays, then `lab down NAME`;
 - SIGINT (Ctrl-C) at fixed delays: `lab up` rolls back by itself, no `lab down`.
@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 
 from lab import naming
-from lab.ops.testhooks import CHECKPOINTS, ENV
 from lab.providers.netns import namespaces as nsprov
+from lab.testhooks import CHECKPOINTS, ENV
 
 from .conftest import (
     REPO,

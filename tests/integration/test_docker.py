@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import naming
-from lab.ops.testhooks import ENV
+from lab.testhooks import ENV
 
 from .conftest import (
     TOPOLOGIES,

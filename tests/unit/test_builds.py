@@ -13,6 +13,7 @@ from lab.providers.docker import builds
 from lab.providers.docker.source_build import SourceTree, build_key
 from lab.topology import builds as build_names
 from lab.topology import parse_topology
+from lab.topology.build_rules import refuse_provider
 from lab.verify import lflows
 from lab.verify.upgrade_check import outage
 
@@ -64,8 +65,8 @@ def test_a_non_host_build_on_netns_is_refused(tmp_path: Path) -> None:
         parse_topology(text, str(tmp_path / "t.yaml"))
     topo = parse_topology(BASE + "build: debian:trixie\n", str(tmp_path / "t.yaml"))
     with pytest.raises(UserError, match="--provider netns runs only the host"):
-        builds.refuse_provider(topo, "netns")
-    builds.refuse_provider(topo, "docker")
+        refuse_provider(topo, "netns")
+    refuse_provider(topo, "docker")
 
 
 def test_source_paths_are_relative_to_the_topology(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from lab import output
 from lab.cli import help as cli_help
 from lab.cli import main as cli
-from lab.report import output
 from lab.verify.conntrack import Entry
 from lab.verify.gateways import BfdSession, GatewayPort, GatewayReport
 from lab.verify.lflows import Flow
@@ -53,7 +53,7 @@ def minimal_argv(command: str, parser: argparse.ArgumentParser) -> list[str]:
 def test_every_command_is_a_reader_or_says_why_not() -> None:
     commands = set(top_commands())
     unsorted = commands - output.READERS - set(output.OTHERS)
-    assert not unsorted, f"add these to lab.report.output.READERS or OTHERS: {sorted(unsorted)}"
+    assert not unsorted, f"add these to lab.output.READERS or OTHERS: {sorted(unsorted)}"
     assert not output.READERS & set(output.OTHERS)
     assert output.READERS | set(output.OTHERS) == commands  # no stale names either
 

@@ -17,12 +17,13 @@ from lab.errors import UserError
 from lab.fabric import nfqueue_delay
 from lab.ops import wirefaults
 from lab.report import bundle
+from lab.topology.impairments import impairment
 from lab.topology.steps import assert_command
 from lab.verify.steps import json_path, matches
 
 
 def test_impairment_ranges() -> None:
-    imp = wirefaults.impairment(50, 5, 5, None)
+    imp = impairment(50, 5, 5, None)
     assert (imp.delay_ms, imp.jitter_ms, imp.loss_pct, imp.rate_mbit) == (50, 5, 5, None)
     assert imp.describe() == "delay 50 ms ±5, loss 5 %"
     for bad in (
@@ -36,8 +37,8 @@ def test_impairment_ranges() -> None:
         {"delay_ms": 1, "jitter_ms": 3},
     ):
         with pytest.raises(UserError):
-            wirefaults.impairment(**bad)
-    assert wirefaults.impairment().empty
+            impairment(**bad)
+    assert impairment().empty
 
 
 def test_fault_lines_for_status() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.fabric import bfd
 from lab.plan.commands import logical_network_commands
+from lab.providers.netns import bfd
 from lab.topology import load_topology
 from lab.topology.l3 import EndpointError, parse_endpoint
 from lab.verify.nexthop import parse_arrivals

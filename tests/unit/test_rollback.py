@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from lab import providers
 from lab.errors import UserError
 from lab.ops import up as lifecycle
 from lab.plan.planner import make_plan
+from lab.providers.base import Prepared
 from lab.state import store as state
 from lab.topology import load_topology
 
@@ -39,7 +41,7 @@ def test_lock_file_stays_while_the_lab_has_state(root: Path) -> None:
 
 def _plan():
     path = REPO / "topologies" / "geneve-router.yaml"
-    return make_plan(load_topology(path, name="tku")), str(path), path.read_text()
+    return Prepared(make_plan(load_topology(path, name="tku"))), str(path), path.read_text()
 
 
 def test_ctrl_c_while_state_is_written_rolls_back(
@@ -55,7 +57,7 @@ def test_ctrl_c_while_state_is_written_rolls_back(
     monkeypatch.setattr(lifecycle, "create_state", create_state)
     plan, path, text = _plan()
     with pytest.raises(UserError, match="interrupted; lab 'tku' was rolled back"):
-        lifecycle.up(plan, path, text)
+        lifecycle.up(plan, providers.get("netns"), path, text)
     assert sorted(p.name for p in root.iterdir()) == []
 
 
@@ -67,20 +69,20 @@ def test_ctrl_c_waits_for_the_build_thread_then_rolls_back(
     monkeypatch.setattr(lifecycle.preflight, "check_up", lambda: None)
     events: list[str] = []
 
-    def build(plan, lab_state, progress, image=None) -> None:
+    def build(prepared, lab_state, progress, options) -> None:
         events.append("build started")
         time.sleep(0.5)
         (lab_state.dir / "made-by-build").write_text("")
         events.append("build finished")
 
-    real_teardown = lifecycle._teardown
+    real_teardown = lifecycle.teardown
 
     def teardown(lab_state: state.LabState) -> list[int]:
         events.append("teardown")
         return real_teardown(lab_state)
 
-    monkeypatch.setattr(lifecycle, "_build", build)
-    monkeypatch.setattr(lifecycle, "_teardown", teardown)
+    monkeypatch.setattr(providers.get("netns"), "create", build)
+    monkeypatch.setattr(lifecycle, "teardown", teardown)
     main = threading.main_thread().ident
     assert main is not None
     timer = threading.Timer(0.15, signal.pthread_kill, (main, signal.SIGINT))
@@ -88,7 +90,7 @@ def test_ctrl_c_waits_for_the_build_thread_then_rolls_back(
     plan, path, text = _plan()
     try:
         with pytest.raises(UserError, match="was rolled back"):
-            lifecycle.up(plan, path, text)
+            lifecycle.up(plan, providers.get("netns"), path, text)
     finally:
         timer.cancel()
     assert events == ["build started", "build finished", "teardown"]

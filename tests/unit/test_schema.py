@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from lab.errors import UserError
 from lab.topology import gen
-from lab.topology.model import CHECK_KINDS, Topology
+from lab.topology.check_kinds import CHECK_KINDS
+from lab.topology.model import Topology
 from lab.topology.schema import check_specs, schema_text, topology_schema
 from lab.topology.source import read_source
 from lab.topology.steps import assert_command
@@ -211,16 +212,16 @@ def test_every_check_setting_says_what_it_holds() -> None:
 
 
 def test_settings_come_from_every_validator_of_a_kind() -> None:
+    from lab.topology.check_kinds import L4_KEYS
     from lab.topology.steps import STEP_KEYS
-    from lab.verify.acl_trace import L4_KEYS
 
     specs = check_specs()
-    required, optional = specs["trace"]  # two _require calls, one with *L4_KEYS
+    required, optional = specs["trace"]  # plain and ACL traces: one kind, L4 keys optional
     assert required == ["from", "to"]
     assert {"path", "output", *L4_KEYS} == set(optional)
     for kind, (step_required, step_optional) in STEP_KEYS.items():
         assert specs[kind] == (list(step_required), list(step_optional))
-    # the loader's connect rule and the check's _require list the same keys
+    # the loader's connect rule and the check's settings list the same keys
     from lab.topology.security import CONNECT_KEYS
 
     assert [*specs["connect"][0], *specs["connect"][1]] == list(CONNECT_KEYS)

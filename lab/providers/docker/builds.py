@@ -11,16 +11,18 @@ inputs or built once (with progress), and tagged by the OVS/OVN versions it hold
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
+from lab.ovn import versions as ovn_versions
+from lab.ovn.versions import host_versions
 from lab.topology.builds import HOST, Build, parse
 
 if TYPE_CHECKING:
     from lab.plan.model import Plan
     from lab.progress import Progress
+    from lab.state.store import LabState
 
 # --- images ----------------------------------------------------------------------------------
 
@@ -77,35 +79,6 @@ def versions_of_image(tag: str) -> tuple[str, str]:
     return (found.group(1), found.group(2)) if found else ("?", "?")
 
 
-def host_versions() -> tuple[str, str]:
-    """The host's OVS and OVN (what a `host` build runs), from the binaries themselves."""
-    return _version(["ovs-vswitchd", "--version"]), _version(["ovn-controller", "--version"])
-
-
-def _version(argv: list[str]) -> str:
-    try:
-        text = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "not installed"
-    found = re.search(r"(\d+\.\d+\.\d+[\w.~+-]*)", text.splitlines()[0] if text else "")
-    return found.group(1) if found else "unknown"
-
-
-def refuse_provider(topo: object, provider: str) -> None:
-    """`lab up --provider P`: a non-host build runs only on docker nodes."""
-    from lab.topology.model import Topology
-
-    assert isinstance(topo, Topology)
-    if provider == "docker":
-        return
-    others = sorted({topo.node_build(n) for n in topo.nodes} - {HOST})
-    if others:
-        raise UserError(
-            f"--provider {provider} runs only the host's OVS/OVN, but the topology asks for "
-            f"build {others[0]}; use --provider docker (or leave --provider out)"
-        )
-
-
 def build_image_command(text: str, force: bool = False) -> int:
     """`lab image build --build B`: make (or find) one build's image, print its tag."""
     import time
@@ -145,11 +118,35 @@ def build_image_command(text: str, force: bool = False) -> int:
 
 def refuse_mix(plan: Plan, images: dict[str, str]) -> None:
     """Before anything is created: a mix of releases OVN's upgrade guide rules out."""
-    from lab.ovn import versions as ovn_versions
-
     ovn = {name: versions_of_image(tag)[1] for name, tag in images.items()}
     controllers = {n: ovn[n] for n, node in plan.nodes.items() if node.is_chassis and n in ovn}
     centrals = {n: ovn[n] for n, node in plan.nodes.items() if node.role == "central" and n in ovn}
     message = ovn_versions.refusal(controllers, centrals)
     if message:
         raise UserError(message)
+
+
+def node_versions(state: LabState) -> dict[str, tuple[str, str]]:
+    """node -> (OVS, OVN) it runs: from its image's tag, or the host's for `host`."""
+    images = state.info.get("images") or {}
+    host: tuple[str, str] | None = None
+    result = {}
+    for name in state.info.get("nodes", {}):
+        tag = images.get(name)
+        if tag:
+            result[name] = versions_of_image(tag)
+        else:
+            host = host or host_versions()
+            result[name] = host
+    return result
+
+
+def version_warnings(state: LabState) -> list[str]:
+    """OVN's upgrade-guide rules a lab of mixed releases breaks (see lab.ovn.versions)."""
+    versions = node_versions(state)
+    nodes = state.info.get("nodes", {})
+    controllers = {
+        n: versions[n][1] for n, v in nodes.items() if v["role"] in ("chassis", "gateway")
+    }
+    centrals = {n: versions[n][1] for n, v in nodes.items() if v["role"] == "central"}
+    return ovn_versions.mixed_warnings(controllers, centrals)

@@ -18,8 +18,6 @@ from lab.state.store import LabState, node_dir
 def central_container(state: LabState) -> str | None:
     """The name of the (first) central's container, on a docker lab whose central does
     not run the host's build; None where the host's own tools are the right version."""
-    if state.provider != "docker":
-        return None
     from lab.providers.docker.containers import container_of
 
     names = state.info.get("centrals") or [state.info.get("central")]

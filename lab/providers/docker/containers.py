@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from lab.errors import RuntimeFailure, UserError
 from lab.extras import available, require
+from lab.fabric import nsfs
 from lab.naming import check_lab_name
-from lab.providers.netns import nsfs
 from lab.state.store import state_root
 
 if TYPE_CHECKING:

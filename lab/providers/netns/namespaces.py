@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lab.errors import RuntimeFailure, UserError
-from lab.providers.netns import nsfs
+from lab.fabric import nsfs
 
 NETNS_DIR = Path("/run/netns")
 

@@ -65,7 +65,7 @@ def netns_command(
 
 def lab_target(lab: str, target: str) -> tuple[str, dict[str, str]]:
     """Namespace and env of a node or VM of a lab that is up (read from its state)."""
-    from lab.ops.targets import netns_env
+    from lab.providers.targets import netns_env
     from lab.state.store import load_state
 
     state = load_state(lab)

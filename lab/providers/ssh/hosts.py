@@ -29,19 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError, RuntimeFailure, UserError
-from lab.ops.testhooks import checkpoint
 from lab.plan.commands import transaction, vm_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
+from lab.providers.ssh.session import _SESSIONS, NB_PORT, SB_PORT, Session, session
 from lab.providers.ssh.transport import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
-from lab.providers.ssh.tunnel import DbTunnels
 from lab.runner import run
 from lab.state.store import LabState
+from lab.testhooks import checkpoint
 
 if TYPE_CHECKING:  # the model drags in pydantic; lab check and status never need it here
     from lab.topology.model import Topology
 
-NB_PORT, SB_PORT = 6641, 6642
 OWNER_KEY = "ovn-lab"  # external_ids key tagging what a lab made on a host
 # ownership kinds (lab.state.ownership's discipline: pending before, owned after)
 SSH_VM = "ssh_vm"  # a VM's namespace and br-int port on its chassis host
@@ -73,62 +72,6 @@ class Underlay:
 
 
 # --- connections for this process ----------------------------------------------------------
-
-
-class Session:
-    """A lab's SSH hosts as seen by this process: one connection per host, the central's
-    databases forwarded to local unix sockets on first use."""
-
-    def __init__(self, hosts: dict[str, HostSpec], pool: Pool, central: str, central_ip: str):
-        self.hosts = hosts
-        self.pool = pool
-        self.central = central
-        self.central_ip = central_ip
-        self._tunnels: DbTunnels | None = None
-        self._lock = threading.Lock()
-
-    def host(self, node: str) -> Host:
-        return self.pool.get(self.hosts[node])
-
-    def db_dir(self) -> Path:
-        """Where ovnnb_db.sock and ovnsb_db.sock are (local forwards to the central)."""
-        with self._lock:
-            if self._tunnels is None:
-                transport = self.host(self.central).client.get_transport()
-                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT)
-            return self._tunnels.dir
-
-    def close(self) -> None:
-        if self._tunnels is not None:
-            self._tunnels.close()
-        self.pool.close()
-
-
-_SESSIONS: dict[str, Session] = {}
-
-
-def session(state: LabState) -> Session:
-    """The session of a running ssh lab (host keys were recorded by `lab up`)."""
-    found = _SESSIONS.get(state.name)
-    if found is None:
-        ssh = state.info["ssh"]
-        hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
-        pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
-        found = Session(hosts, pool, state.info["central"], ssh["central_ip"])
-        _SESSIONS[state.name] = found
-    return found
-
-
-def where(state: LabState, target: str) -> tuple[Host, str | None]:
-    """The host a node or VM is on, and the namespace on it (None: the host itself)."""
-    info = state.info
-    if target in info.get("nodes", {}):
-        return session(state).host(target), None
-    if target in info.get("vms", {}):
-        vm = info["vms"][target]
-        return session(state).host(vm["chassis"]), vm["netns"]
-    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
-    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
 
 
 # --- before planning: which host is which node, and their underlay addresses -----------------
@@ -391,7 +334,7 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
             }
         )
     with progress.step(f"waiting for {len(plan.vms)} ports up"):
-        from lab.ops.up import port_up_timeout
+        from lab.ovn.wait import port_up_timeout
 
         wait_ports_up([sess.db_dir()], [v.port for v in plan.vms.values()], port_up_timeout(plan))
     checkpoint("ports-up")

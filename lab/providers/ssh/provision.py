@@ -421,7 +421,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     if watcher.counts():
         err.print(summary_table(watcher.counts()))
     if args.output == "json":
-        from lab.report.output import emit
+        from lab.output import emit
 
         emit("provision", **summary_json(inventory, outcome, watcher, error, args.check))
     if error is not None:
@@ -464,7 +464,7 @@ def add_parser(sub: Any) -> None:
         help="trust a host's key on first contact and record it (ssh "
         "StrictHostKeyChecking=accept-new); a changed key is still refused",
     )
-    from lab.report.output import add_output_option
+    from lab.output import add_output_option
 
     add_output_option(p)  # --json: the summary as JSON on stdout
     p.add_argument(

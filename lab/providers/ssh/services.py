@@ -14,6 +14,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import RuntimeFailure, UserError
+from lab.providers.ssh import session as ssh_session
 from lab.vm.services import AGENT, READY_TIMEOUT, ServicePlan
 
 if TYPE_CHECKING:
@@ -97,7 +98,6 @@ exit 1
 def alive(state: LabState) -> dict[tuple[str, str, int], bool]:
     """(vm, proto, port) -> its server runs: one command per chassis host."""
     from lab.errors import LabError
-    from lab.providers.ssh import hosts as ssh_lab
 
     found: dict[tuple[str, str, int], bool] = {}
     by_chassis: dict[str, list[tuple[str, str, int, int]]] = {}
@@ -114,7 +114,7 @@ def alive(state: LabState) -> dict[tuple[str, str, int], bool]:
             for vm, proto, port, pid in wanted
         )
         try:
-            host = ssh_lab.session(state).host(chassis)
+            host = ssh_session.session(state).host(chassis)
             out = host.run(["sh", "-c", probe], check=False, timeout=15).stdout.split()
         except LabError:
             continue
@@ -125,8 +125,7 @@ def alive(state: LabState) -> dict[tuple[str, str, int], bool]:
 
 def kill(state: LabState, vm: str, proto: str, port: int) -> None:
     """SIGKILL one service (the lb check's `stop:`)."""
-    from lab.providers.ssh import hosts as ssh_lab
 
-    host, _ = ssh_lab.where(state, vm)
+    host, _ = ssh_session.where(state, vm)
     pidfile, _log = _files(state.name, ServicePlan(vm, "", proto, port))
     host.run(["sh", "-c", f'kill -9 "$(cat {shlex.quote(pidfile)})"'], check=False)

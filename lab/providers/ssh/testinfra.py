@@ -16,6 +16,7 @@ from typing import Any
 from testinfra.backend import BACKENDS, base
 
 from lab.providers.netns.testinfra import parse_target
+from lab.providers.ssh import session as ssh_session
 
 SCHEME = "labssh"
 CLASSPATH = f"{__name__}.LabSshBackend"
@@ -36,13 +37,12 @@ class LabSshBackend(base.BaseBackend):
         super().__init__(hostname, *args, **kwargs)
 
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
-        from lab.providers.ssh import hosts as ssh_lab
         from lab.state.store import load_state
 
         state = load_state(self.lab)
         if state is None:
             raise RuntimeError(f"labssh://{self.target}@{self.lab}: no lab of that name is up")
-        host, netns = ssh_lab.where(state, self.target)
+        host, netns = ssh_session.where(state, self.target)
         inner = self.get_command(command, *args)
         proc = host.run(["sh", "-c", inner], netns=netns, check=False, timeout=120)
         return self.result(proc.returncode, self.encode(inner), proc.stdout, proc.stderr)

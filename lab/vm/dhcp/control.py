@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import lab
 from lab.errors import RuntimeFailure
+from lab.plan.commands import client_argv
 from lab.plan.model import VMPlan
 from lab.vm.dhcp.client import LEASE_FILE, RESOLV_FILE
 
@@ -25,21 +25,6 @@ LOG_FILE = "dhcp-client.log"
 def vm_dir(lab_dir: Path, vm: str) -> Path:
     """A VM's own directory in the lab's state directory (VM and node names never clash)."""
     return lab_dir / vm
-
-
-def client_argv(vm: VMPlan, directory: Path) -> list[str]:
-    """The client, as `lab up --dry-run` shows it and `lab up` runs it in the VM."""
-    argv = [sys.executable, "-m", "lab.vm.dhcp.client", "--ifname", vm.vm_if, "--mac", vm.mac]
-    argv += ["--dir", str(directory)]
-    if vm.dhcp4:
-        argv.append("--dhcp4")
-    if vm.dhcp6:
-        argv += ["--dhcp6", vm.dhcp6]
-    if vm.accept_ra:
-        argv.append("--ra")
-    if vm.ipv6_mode == "slaac":
-        argv.append("--slaac")
-    return argv
 
 
 def start(vm: VMPlan, lab_dir: Path) -> None:

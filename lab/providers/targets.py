@@ -12,13 +12,17 @@ from lab.state.store import LabState, node_dir
 
 
 def centrals_of(state: LabState) -> list[Path]:
-    """Every central's directory (1, or 3 in a raft cluster): the lab's own clients reach
-    the databases through their unix sockets. Labs from before clusters record one.
-    An ssh lab's are forwarded from its central host to a private local directory."""
-    if state.provider == "ssh":
-        from lab.providers.ssh import hosts as ssh_lab
+    """Every central's directory (1, or 3 in a raft cluster) as this process reaches it:
+    the lab's own clients reach the databases through their unix sockets (Provider.db_dirs;
+    an ssh lab's are forwarded from its central host)."""
+    from lab import providers
 
-        return [ssh_lab.session(state).db_dir()]
+    return providers.of(state).db_dirs(state)
+
+
+def central_dirs(state: LabState) -> list[Path]:
+    """The centrals' own directories in the lab's state directory. Labs from before
+    clusters record one central."""
     names = state.info.get("centrals") or [state.info["central"]]
     return [node_dir(state, name) for name in names]
 

@@ -144,9 +144,9 @@ def start(state: LabState, timeout: float = UP_TIMEOUT) -> list[str]:
 
 def ovn_sessions_up(state: LabState) -> set[str]:
     """Next hops whose NB BFD row says up (northd copies it from the SB)."""
-    from lab.ops.targets import centrals_of
     from lab.ovn.db import list_rows
     from lab.ovn.wait import nb_db
+    from lab.providers.targets import centrals_of
 
     rows = list_rows("ovn-nbctl", "dst_ip,status", "BFD", db=nb_db(centrals_of(state))) or []
     return {str(dst) for dst, status in rows if status == "up"}

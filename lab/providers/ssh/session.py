@@ -1,0 +1,70 @@
+"""A lab's SSH hosts as this process reaches them: one connection per host, the central's
+databases forwarded to local unix sockets on first use (lab.providers.ssh.tunnel)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from lab.errors import UserError
+from lab.providers.ssh.transport import Host, HostSpec, Pool
+from lab.providers.ssh.tunnel import DbTunnels
+from lab.state.store import LabState
+
+NB_PORT, SB_PORT = 6641, 6642
+
+
+class Session:
+    """A lab's SSH hosts as seen by this process: one connection per host, the central's
+    databases forwarded to local unix sockets on first use."""
+
+    def __init__(self, hosts: dict[str, HostSpec], pool: Pool, central: str, central_ip: str):
+        self.hosts = hosts
+        self.pool = pool
+        self.central = central
+        self.central_ip = central_ip
+        self._tunnels: DbTunnels | None = None
+        self._lock = threading.Lock()
+
+    def host(self, node: str) -> Host:
+        return self.pool.get(self.hosts[node])
+
+    def db_dir(self) -> Path:
+        """Where ovnnb_db.sock and ovnsb_db.sock are (local forwards to the central)."""
+        with self._lock:
+            if self._tunnels is None:
+                transport = self.host(self.central).client.get_transport()
+                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT)
+            return self._tunnels.dir
+
+    def close(self) -> None:
+        if self._tunnels is not None:
+            self._tunnels.close()
+        self.pool.close()
+
+
+_SESSIONS: dict[str, Session] = {}
+
+
+def session(state: LabState) -> Session:
+    """The session of a running ssh lab (host keys were recorded by `lab up`)."""
+    found = _SESSIONS.get(state.name)
+    if found is None:
+        ssh = state.info["ssh"]
+        hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
+        pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
+        found = Session(hosts, pool, state.info["central"], ssh["central_ip"])
+        _SESSIONS[state.name] = found
+    return found
+
+
+def where(state: LabState, target: str) -> tuple[Host, str | None]:
+    """The host a node or VM is on, and the namespace on it (None: the host itself)."""
+    info = state.info
+    if target in info.get("nodes", {}):
+        return session(state).host(target), None
+    if target in info.get("vms", {}):
+        vm = info["vms"][target]
+        return session(state).host(vm["chassis"]), vm["netns"]
+    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
+    raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
