@@ -82,7 +82,7 @@ def up_from_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "bundle", help="a running lab as one .tar.gz that `lab up --bundle` rebuilds"
     )

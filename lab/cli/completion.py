@@ -9,6 +9,7 @@ options with choices complete their choices.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 
 STATE_DIR = "${OVN_LAB_STATE_DIR:-/var/lib/ovn-lab}"
@@ -246,3 +247,22 @@ if (( $+functions[compdef] )); then compdef _lab lab; else _lab "$@"; fi
 
 def script(shell: str, parser: argparse.ArgumentParser) -> str:
     return bash(parser) if shell == "bash" else zsh(parser)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from lab.cli.completion import script
+
+    sys.stdout.write(script(args.shell, args.root_parser))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "completion",
+        help="print shell completion: source <(lab completion bash)",
+        description="Print a completion script for bash or zsh, generated from lab's own "
+        "commands. Example: `source <(lab completion bash)`, or save `lab completion zsh` "
+        "as _lab in a directory of $fpath.",
+    )
+    p.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete for")
+    p.set_defaults(func=cmd_completion)

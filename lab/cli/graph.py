@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from lab.topology.model import Topology
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parsers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "graph",
         help="draw the lab's physical and logical topology (.svg, .png or .dot)",

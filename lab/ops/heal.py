@@ -14,10 +14,8 @@ namespace is gone cannot be healed (everything that lived in it is gone): recrea
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,9 +26,8 @@ from lab.ops import faults
 from lab.ops.status import LabStatus, lab_status
 from lab.ops.up import saved_plan
 from lab.ovn import chassis as ovn_chassis
-from lab.providers.base import local_only
 from lab.providers.netns.build import central_dirs
-from lab.state.store import LabState, lab_lock, load_state, node_dir, open_lab
+from lab.state.store import LabState, lab_lock, load_state, node_dir
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
 GRACE = 5.0  # nothing restarted: how long a transient problem may take to clear by itself
@@ -192,28 +189,3 @@ def print_report(report: HealReport) -> None:
     for problem in status.problems:
         out.print(f"[red]problem:[/red] {escape(problem)}")
     out.print(f"lab {report.lab} is still unhealthy; see `lab status {report.lab}`")
-
-
-def cmd_heal(args: argparse.Namespace) -> int:
-    if args.name and args.lab and args.name != args.lab:
-        raise UserError(f"two labs named ('{args.name}' and --lab {args.lab}); name one")
-    state = local_only(open_lab(args.name or args.lab), "heal")
-    report = heal(state, timeout=args.timeout)
-    print_report(report)
-    return 0 if report.healthy else 1
-
-
-def add_parser(sub: Any) -> None:
-    """Register `lab heal` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "heal", help="restart the daemons that died, leave what runs; exit 1 if still unhealthy"
-    )
-    p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
-    p.add_argument("--lab", help="the lab (same as NAME)")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=HEAL_TIMEOUT,
-        help=f"seconds to wait for the lab to be healthy again (default {HEAL_TIMEOUT:.0f})",
-    )
-    p.set_defaults(func=cmd_heal)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -11,12 +10,11 @@ from lab.errors import UserError
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import nb_db, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
-from lab.providers.base import local_only
 from lab.providers.netns import namespaces as nsprov
 from lab.providers.netns.ownership import create_netns
 from lab.providers.targets import centrals_of, netns_env
 from lab.runner import run
-from lab.state.store import LabState, lab_lock, node_dir, open_lab
+from lab.state.store import LabState, lab_lock, node_dir
 
 ADD_TIMEOUT = 30.0
 
@@ -203,50 +201,3 @@ def del_vm(state: LabState, name: str) -> None:
         state.forget("netns", vm["netns"])
         del state.info["vms"][name]
         state.save()
-
-
-def _state(args: argparse.Namespace) -> LabState:
-    return local_only(open_lab(args.lab), args.command)
-
-
-def cmd_add_vm(args: argparse.Namespace) -> int:
-    took = add_vm(
-        _state(args),
-        args.name,
-        args.chassis,
-        args.switch,
-        args.ip,
-        args.gateway,
-        args.mac,
-        args.attach,
-    )
-    print(f"VM {args.name} is up on {args.chassis} ({args.switch}, {args.ip}) in {took:.2f} s")
-    return 0
-
-
-def cmd_del_vm(args: argparse.Namespace) -> int:
-    del_vm(_state(args), args.name)
-    print(f"VM {args.name} removed")
-    return 0
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("add-vm", help="add a VM to a running lab; returns when its port is up")
-    p.add_argument("--lab")
-    p.add_argument("name", help="name of the new VM")
-    p.add_argument("--chassis", required=True, help="chassis node the VM runs on")
-    p.add_argument("--switch", required=True, help="logical switch its port joins")
-    p.add_argument("--ip", required=True, help="address with prefix, e.g. 10.0.0.20/24")
-    p.add_argument("--gateway", help="default route via this address (the router port)")
-    p.add_argument("--mac", help="default: derived from the lab and VM names")
-    p.add_argument(
-        "--attach",
-        choices=["internal", "veth"],
-        default="internal",
-        help="OVS internal port (default) or a veth pair into the VM's namespace",
-    )
-    p.set_defaults(func=cmd_add_vm)
-    p = sub.add_parser("del-vm", help="remove a VM from a running lab")
-    p.add_argument("--lab")
-    p.add_argument("name", help="the VM to remove")
-    p.set_defaults(func=cmd_del_vm)

@@ -12,11 +12,8 @@ The output is plain topology YAML in the documented format: edit it as you like.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Network
-from pathlib import Path
 
 from lab.errors import UserError
 from lab.naming import LAB_NAME, LAB_NAME_RULE
@@ -164,47 +161,3 @@ def generate(
         lines += ["", "checks:"]
         lines += [f"  - ping: {{from: {a}, to: {b}}}" for a, b in pairs]
     return "\n".join(lines) + "\n"
-
-
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "gen",
-        help="write a big topology: N chassis, K VMs each, S switches, one router",
-        description=(
-            "Print (or write with -o) a topology YAML: one central, chassis hv1..hvN on a "
-            "198.18.0.0/16 overlay, switches sw0..sw{S-1} (10.S.0.0/16) joined by router r1, "
-            "and K VMs per chassis spread round-robin over the switches, with ping checks."
-        ),
-    )
-    p.add_argument("--chassis", type=int, required=True, metavar="N", help="chassis hv1..hvN")
-    p.add_argument("--vms-per-chassis", type=int, default=1, metavar="K", help="default 1")
-    p.add_argument("--switches", type=int, default=1, metavar="S", help="default 1")
-    p.add_argument(
-        "--routers", type=int, default=1, metavar="R", help="1 (default): router r1; 0: none"
-    )
-    p.add_argument("--name", default="big", help="lab name (default: big)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    p.set_defaults(func=cmd_gen)
-    return p
-
-
-def cmd_gen(args: argparse.Namespace) -> int:
-    from lab.topology import parse_topology
-
-    text = generate(args.chassis, args.vms_per_chassis, args.switches, args.routers, args.name)
-    # what `lab up` would refuse is refused here, before anything is written
-    parse_topology(text, args.output or "lab gen output")
-    if args.output:
-        try:
-            Path(args.output).write_text(text)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        n_vms = args.chassis * args.vms_per_chassis
-        print(
-            f"{args.output}: lab {args.name}, {args.chassis} chassis, {n_vms} VMs, "
-            f"{args.switches} switches; bring it up with `lab up {args.output}`",
-            file=sys.stderr,
-        )
-    else:
-        sys.stdout.write(text)
-    return 0

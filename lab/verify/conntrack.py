@@ -8,15 +8,13 @@ in br-int's external_ids (`ct-zone-web1="1"`, `ct-zone-<datapath>_dnat="3"` for 
 
 from __future__ import annotations
 
-import argparse
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from lab.errors import UserError
-from lab.output import add_output_option, emit, wants_json
 from lab.ovn.daemons import control_socket
 from lab.ovn.db import json_rows, map_of
-from lab.state.store import node_dir, open_lab
+from lab.state.store import node_dir
 from lab.verify.context import LabContext
 
 _TUPLE = re.compile(r"(orig|reply)=\(([^)]*)\)")
@@ -141,33 +139,5 @@ def conntrack(ctx: LabContext, node: str) -> list[Entry]:
     return entries
 
 
-def cmd_conntrack(args: argparse.Namespace) -> int:
-    ctx = LabContext(open_lab(args.lab))
-    entries = conntrack(ctx, args.node)
-    if wants_json(args):
-        rows = [asdict(e) for e in entries]
-        return emit("conntrack", lab=ctx.state.name, node=args.node, entries=rows)
-    print(f"# {args.node}: {len(entries)} conntrack entries (userspace datapath), by zone")
-    rows = [("zone", "logical port", "proto", "original", "reply", "state", "more")]
-    for e in sorted(entries, key=lambda e: (e.zone, e.proto, e.src, e.dst, e.dport or 0)):
-        orig = f"{e.src}{_port(e.sport)} > {e.dst}{_port(e.dport)}"
-        reply = f"{e.reply_src} > {e.reply_dst}"
-        rows.append((str(e.zone), e.port or "?", e.proto, orig, reply, e.state, e.extra))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:  # plain aligned columns: readable, and greppable when piped
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0
-
-
-def _port(port: int | None) -> str:
+def show_port(port: int | None) -> str:
     return f":{port}" if port is not None else ""
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "conntrack", help="a chassis' conntrack entries, each zone with its logical port"
-    )
-    p.add_argument("--lab", help="the lab (default: the only lab up)")
-    p.add_argument("node", help="chassis node")
-    add_output_option(p)
-    p.set_defaults(func=cmd_conntrack)

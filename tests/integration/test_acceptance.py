@@ -3,12 +3,10 @@ node and the check when one node is broken."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -16,45 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, lab, running_lab
+from .conftest import lab, running_lab
 
 pytestmark = pytest.mark.root
 
 TOPOLOGY = "geneve-router.yaml"
 STATE_ROOT = Path(os.environ.get("OVN_LAB_STATE_DIR", "/var/lib/ovn-lab"))
 
-# Until lab/cli/main.py registers `test`, run lab.verify.acceptance behind a parser of its own.
-_WRAPPER = """
-import argparse, sys
-from lab.verify import acceptance
-from lab.errors import LabError
-parser = argparse.ArgumentParser(prog="lab")
-acceptance.add_parser(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(args.func(args))
-except LabError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(exc.exit_code)
-"""
-
-
-def _cli_has_test() -> bool:
-    from lab.cli.main import build_parser
-
-    return any(
-        isinstance(action, argparse._SubParsersAction) and "test" in action.choices
-        for action in build_parser()._actions
-    )
-
 
 def lab_test(*args: str) -> subprocess.CompletedProcess[str]:
-    if _cli_has_test():
-        return lab("test", *args)
-    return subprocess.run(
-        [sys.executable, "-c", _WRAPPER, "test", *args],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
-    )  # fmt: skip
+    return lab("test", *args)
 
 
 def failures(output: str) -> set[tuple[str, str]]:

@@ -23,27 +23,10 @@ DAEMONS = {
     "worker2": ("ovsdb-server", "ovs-vswitchd", "ovn-controller"),
 }
 
-# `lab heal` through the real CLI (its error handling and exit codes), registering the
-# subcommand if lab.cli.main does not yet.
-_HEAL_CLI = """
-import argparse, sys
-from lab.cli import main as cli
-from lab.ops import heal
-build = cli.build_parser
-def build_parser():
-    parser = build()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "heal" not in sub.choices:
-        heal.add_parser(sub)
-    return parser
-cli.build_parser = build_parser
-sys.exit(cli.main())
-"""
-
 
 def heal(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", _HEAL_CLI, "heal", *args],
+        [sys.executable, "-m", "lab", "heal", *args],
         capture_output=True,
         text=True,
         timeout=120,

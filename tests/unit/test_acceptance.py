@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from lab.cli import check as check_cli
 from lab.errors import UserError
 from lab.state.store import LabState, create_state
 from lab.verify import acceptance
@@ -99,7 +100,7 @@ def test_unreadable_topology_copy_only_loses_the_gateway(state: LabState) -> Non
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lab")
-    acceptance.add_parser(parser.add_subparsers(dest="command", required=True))
+    check_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 
@@ -126,7 +127,7 @@ def test_command_line(
     argv: list[str], name: str | None, extra: list[str], junit: str | None
 ) -> None:
     args = parse(argv)
-    assert args.func is acceptance.cmd_test
+    assert args.func is check_cli.cmd_test
     got_name, opts, got_extra = acceptance.split_args(args)
     assert (got_name, got_extra, opts["junit"]) == (name, extra, junit)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.cli import completion, version
+from lab.cli import common, completion, version
 from lab.cli import main as cli
+from lab.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = str(REPO / "topologies" / "geneve-router.yaml")
@@ -152,16 +153,16 @@ def test_quiet_keeps_results_and_errors() -> None:
 def test_quiet_silences_notes_but_not_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli.err, "quiet", False)  # restored after the test
+    monkeypatch.setattr(common.err, "quiet", False)  # restored after the test
     monkeypatch.setenv("OVN_LAB_QUIET", "")  # so that monkeypatch restores it afterwards
     monkeypatch.delenv("OVN_LAB_QUIET")
 
     def noisy(args: object) -> int:
-        cli.err.print("a note about progress")
+        common.err.print("a note about progress")
         print("the result")
-        raise cli.UserError("one clear sentence")
+        raise UserError("one clear sentence")
 
-    monkeypatch.setattr(cli, "cmd_completion", noisy)
+    monkeypatch.setattr(completion, "cmd_completion", noisy)
     assert cli.main(["completion", "bash"]) == 2
     loud = capsys.readouterr()
     assert "a note" in loud.err and "one clear sentence" in loud.err
@@ -182,7 +183,7 @@ def test_verbose_turns_on_logging(monkeypatch: pytest.MonkeyPatch) -> None:
 
     seen: list[int] = []
     monkeypatch.setattr(logging, "basicConfig", lambda **kw: seen.append(kw["level"]))
-    monkeypatch.setattr(cli, "cmd_completion", lambda args: 0)
+    monkeypatch.setattr(completion, "cmd_completion", lambda args: 0)
     assert cli.main(["-v", "completion", "bash"]) == 0
     assert seen == [logging.INFO]
 

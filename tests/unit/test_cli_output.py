@@ -138,7 +138,7 @@ def test_lflows_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 def test_conntrack_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lab.verify import conntrack
+    from lab.cli import inspect as conntrack
 
     entry = Entry("tcp", "10.0.0.10", "20.0.0.10", 40000, 80, "20.0.0.10", "10.0.0.10", 3, "EST")
     monkeypatch.setattr(conntrack, "open_lab", lambda name: SimpleNamespace(name="l1"))
@@ -152,7 +152,8 @@ def test_conntrack_json(
 def test_gateways_and_ports_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lab.verify import gateways, inspect
+    from lab.cli import inspect
+    from lab.verify import gateways
 
     ctx = SimpleNamespace(state=SimpleNamespace(name="l1"))
     report = GatewayReport(

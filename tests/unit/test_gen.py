@@ -7,6 +7,7 @@ from ipaddress import IPv4Interface
 
 import pytest
 
+from lab.cli import topology as topology_cli
 from lab.errors import UserError
 from lab.plan.planner import make_plan
 from lab.topology import gen, parse_topology
@@ -96,7 +97,7 @@ def test_bad_arguments(kwargs: dict, message: str) -> None:
 
 def test_cli_writes_file(tmp_path, capsys) -> None:
     sub = argparse.ArgumentParser().add_subparsers()
-    gen.add_parser(sub)
+    topology_cli.add_parsers(sub)
     out = tmp_path / "big.yaml"
     args = sub.choices["gen"].parse_args(["--chassis", "2", "--name", "bench", "-o", str(out)])
     assert args.func(args) == 0

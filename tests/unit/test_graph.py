@@ -262,7 +262,7 @@ def test_unwritable_output_is_a_user_error(tmp_path: Path) -> None:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lab")
-    graph_cli.add_parser(parser.add_subparsers(dest="command"))
+    graph_cli.add_parsers(parser.add_subparsers(dest="command"))
     return parser.parse_args(argv)
 
 

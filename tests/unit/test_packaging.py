@@ -11,6 +11,7 @@ import pytest
 
 from lab import extras, resources
 from lab.cli import main as cli
+from lab.cli import status as status_cli
 from lab.providers.ssh.provision import PLAYBOOKS
 from lab.verify.acceptance import CHECKS_DIR
 
@@ -102,7 +103,7 @@ def test_cli_turns_a_missing_extra_into_exit_2(
     def needs_docker(args: argparse.Namespace) -> int:
         raise ModuleNotFoundError("No module named 'docker'", name="docker")
 
-    monkeypatch.setattr(cli, "cmd_status", needs_docker)  # bound when the parser is built
+    monkeypatch.setattr(status_cli, "cmd_status", needs_docker)  # bound when the parser is built
     assert cli.main(["status"]) == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and "[docker] extra" in err

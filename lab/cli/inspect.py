@@ -1,4 +1,5 @@
-"""The check primitives as interactive commands: trace, capture, flows, ports."""
+"""The check primitives as interactive commands: trace, capture, flows, ports, fdb,
+gateways, conntrack."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lab.cli.common import err, out
 from lab.errors import UserError
 from lab.output import add_output_option, emit, wants_json
 from lab.ovn.db import list_rows
@@ -21,24 +22,8 @@ from lab.state.store import open_lab
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import trace as tr
+from lab.verify.conntrack import conntrack, show_port
 from lab.verify.context import LabContext
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _ctx(args: argparse.Namespace) -> LabContext:
-    return LabContext(open_lab(args.lab))
-
-
-def _node(ctx: LabContext, node: str) -> dict[str, Any]:
-    nodes = ctx.info.get("nodes", {})
-    if node not in nodes or nodes[node]["role"] not in ("chassis", "gateway"):
-        chassis = [n for n, i in nodes.items() if i["role"] in ("chassis", "gateway")]
-        raise UserError(
-            f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
-        )
-    return nodes[node]
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -78,23 +63,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
         colour = "green" if verdict.verdict == "allow" else "red"
         out.print(f"[{colour}]verdict:[/{colour}] {escape(verdict.describe())}")
     return 0 if delivered else 1
-
-
-class _Names:
-    """Tunnel keys -> names, to print decoded Geneve packets in OVN's own words."""
-
-    def __init__(self, ctx: LabContext):
-        self.datapaths = {v: k for k, v in ctx.datapath_keys.items()}
-        rows = (
-            list_rows("ovn-sbctl", "logical_port,tunnel_key,datapath", "Port_Binding", db=ctx.sb)
-            or []
-        )
-        dp_rows = list_rows("ovn-sbctl", "_uuid,tunnel_key", "Datapath_Binding", db=ctx.sb) or []
-        dp_key = {r[0][1]: int(r[1]) for r in dp_rows}  # type: ignore[index,arg-type]
-        self.ports = {(dp_key.get(r[2][1]), int(r[1])): str(r[0]) for r in rows}  # type: ignore[index,arg-type]
-
-    def port(self, vni: int, key: int) -> str:
-        return self.ports.get((vni, key), "?")
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
@@ -141,41 +109,6 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return proc.wait()
 
 
-def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
-    """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
-    import subprocess
-    from pathlib import Path
-
-    from lab.providers.base import PCAP_FILE, require
-    from lab.providers.targets import netns_env
-    from lab.runner import netns_argv
-    from lab.verify import pcap
-
-    require(ctx.provider, PCAP_FILE, "`lab capture -w`")
-    path = Path(args.write)
-    if not path.parent.is_dir():
-        raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")
-    netns, _ = netns_env(ctx.state, args.node)
-    argv = netns_argv(netns, gv.pcap_capture_argv(interface, args.count, "-"))
-    out.print(f"capturing Geneve on {args.node} {interface} into {path} (Ctrl-C to stop)")
-    with open(path, "wb") as fh:
-        proc = subprocess.Popen(
-            argv, stdout=fh, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
-        )
-        try:
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-    data = path.read_bytes()
-    try:
-        frames, decoded = len(pcap.packets(data)), len(pcap.geneve(data))
-    except pcap.PcapError:
-        raise UserError(f"tcpdump wrote no pcap on {args.node} {interface}") from None
-    out.print(f"{frames} packets ({decoded} Geneve) written to {path}")
-    return 0
-
-
 def cmd_flows(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     _node(ctx, args.node)
@@ -215,60 +148,6 @@ def cmd_flows(args: argparse.Namespace) -> int:
         print(text)
     out.print(f"[dim]{len(flows)} flows[/dim]", highlight=False)
     return 0
-
-
-def _print_detraced(
-    ctx: LabContext, lines: list[str], as_json: bool = False, node: str = ""
-) -> int:
-    """Each flow, then the Southbound rows its cookie names (lab.verify.detrace)."""
-    from lab.verify import detrace
-
-    flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
-    if as_json:
-        rows = [
-            {"text": f.text, "table": f.table, "cookie": f.cookie, "origins": f.lines}
-            for f in flows
-        ]
-        return emit("flows", lab=ctx.state.name, node=node, flows=rows)
-    for flow in flows:
-        print(flow.text)
-        for line in flow.lines:
-            print(f"    <- {line}")
-    known = sum(1 for f in flows if f.origins)
-    out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
-    return 0
-
-
-def port_rows(ctx: LabContext, node: str) -> list[dict[str, Any]]:
-    proc = ctx.run_in(
-        node,
-        [
-            "ovs-vsctl",
-            "--format=json",
-            "--columns=name,ofport,type,external_ids,options",
-            "list",
-            "Interface",
-        ],
-    )
-    if proc.returncode != 0:
-        raise UserError(f"cannot read {node}'s OVS database: {proc.stderr.strip()}")
-    data = json.loads(proc.stdout)
-    rows = []
-    for name, ofport, kind, ids, options in data["data"]:
-        ids_map = dict(ids[1]) if ids[0] == "map" else {}
-        opts = dict(options[1]) if options[0] == "map" else {}
-        lport = ids_map.get("iface-id")
-        rows.append(
-            {
-                "ofport": ofport if isinstance(ofport, int) else None,
-                "interface": name,
-                "type": kind or "system",
-                "logical_port": lport,
-                "tunnel_key": ctx.port_keys.get(lport) if lport else None,
-                "remote_ip": opts.get("remote_ip"),
-            }
-        )
-    return sorted(rows, key=lambda r: (r["ofport"] is None, r["ofport"] or 0))
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
@@ -399,7 +278,7 @@ def cmd_gateways(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_inspect(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("trace", help="ovn-trace a packet from a VM to a VM or address")
     p.add_argument("--lab")
     p.add_argument("src", metavar="FROM", help="source VM")
@@ -451,3 +330,156 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("node", help="chassis node")
     add_output_option(p)
     p.set_defaults(func=cmd_ports)
+
+
+def cmd_conntrack(args: argparse.Namespace) -> int:
+    ctx = LabContext(open_lab(args.lab))
+    entries = conntrack(ctx, args.node)
+    if wants_json(args):
+        rows = [asdict(e) for e in entries]
+        return emit("conntrack", lab=ctx.state.name, node=args.node, entries=rows)
+    print(f"# {args.node}: {len(entries)} conntrack entries (userspace datapath), by zone")
+    rows = [("zone", "logical port", "proto", "original", "reply", "state", "more")]
+    for e in sorted(entries, key=lambda e: (e.zone, e.proto, e.src, e.dst, e.dport or 0)):
+        orig = f"{e.src}{show_port(e.sport)} > {e.dst}{show_port(e.dport)}"
+        reply = f"{e.reply_src} > {e.reply_dst}"
+        rows.append((str(e.zone), e.port or "?", e.proto, orig, reply, e.state, e.extra))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:  # plain aligned columns: readable, and greppable when piped
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _add_conntrack(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "conntrack", help="a chassis' conntrack entries, each zone with its logical port"
+    )
+    p.add_argument("--lab", help="the lab (default: the only lab up)")
+    p.add_argument("node", help="chassis node")
+    add_output_option(p)
+    p.set_defaults(func=cmd_conntrack)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _add_inspect(sub)
+    _add_conntrack(sub)
+
+
+def _ctx(args: argparse.Namespace) -> LabContext:
+    return LabContext(open_lab(args.lab))
+
+
+def _node(ctx: LabContext, node: str) -> dict[str, Any]:
+    nodes = ctx.info.get("nodes", {})
+    if node not in nodes or nodes[node]["role"] not in ("chassis", "gateway"):
+        chassis = [n for n, i in nodes.items() if i["role"] in ("chassis", "gateway")]
+        raise UserError(
+            f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
+        )
+    return nodes[node]
+
+
+class _Names:
+    """Tunnel keys -> names, to print decoded Geneve packets in OVN's own words."""
+
+    def __init__(self, ctx: LabContext):
+        self.datapaths = {v: k for k, v in ctx.datapath_keys.items()}
+        rows = (
+            list_rows("ovn-sbctl", "logical_port,tunnel_key,datapath", "Port_Binding", db=ctx.sb)
+            or []
+        )
+        dp_rows = list_rows("ovn-sbctl", "_uuid,tunnel_key", "Datapath_Binding", db=ctx.sb) or []
+        dp_key = {r[0][1]: int(r[1]) for r in dp_rows}  # type: ignore[index,arg-type]
+        self.ports = {(dp_key.get(r[2][1]), int(r[1])): str(r[0]) for r in rows}  # type: ignore[index,arg-type]
+
+    def port(self, vni: int, key: int) -> str:
+        return self.ports.get((vni, key), "?")
+
+
+def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
+    """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
+    import subprocess
+    from pathlib import Path
+
+    from lab.providers.base import PCAP_FILE, require
+    from lab.providers.targets import netns_env
+    from lab.runner import netns_argv
+    from lab.verify import pcap
+
+    require(ctx.provider, PCAP_FILE, "`lab capture -w`")
+    path = Path(args.write)
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist; create it or pick another -w")
+    netns, _ = netns_env(ctx.state, args.node)
+    argv = netns_argv(netns, gv.pcap_capture_argv(interface, args.count, "-"))
+    out.print(f"capturing Geneve on {args.node} {interface} into {path} (Ctrl-C to stop)")
+    with open(path, "wb") as fh:
+        proc = subprocess.Popen(
+            argv, stdout=fh, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+    data = path.read_bytes()
+    try:
+        frames, decoded = len(pcap.packets(data)), len(pcap.geneve(data))
+    except pcap.PcapError:
+        raise UserError(f"tcpdump wrote no pcap on {args.node} {interface}") from None
+    out.print(f"{frames} packets ({decoded} Geneve) written to {path}")
+    return 0
+
+
+def _print_detraced(
+    ctx: LabContext, lines: list[str], as_json: bool = False, node: str = ""
+) -> int:
+    """Each flow, then the Southbound rows its cookie names (lab.verify.detrace)."""
+    from lab.verify import detrace
+
+    flows = detrace.annotate("\n".join(lines), detrace.origins(ctx.sb))
+    if as_json:
+        rows = [
+            {"text": f.text, "table": f.table, "cookie": f.cookie, "origins": f.lines}
+            for f in flows
+        ]
+        return emit("flows", lab=ctx.state.name, node=node, flows=rows)
+    for flow in flows:
+        print(flow.text)
+        for line in flow.lines:
+            print(f"    <- {line}")
+    known = sum(1 for f in flows if f.origins)
+    out.print(f"[dim]{len(flows)} flows, {known} traced to a Southbound row[/dim]", highlight=False)
+    return 0
+
+
+def port_rows(ctx: LabContext, node: str) -> list[dict[str, Any]]:
+    proc = ctx.run_in(
+        node,
+        [
+            "ovs-vsctl",
+            "--format=json",
+            "--columns=name,ofport,type,external_ids,options",
+            "list",
+            "Interface",
+        ],
+    )
+    if proc.returncode != 0:
+        raise UserError(f"cannot read {node}'s OVS database: {proc.stderr.strip()}")
+    data = json.loads(proc.stdout)
+    rows = []
+    for name, ofport, kind, ids, options in data["data"]:
+        ids_map = dict(ids[1]) if ids[0] == "map" else {}
+        opts = dict(options[1]) if options[0] == "map" else {}
+        lport = ids_map.get("iface-id")
+        rows.append(
+            {
+                "ofport": ofport if isinstance(ofport, int) else None,
+                "interface": name,
+                "type": kind or "system",
+                "logical_port": lport,
+                "tunnel_key": ctx.port_keys.get(lport) if lport else None,
+                "remote_ip": opts.get("remote_ip"),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["ofport"] is None, r["ofport"] or 0))
