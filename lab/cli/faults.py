@@ -6,9 +6,11 @@ import argparse
 import time
 from typing import Any
 
-from lab.cli.common import _state, err
+from rich.markup import escape
+
+from lab.cli.common import _state, err, out
 from lab.errors import UserError
-from lab.ops.heal import HEAL_TIMEOUT, heal, print_report
+from lab.ops.heal import HEAL_TIMEOUT, HealReport, heal
 from lab.providers.base import local_only
 from lab.state.store import open_lab
 
@@ -72,3 +74,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("node", help="a node of the lab (central, chassis or gateway)")
         p.set_defaults(func=func)
     _add_heal(sub)
+
+
+def print_report(report: HealReport) -> None:
+    for r in report.restarts:
+        line = f"[green]restarted[/green] {r.node}: {', '.join(r.restarted)}"
+        if r.restarted != r.dead:
+            line += f" ({', '.join(r.dead)} had died; the node restarts as a whole)"
+        out.print(line)
+    for node in report.left_stopped:
+        out.print(
+            f"[yellow]left stopped[/yellow] {node}: stopped on purpose by `lab stop`, so not "
+            f"healed; `lab start {node}` brings it back"
+        )
+    for sentence in report.unhealable:
+        out.print(f"[red]cannot heal[/red] {escape(sentence)}")
+    status = report.status
+    if status is None:
+        return
+    if status.healthy:
+        out.print(f"lab {report.lab} is {'healed' if report.restarts else 'healthy'}")
+        return
+    if not (report.restarts or report.unhealable or report.left_stopped):
+        out.print("no daemon is dead, and heal never restarts one that runs")
+    for problem in status.problems:
+        out.print(f"[red]problem:[/red] {escape(problem)}")
+    out.print(f"lab {report.lab} is still unhealthy; see `lab status {report.lab}`")

@@ -17,9 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rich.console import Console
-from rich.markup import escape
-
 from lab import providers
 from lab.errors import LabError, UserError
 from lab.ops import faults
@@ -31,8 +28,6 @@ from lab.state.store import LabState, lab_lock, load_state, node_dir
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
 GRACE = 5.0  # nothing restarted: how long a transient problem may take to clear by itself
-
-out = Console(soft_wrap=True, highlight=False)
 
 
 @dataclass
@@ -163,29 +158,3 @@ def _wait_healthy(state: LabState, timeout: float) -> LabStatus:
         if status.healthy or time.monotonic() >= deadline:
             return status
         time.sleep(0.5)
-
-
-def print_report(report: HealReport) -> None:
-    for r in report.restarts:
-        line = f"[green]restarted[/green] {r.node}: {', '.join(r.restarted)}"
-        if r.restarted != r.dead:
-            line += f" ({', '.join(r.dead)} had died; the node restarts as a whole)"
-        out.print(line)
-    for node in report.left_stopped:
-        out.print(
-            f"[yellow]left stopped[/yellow] {node}: stopped on purpose by `lab stop`, so not "
-            f"healed; `lab start {node}` brings it back"
-        )
-    for sentence in report.unhealable:
-        out.print(f"[red]cannot heal[/red] {escape(sentence)}")
-    status = report.status
-    if status is None:
-        return
-    if status.healthy:
-        out.print(f"lab {report.lab} is {'healed' if report.restarts else 'healthy'}")
-        return
-    if not (report.restarts or report.unhealable or report.left_stopped):
-        out.print("no daemon is dead, and heal never restarts one that runs")
-    for problem in status.problems:
-        out.print(f"[red]problem:[/red] {escape(problem)}")
-    out.print(f"lab {report.lab} is still unhealthy; see `lab status {report.lab}`")

@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from lab import naming
 from lab.plan.model import Plan
 from lab.resources import data_dir
@@ -23,9 +20,6 @@ from lab.state.store import LabState
 
 CHECKS_DIR = data_dir("checks")  # lab/data/checks, shipped in the package
 NB_PORT, SB_PORT = 6641, 6642  # lab.plan.model.Plan defaults: the lab's remotes
-
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def host_spec(state: LabState, target: str) -> str:
@@ -171,50 +165,3 @@ def split_args(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], li
         else:
             break
     return name, opts, rest
-
-
-def print_summary(lab: str, state: LabState, results: list[dict[str, Any]], took: float) -> None:
-    """Node by node, check by check; failures repeated at the end, one line each."""
-    order = [*state.info.get("nodes", {}), *state.info.get("vms", {})]
-    by_node: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        by_node.setdefault(result["node"], []).append(result)
-    marks = {
-        "passed": "[green]ok  [/green]",
-        "failed": "[red]FAIL[/red]",
-        "error": "[red]ERR [/red]",
-        "skipped": "[yellow]skip[/yellow]",
-    }
-    for node in sorted(by_node, key=lambda n: (order.index(n) if n in order else len(order), n)):
-        rows = by_node[node]
-        counts = _counts(rows)
-        colour = "red" if counts.get("failed") or counts.get("error") else "green"
-        tally = ", ".join(f"{n} {k}" for k, n in counts.items())
-        out.print(f"[bold]{node}[/bold] ({rows[0]['role']}): [{colour}]{tally}[/{colour}]")
-        for row in rows:
-            line = f"  {marks.get(row['outcome'], row['outcome'])}  {escape(row['check'])}"
-            if row["outcome"] != "passed" and row.get("message"):
-                line += f"  [dim]{escape(row['message'])}[/dim]"
-            out.print(line)
-    counts = _counts(results)
-    bad = [r for r in results if r["outcome"] in ("failed", "error")]
-    colour = "red" if bad else "green"
-    tally = ", ".join(f"{n} {k}" for k, n in counts.items())
-    out.print(
-        f"[{colour}]lab {lab}: {len(results)} checks on {len(by_node)} nodes: {tally}"
-        f"[/{colour}] in {took:.1f} s"
-    )
-    for row in bad:
-        out.print(
-            f"[red]FAILED[/red] {row['node']} {escape(row['check'])}: "
-            f"{escape(row.get('message') or row['outcome'])}"
-        )
-
-
-def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for outcome in ("passed", "failed", "error", "skipped"):
-        n = sum(r["outcome"] == outcome for r in rows)
-        if n:
-            counts[outcome] = n
-    return counts
