@@ -69,14 +69,14 @@ def cmd_test(args: argparse.Namespace) -> int:
         err.print(f"[yellow]note:[/yellow] lab {lab} is in phase '{state.phase}', not 'up'")
     hosts = lab_hosts(state)
     with tempfile.TemporaryDirectory(prefix="lab-test-") as tmp:
-        report = Path(tmp) / "results.json"
+        results_file = Path(tmp) / "results.json"
         argv = pytest_argv(checks, hosts, opts["junit"], extra)
-        env = {**os.environ, "OVN_LAB_NAME": lab, "OVN_LAB_REPORT": str(report)}
+        env = {**os.environ, "OVN_LAB_NAME": lab, "OVN_LAB_REPORT": str(results_file)}
         env.pop("OVN_LAB_EXPECT", None)
         start = time.monotonic()
         proc = subprocess.run(argv, env=env, capture_output=True, text=True)
         took = time.monotonic() - start
-        results = json.loads(report.read_text()) if report.exists() else []
+        results = json.loads(results_file.read_text()) if results_file.exists() else []
     as_json = opts["output"] == "json"
     if opts["verbose"] or proc.returncode not in (0, 1) or not results:
         (sys.stderr if as_json else sys.stdout).write(proc.stdout)  # stdout: the document

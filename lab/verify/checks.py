@@ -14,6 +14,7 @@ from typing import Any
 from lab.errors import UserError
 from lab.providers.base import PCAP_FILE
 from lab.runner import wait_for_output
+from lab.topology.check_kinds import L4_KEYS
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
 from lab.verify import ping as pg
@@ -125,7 +126,7 @@ def diagnose(ctx: LabContext, src: str, dst: str, cid: str) -> str:
 def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     from lab.verify import acl_trace
 
-    if any(key in spec for key in acl_trace.L4_KEYS):  # TCP/UDP, ct states, ACL verdicts
+    if any(key in spec for key in L4_KEYS):  # TCP/UDP, ct states, ACL verdicts
         return acl_trace.check_trace_l4(ctx, spec, cid)  # type: ignore[no-any-return]
     require_keys(spec, "trace")
     trace, text, argv = ctx.trace(str(spec["from"]), str(spec["to"]))

@@ -191,7 +191,9 @@ def _restart(state: LabState, plan: Plan, kills: list[Kill]) -> dict[str, Any]:
     knows its leader again."""
     with lab_lock(state.name):
         for k in kills:
-            ovn_central.start_db_server(plan, plan.nodes[k.node], node_dir(state, k.node), k.db)
+            runner = providers.of(state).node_runner(state, k.node)
+            node = plan.nodes[k.node]
+            ovn_central.start_db_server(plan, node, node_dir(state, k.node), k.db, runner)
     started = time.monotonic()
     result: dict[str, Any] = {}
     for k in kills:
