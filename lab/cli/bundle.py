@@ -71,7 +71,8 @@ def up_from_bundle(args: argparse.Namespace) -> int:
             keep_on_error=args.keep_on_error,
             options=options,
         )
-        state.set(info={**state.info, "bundle": str(path.resolve())})
+        state.info.bundle = str(path.resolve())
+        state.save()
     finally:
         shutil.rmtree(found.directory, ignore_errors=True)
     err.print(

@@ -61,8 +61,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     from lab import providers
 
     provider = providers.of(state)
-    for extra in provider.test_needs:  # e.g. paramiko: the suites reach SSH hosts with it
-        require(extra)
+    for needed in provider.test_needs:  # e.g. paramiko: the suites reach SSH hosts with it
+        require(needed)
     if provider.test_as_root:
         preflight.check_root()  # `ip netns exec`
     if state.phase != "up":
@@ -144,7 +144,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def print_summary(lab: str, state: LabState, results: list[dict[str, Any]], took: float) -> None:
     """Node by node, check by check; failures repeated at the end, one line each."""
-    order = [*state.info.get("nodes", {}), *state.info.get("vms", {})]
+    order = [*state.info.nodes, *state.info.vms]
     by_node: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_node.setdefault(result["node"], []).append(result)

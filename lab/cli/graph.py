@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from lab.errors import UserError
 from lab.report.views import VIEWS
+from lab.state.saved import saved_topology_path
 from lab.state.store import open_lab
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def topology_for(target: str | None) -> Topology:
         raise UserError(f"topology file '{target}' does not exist; check the path")
     state = open_lab(target)
     lab = state.name
-    saved = state.dir / "topology.yaml"
+    saved = saved_topology_path(state)
     try:
         text = saved.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

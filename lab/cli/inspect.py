@@ -18,6 +18,7 @@ from lab.cli.common import err, out
 from lab.errors import UserError
 from lab.output import add_output_option, emit, wants_json
 from lab.ovn.db import list_rows
+from lab.state.info import NodeInfo
 from lab.state.store import open_lab
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
@@ -68,7 +69,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 def cmd_capture(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     node = _node(ctx, args.node)
-    interface = args.interface or node["links"][ctx.info["overlay"]]["node_if"]
+    interface = args.interface or node.links[ctx.info.overlay].node_if
     if args.write:
         return _capture_to_pcap(ctx, args, interface)
     argv = gv.capture_argv(interface, args.count)
@@ -369,10 +370,10 @@ def _ctx(args: argparse.Namespace) -> LabContext:
     return LabContext(open_lab(args.lab))
 
 
-def _node(ctx: LabContext, node: str) -> dict[str, Any]:
-    nodes = ctx.info.get("nodes", {})
-    if node not in nodes or nodes[node]["role"] not in ("chassis", "gateway"):
-        chassis = [n for n, i in nodes.items() if i["role"] in ("chassis", "gateway")]
+def _node(ctx: LabContext, node: str) -> NodeInfo:
+    nodes = ctx.info.nodes
+    if node not in nodes or nodes[node].role not in ("chassis", "gateway"):
+        chassis = [n for n, i in nodes.items() if i.role in ("chassis", "gateway")]
         raise UserError(
             f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
         )

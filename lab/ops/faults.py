@@ -6,20 +6,20 @@ from __future__ import annotations
 from lab import providers
 from lab.errors import UserError
 from lab.fabric import links
-from lab.ops.up import saved_plan
 from lab.ovn import central as ovn_central
 from lab.ovn import chassis as ovn_chassis
 from lab.ovn.wait import wait_ports_up
 from lab.plan.model import NodePlan, Plan
 from lab.providers.netns import namespaces as nsprov
 from lab.providers.netns.build import central_dirs
+from lab.state.saved import saved_plan
 from lab.state.store import LabState, lab_lock, node_dir
 
 START_TIMEOUT = 60.0
 
 
 def stopped_nodes(state: LabState) -> list[str]:
-    return list(state.info.get("stopped", []))
+    return list(state.info.stopped)
 
 
 def _node(plan: Plan, name: str) -> NodePlan:
@@ -52,7 +52,7 @@ def stop_node(state: LabState, name: str) -> list[int]:
         node = _node(plan, name)
         if name in stopped_nodes(state):
             raise UserError(f"node {name} is already stopped; `lab start {name}` restores it")
-        state.info["stopped"] = [*stopped_nodes(state), name]
+        state.info.stopped = [*stopped_nodes(state), name]
         state.save()
         pids = _kill_daemons(state, node)
         _set_cables(plan, node, "down")
@@ -69,7 +69,7 @@ def start_node(state: LabState, name: str) -> None:
         if name not in stopped_nodes(state):
             raise UserError(f"node {name} is not stopped")
         restart_node(state, plan, node)
-        state.info["stopped"] = [n for n in stopped_nodes(state) if n != name]
+        state.info.stopped = [n for n in stopped_nodes(state) if n != name]
         state.save()
 
 

@@ -21,9 +21,9 @@ from lab import providers
 from lab.errors import LabError, UserError
 from lab.ops import faults
 from lab.ops.status import LabStatus, lab_status
-from lab.ops.up import saved_plan
 from lab.ovn import chassis as ovn_chassis
 from lab.providers.netns.build import central_dirs
+from lab.state.saved import saved_plan
 from lab.state.store import LabState, lab_lock, load_state, node_dir
 
 HEAL_TIMEOUT = 30.0  # for restarted daemons to reconnect and the ports to be up again
@@ -63,19 +63,17 @@ def heal(state: LabState, timeout: float = HEAL_TIMEOUT) -> HealReport:
         report.left_stopped = [n.name for n in before.nodes if n.stopped]
         for n in before.nodes:
             if not n.netns:
-                netns = state.info["nodes"][n.name]["netns"]
+                netns = state.info.nodes[n.name].netns
                 report.unhealable.append(
                     f"node {n.name}: its namespace {netns} is gone, with everything that ran "
                     f"in it; {recreate}"
                 )
         vms_gone: dict[str, list[str]] = {}  # chassis -> its VMs whose namespace is gone
         vm_exists = providers.of(state).vm_exists(state)
-        for vm, info in state.info.get("vms", {}).items():
-            if not vm_exists(info["netns"]):
-                vms_gone.setdefault(info["chassis"], []).append(vm)
-                report.unhealable.append(
-                    f"VM {vm}: its namespace {info['netns']} is gone; {recreate}"
-                )
+        for vm, info in state.info.vms.items():
+            if not vm_exists(info.netns):
+                vms_gone.setdefault(info.chassis, []).append(vm)
+                report.unhealable.append(f"VM {vm}: its namespace {info.netns} is gone; {recreate}")
         dead = {
             n.name: ([d for d, alive in n.daemons.items() if not alive], list(n.daemons))
             for n in before.nodes
@@ -135,16 +133,16 @@ def _restart_services(
     for svc in before.services:
         if svc.alive or svc.vm in gone:
             continue
-        netns = state.info["vms"][svc.vm]["netns"]
+        netns = state.info.vms[svc.vm].netns
         plan = services.ServicePlan(svc.vm, netns, svc.proto, svc.port)
         try:
             pid = providers.of(state).start_service(state, plan)
         except LabError as exc:
             report.unhealable.append(f"VM {svc.vm}: restarting its service failed: {exc}")
             continue
-        for entry in state.info.get("services", {}).get(svc.vm, []):
-            if entry["proto"] == svc.proto and int(entry["port"]) == svc.port:
-                entry["pid"] = pid
+        for entry in state.info.services.get(svc.vm, []):
+            if entry.proto == svc.proto and int(entry.port) == svc.port:
+                entry.pid = pid
         state.save()
         what = f"{svc.proto}/{svc.port} service"
         report.restarts.append(Restart(svc.vm, [what], [what]))

@@ -85,29 +85,29 @@ def lab_status(state: LabState) -> LabStatus:
         )
     chassis_by_uuid = {uuid_of(u): str(n) for u, n in chassis_rows or []}
     registered = set(chassis_by_uuid.values())
-    stopped = set(state.info.get("stopped", []))
+    stopped = set(state.info.stopped)
     provider = providers.of(state)
     from lab.ops.upgrade import current_builds
 
     builds_now = current_builds(state)
     versions = provider.versions(state)
-    for name, info in state.info.get("nodes", {}).items():
+    for name, info in state.info.nodes.items():
         # an ssh lab's nodes are hosts: "netns" then says whether the host answers
         there, daemons = provider.node_health(state, name)
         node = NodeStatus(
-            name=name, role=info["role"], netns=there, daemons=daemons, stopped=name in stopped
+            name=name, role=info.role, netns=there, daemons=daemons, stopped=name in stopped
         )
         node.build = builds_now.get(name)
         node.ovs, node.ovn = versions.get(name, (None, None))
-        if info["role"] in ("chassis", "gateway") and sb_read:
+        if info.role in ("chassis", "gateway") and sb_read:
             node.chassis_registered = name in registered
             if not node.chassis_registered and not node.stopped:
                 status.problems.append(f"chassis {name} is not registered in the Southbound DB")
         if not node.netns:
             missing = (
-                f"namespace {info['netns']} is missing"
-                if info.get("netns")
-                else f"host {info.get('host')} does not answer"
+                f"namespace {info.netns} is missing"
+                if info.netns
+                else f"host {info.host} does not answer"
             )
             status.problems.append(f"node {name}: {missing}")
         for daemon, alive in node.daemons.items():
@@ -122,14 +122,14 @@ def lab_status(state: LabState) -> LabStatus:
     if lsp_rows is None:
         status.problems.append("the Northbound DB cannot be read: which ports are up is unknown")
     exists = provider.vm_exists(state)
-    for vm, info in state.info.get("vms", {}).items():
+    for vm, vm_info in state.info.vms.items():
         port = PortStatus(
-            port=info["port"],
+            port=vm_info.port,
             vm=vm,
-            expected_chassis=info["chassis"],
-            bound_chassis=bindings.get(info["port"]),
-            up=up.get(info["port"], False),
-            addresses=[a for a in (info.get("ip"), info.get("ipv6")) if a],
+            expected_chassis=vm_info.chassis,
+            bound_chassis=bindings.get(vm_info.port),
+            up=up.get(vm_info.port, False),
+            addresses=vm_info.addresses(),
         )
         if not port.up:
             if lsp_rows is not None:
@@ -139,24 +139,22 @@ def lab_status(state: LabState) -> LabStatus:
                 f"port {port.port} is bound to {port.bound_chassis}, "
                 f"expected {port.expected_chassis}"
             )
-        if not exists(info["netns"]):
-            status.problems.append(f"VM {vm}: namespace {info['netns']} is missing")
+        if not exists(vm_info.netns):
+            status.problems.append(f"VM {vm}: namespace {vm_info.netns} is missing")
         status.ports.append(port)
     _services(state, status)
     return status
 
 
 def _services(state: LabState, status: LabStatus) -> None:
-    alive = providers.of(state).services_alive(state) if state.info.get("services") else {}
-    for vm, services in state.info.get("services", {}).items():
+    alive = providers.of(state).services_alive(state) if state.info.services else {}
+    for vm, services in state.info.services.items():
         for svc in services:
-            key = (vm, str(svc["proto"]), int(svc["port"]))
+            key = (vm, str(svc.proto), int(svc.port))
             up = alive.get(key, False)
-            status.services.append(
-                ServiceStatus(vm, svc["proto"], int(svc["port"]), svc.get("pid"), up)
-            )
+            status.services.append(ServiceStatus(vm, svc.proto, int(svc.port), svc.pid, up))
             if not up:
-                status.problems.append(f"VM {vm}: its {svc['proto']}/{svc['port']} service died")
+                status.problems.append(f"VM {vm}: its {svc.proto}/{svc.port} service died")
 
 
 def _cluster_health(state: LabState, status: LabStatus) -> None:

@@ -14,67 +14,61 @@ from lab.ops.down import teardown
 from lab.plan.model import Plan, VMPlan
 from lab.progress import Progress
 from lab.providers.base import Prepared, Provider, UpOptions
+from lab.state.info import LabInfo, LinkInfo, NodeInfo, VmInfo
+from lab.state.saved import saved_topology_path
 from lab.state.store import LabState, create_state, lab_lock, load_state, refuse_leftover
 from lab.testhooks import checkpoint
 
 
-def lab_info(plan: Plan, topology_file: str) -> dict[str, object]:
+def lab_info(plan: Plan, topology_file: str) -> LabInfo:
     """What later commands (exec, status, nbctl, check) need, without re-planning."""
-    return {
-        "topology_file": topology_file,
-        "central": plan.central,  # the first central (compatibility)
-        "centrals": plan.centrals,  # all of them: 1, or 3 in a raft cluster
-        "ssl": plan.ssl,
-        "sb_remote": plan.sb_remote,  # what chassis have in external_ids:ovn-remote
-        "overlay": plan.overlay,
-        "fabric_netns": plan.fabric_netns,
-        "vlan_fabrics": [f.name for f in plan.fabrics.values() if f.vlans],
-        "nodes": {
-            n.name: {
-                "role": n.role,
-                "netns": n.netns,
-                "encap_ip": str(n.encap_ip) if n.encap_ip else None,
-                "links": {
-                    lk.fabric: {
-                        "node_if": lk.node_if,
-                        "fabric_if": lk.fabric_if,
-                        "address": str(lk.address) if lk.address else None,
-                    }
+    return LabInfo(
+        topology_file=topology_file,
+        central=plan.central,
+        centrals=list(plan.centrals),
+        ssl=plan.ssl,
+        sb_remote=plan.sb_remote,
+        overlay=plan.overlay,
+        fabric_netns=plan.fabric_netns,
+        vlan_fabrics=[f.name for f in plan.fabrics.values() if f.vlans],
+        nodes={
+            n.name: NodeInfo(
+                role=n.role,
+                netns=n.netns,
+                encap_ip=str(n.encap_ip) if n.encap_ip else None,
+                links={
+                    lk.fabric: LinkInfo(
+                        node_if=lk.node_if,
+                        fabric_if=lk.fabric_if,
+                        address=str(lk.address) if lk.address else None,
+                    )
                     for lk in n.links
                 },
-            }
+            )
             for n in plan.nodes.values()
         },
-        "vms": {
-            v.name: {
-                "chassis": v.chassis,
-                "netns": v.netns,
-                "port": v.port,
-                "switch": v.switch,
-                "ip": str(v.ip) if v.ip is not None else "dynamic",  # learned by `lab up`
-                "mac": v.mac,
-                "attach": v.attach,
-                "ifname": v.vm_if,
-                "chassis_if": v.chassis_if,
-                **vm_address_info(v),
-            }
-            for v in plan.vms.values()
-        },
-    }
+        vms={v.name: vm_info(v) for v in plan.vms.values()},
+    )
 
 
-def vm_address_info(vm: VMPlan) -> dict[str, object]:
-    """A VM's v2 addressing in the lab's state (only the keys that apply)."""
-    info: dict[str, object] = {}
-    if vm.ipv6 is not None:
-        info["ipv6"] = str(vm.ipv6)
-    if vm.ipv6_mode:
-        info["ipv6_mode"] = vm.ipv6_mode
-    if vm.dhcp4:
-        info["dhcp"] = True
-    if vm.dhcp6:
-        info["dhcp6"] = vm.dhcp6
-    return info
+def vm_info(vm: VMPlan, added: bool = False) -> VmInfo:
+    """A VM as the lab's state records it (its v2 addressing only where it applies)."""
+    return VmInfo(
+        chassis=vm.chassis,
+        netns=vm.netns,
+        port=vm.port,
+        switch=vm.switch,
+        ip=str(vm.ip) if vm.ip is not None else "dynamic",  # learned by `lab up`
+        mac=vm.mac,
+        attach=vm.attach,
+        ifname=vm.vm_if,
+        chassis_if=vm.chassis_if,
+        ipv6=str(vm.ipv6) if vm.ipv6 is not None else None,
+        ipv6_mode=vm.ipv6_mode or None,
+        dhcp=bool(vm.dhcp4),
+        dhcp6=vm.dhcp6 or None,
+        added=added,
+    )
 
 
 def up(
@@ -104,17 +98,17 @@ def up(
         state: LabState | None = None
         try:  # from the first file written: a Ctrl-C while writing state rolls back too
             state = create_state(plan.lab, topology_file, provider.name)
-            (state.dir / "topology.yaml").write_text(topology_text)
+            saved_topology_path(state).write_text(topology_text)
             info = lab_info(plan, topology_file)
             provider.runtime_info(prepared, info)
-            state.set(info=info)
+            info.builds = {n.name: n.build for n in plan.nodes.values()}
+            state.info = info
+            state.save()
             checkpoint("state")
-            builds_now = {n.name: n.build for n in plan.nodes.values()}
-            state.set(info={**state.info, "builds": builds_now})
             _in_thread(lambda: provider.create(prepared, state, progress, options))
             # where the time went, for `lab status`-style tools and benchmarks/scale.py
-            timings = {step: round(took, 3) for step, took in progress.timings.items()}
-            state.set(phase="up", info={**state.info, "up_timings": timings})
+            state.info.up_timings = {s: round(took, 3) for s, took in progress.timings.items()}
+            state.set(phase="up")
             return state
         except BaseException as exc:  # Ctrl-C included: never leave half a lab behind
             if keep_on_error and state is not None and not isinstance(exc, KeyboardInterrupt):
@@ -155,13 +149,3 @@ def _keep_logs(state: LabState) -> Path | None:
         (target / log.parent.name).mkdir(exist_ok=True)
         shutil.copy2(log, target / log.parent.name / log.name)
     return target
-
-
-def saved_plan(state: LabState) -> Plan:
-    """The plan of a running lab, remade from the topology saved when it came up (planning
-    is deterministic, so every name and address is the same)."""
-    from lab.plan.planner import make_plan
-    from lab.topology import parse_topology
-
-    text = (state.dir / "topology.yaml").read_text()
-    return make_plan(parse_topology(text, state.topology or "topology.yaml", name=state.name))

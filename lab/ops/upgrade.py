@@ -63,17 +63,17 @@ class UpgradePlan:
 
 def current_builds(state: LabState) -> dict[str, str]:
     """node -> the build it runs now (recorded at `lab up`, updated by `lab upgrade`)."""
-    recorded = state.info.get("builds")
+    recorded = state.info.builds
     if recorded:
         return dict(recorded)
-    return {n: v.get("build", HOST) for n, v in state.info.get("nodes", {}).items()}
+    return {n: v.build for n, v in state.info.nodes.items()}
 
 
 def prepare(
     state: LabState, names: list[str], to: str, progress: object | None = None
 ) -> UpgradePlan:
     """Everything checked before anything changes; then the image found or built."""
-    from lab.ops.up import saved_plan
+    from lab.state.saved import saved_plan
 
     provider = providers.of(state)
     require(provider, UPGRADE, "lab upgrade")
@@ -96,7 +96,7 @@ def prepare(
         if running.get(name) == str(build):
             raise UserError(f"node {name} already runs build {build}; pick another --to")
     image = provider.image_for(build, progress)
-    images = state.info.get("images") or {}
+    images = state.info.images
     for name in names:
         if images.get(name) == image:  # e.g. `host` on docker is this machine's release
             raise UserError(f"node {name} already runs {image}; pick another --to")
@@ -189,8 +189,9 @@ def upgrade_node(
         providers.of(state).replace_node_image(state, node.name, image)
         # from here the node runs the new image, whatever happens next
         builds_now = {**running, node.name: str(build)}
-        images = {**(state.info.get("images") or {}), node.name: image}
-        state.set(info={**state.info, "builds": builds_now, "images": images})
+        images = {**(state.info.images), node.name: image}
+        state.info.builds, state.info.images = builds_now, images
+        state.save()
         result.converted = _convert_databases(state, node.name)
         _restart(state, plan, node)
         result.finished = time.time()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from lab import naming, providers
 from lab.errors import UserError
@@ -14,6 +13,7 @@ from lab.providers.netns import namespaces as nsprov
 from lab.providers.netns.ownership import create_netns
 from lab.providers.targets import centrals_of, netns_env
 from lab.runner import run
+from lab.state.info import NodeInfo, VmInfo
 from lab.state.store import LabState, lab_lock, node_dir
 
 ADD_TIMEOUT = 30.0
@@ -68,7 +68,7 @@ def add_vm(
                 ]
             )
             # bind_vms needs only the chassis' namespace: no need to re-plan the whole lab
-            node_plan = NodePlan(name=chassis, role=node["role"], netns=node["netns"], links=[])
+            node_plan = NodePlan(name=chassis, role=node.role, netns=node.netns, links=[])
             ovn_chassis.bind_vms(
                 node_plan,
                 [vm],
@@ -81,18 +81,18 @@ def add_vm(
         except BaseException:  # Ctrl-C too: no half-added VM stays behind
             _undo(state, vm)
             raise
-        state.info.setdefault("vms", {})[name] = {
-            "chassis": chassis,
-            "netns": vm.netns,
-            "port": vm.port,
-            "switch": switch,
-            "ip": str(vm.ip),
-            "mac": vm.mac,
-            "attach": attach,
-            "ifname": vm.vm_if,
-            "chassis_if": vm.chassis_if,
-            "added": True,
-        }
+        state.info.vms[name] = VmInfo(
+            chassis=chassis,
+            netns=vm.netns,
+            port=vm.port,
+            switch=switch,
+            ip=str(vm.ip),
+            mac=vm.mac,
+            attach=attach,
+            ifname=vm.vm_if,
+            chassis_if=vm.chassis_if,
+            added=True,
+        )
         state.save()
     return time.monotonic() - start
 
@@ -106,7 +106,7 @@ def _checked_vm(
     gateway: str | None,
     mac: str | None,
     attach: str,
-) -> tuple[VMPlan, dict[str, Any]]:
+) -> tuple[VMPlan, NodeInfo]:
     """The VM to add, checked by the loader's own rules (VM model, MAC rule, names)."""
     from pydantic import ValidationError
 
@@ -116,12 +116,12 @@ def _checked_vm(
     info = state.info
     if not naming.NODE_NAME.fullmatch(name):
         raise UserError(f"VM name '{name}' is not valid; it must {naming.NODE_NAME_RULE}")
-    if name in info.get("vms", {}) or name in info.get("nodes", {}) or name == "fabric":
+    if name in info.vms or name in info.nodes or name == "fabric":
         raise UserError(f"'{name}' already exists in lab {state.name}; choose another VM name")
-    node = info.get("nodes", {}).get(chassis)
-    if node is None or node["role"] not in ("chassis", "gateway"):
+    node = info.nodes.get(chassis)
+    if node is None or node.role not in ("chassis", "gateway"):
         raise UserError(f"'{chassis}' is not a chassis of lab {state.name}")
-    if chassis in info.get("stopped", []):
+    if chassis in info.stopped:
         raise UserError(f"chassis {chassis} is stopped; `lab start {chassis}` first")
     mac = (mac or naming.vm_mac(state.name, name)).lower()
     problem = _mac_problem(mac)
@@ -139,10 +139,10 @@ def _checked_vm(
             f"--{field} {first.get('input')!r} is not valid ({first['msg']}); "
             "write an address with its prefix like 10.0.0.20/24"
         ) from None
-    for other, v in info.get("vms", {}).items():
-        if v.get("mac", "").lower() == mac:
+    for other, v in info.vms.items():
+        if v.mac.lower() == mac:
             raise UserError(f"--mac {mac} is already used by VM {other}; give each VM its own")
-        if str(v.get("ip", "")).split("/")[0] == str(model.ip.ip):
+        if str(v.ip).split("/")[0] == str(model.ip.ip):
             raise UserError(f"--ip {model.ip.ip} is already used by VM {other}; pick another")
     vm = VMPlan(
         name=name,
@@ -182,22 +182,22 @@ def _undo(state: LabState, vm: VMPlan) -> None:
 def del_vm(state: LabState, name: str) -> None:
     with lab_lock(state.name):
         state.refresh()
-        vm = state.info.get("vms", {}).get(name)
+        vm = state.info.vms.get(name)
         if vm is None:
             raise UserError(f"'{name}' is not a VM of lab {state.name}")
         central = centrals_of(state)
-        run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm["port"]])
-        netns, env = netns_env(state, vm["chassis"])
+        run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm.port])
+        netns, env = netns_env(state, vm.chassis)
         run(
-            ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm["chassis_if"]],
+            ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm.chassis_if],
             netns=netns,
             env=env,
             check=False,
         )
-        if vm["netns"] in state.resources.get("netns", []):
-            nsprov.kill_all_in([vm["netns"]])
-            nsprov.remove(vm["netns"])
-        providers.of(state).node_runner(state, vm["chassis"]).hide_vm(name)
-        state.forget("netns", vm["netns"])
-        del state.info["vms"][name]
+        if vm.netns in state.resources.netns:
+            nsprov.kill_all_in([vm.netns])
+            nsprov.remove(vm.netns)
+        providers.of(state).node_runner(state, vm.chassis).hide_vm(name)
+        state.forget("netns", vm.netns)
+        del state.info.vms[name]
         state.save()

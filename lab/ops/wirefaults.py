@@ -32,6 +32,7 @@ from lab import providers
 from lab.errors import RuntimeFailure, UserError
 from lab.providers.base import WIRE_FAULTS, require
 from lab.runner import netns_argv, run, wait_for_output
+from lab.state.info import LinkInfo
 from lab.state.store import LabState, lab_lock, load_state
 from lab.topology.impairments import Impairment
 
@@ -44,7 +45,7 @@ FIRST_QUEUE = 100
 def faults(state: LabState) -> dict[str, Any]:
     """{"links": {"node/fabric": "down"}, "impair": {"node/fabric": {...}},
     "partitions": {"a|b": [fabrics]}} (pairs sorted by name)."""
-    found = state.info.setdefault("faults", {})
+    found = state.info.faults
     for key in ("links", "impair", "partitions"):
         found.setdefault(key, {})
     return found
@@ -52,7 +53,7 @@ def faults(state: LabState) -> dict[str, Any]:
 
 def describe(state: LabState) -> list[str]:
     """One line per fault in place, for `lab status`."""
-    found = state.info.get("faults", {})
+    found = state.info.faults
     lines = [f"link {k.replace('/', ' ')} is down" for k in found.get("links", {})]
     for key, entry in found.get("impair", {}).items():
         imp = Impairment(**{k: entry[k] for k in asdict(Impairment())})
@@ -77,11 +78,11 @@ def _locked(name: str):  # type: ignore[no-untyped-def]
             state.save()
 
 
-def _link(state: LabState, node: str, fabric: str) -> dict[str, Any]:
-    nodes = state.info.get("nodes", {})
+def _link(state: LabState, node: str, fabric: str) -> LinkInfo:
+    nodes = state.info.nodes
     if node not in nodes:
         raise UserError(f"'{node}' is not a node of lab {state.name} (nodes: {', '.join(nodes)})")
-    links = nodes[node]["links"]
+    links = nodes[node].links
     if fabric not in links:
         raise UserError(
             f"node {node} is not on fabric '{fabric}' (its fabrics: {', '.join(links)}); "
@@ -91,7 +92,7 @@ def _link(state: LabState, node: str, fabric: str) -> dict[str, Any]:
 
 
 def _not_vlan(state: LabState, fabric: str, what: str) -> None:
-    if fabric in state.info.get("vlan_fabrics", []):
+    if fabric in state.info.vlan_fabrics:
         raise UserError(
             f"{what} on VLAN fabric '{fabric}' is not supported (its ToR is an OVS userspace "
             "bridge netfilter cannot see); use a plain fabric such as the overlay"
@@ -99,7 +100,7 @@ def _not_vlan(state: LabState, fabric: str, what: str) -> None:
 
 
 def _stopped(state: LabState, node: str) -> None:
-    if node in state.info.get("stopped", []):
+    if node in state.info.stopped:
         raise UserError(f"node {node} is stopped (its cables are out); `lab start {node}` first")
 
 
@@ -109,7 +110,7 @@ def _stopped(state: LabState, node: str) -> None:
 def _set_link(state: LabState, fabric_if: str, up: bool) -> None:
     from lab.fabric import links
 
-    with links.ipr(state.info["fabric_netns"]) as handle:
+    with links.ipr(state.info.fabric_netns) as handle:
         handle.link("set", index=links.index(handle, fabric_if), state="up" if up else "down")
 
 
@@ -126,7 +127,7 @@ def set_link(name: str, node: str, fabric: str, up: bool) -> None:
         if not up:
             down[key] = "down"
             state.save()  # recorded first
-        _set_link(state, link["fabric_if"], up)
+        _set_link(state, link.fabric_if, up)
         if up:
             down.pop(key)
 
@@ -136,7 +137,7 @@ def relink(state: LabState, node: str) -> None:
     for key in faults(state)["links"]:
         owner, fabric = key.split("/", 1)
         if owner == node:
-            _set_link(state, state.info["nodes"][node]["links"][fabric]["fabric_if"], False)
+            _set_link(state, state.info.nodes[node].links[fabric].fabric_if, False)
 
 
 # --- impair -----------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def need(tool: str) -> None:
 
 
 def _xt(state: LabState, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run(["iptables", "-w", "5", *args], netns=state.info["fabric_netns"], check=check)
+    return run(["iptables", "-w", "5", *args], netns=state.info.fabric_netns, check=check)
 
 
 def _chain(fabric_if: str) -> str:
@@ -197,7 +198,7 @@ def _start_delayer(state: LabState, queue: int, imp: Impairment) -> int:
         f"{imp.jitter_ms:g}",
     ]
     proc = subprocess.Popen(
-        netns_argv(state.info["fabric_netns"], argv),
+        netns_argv(state.info.fabric_netns, argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
@@ -232,14 +233,12 @@ def _rate(state: LabState, netns: str, ifname: str, mbit: float | None) -> None:
 
 
 def _node_netns(state: LabState, node: str) -> str:
-    return state.info["nodes"][node]["netns"]
+    return state.info.nodes[node].netns
 
 
-def _apply_impairment(
-    state: LabState, node: str, link: dict[str, Any], entry: dict[str, Any]
-) -> None:
+def _apply_impairment(state: LabState, node: str, link: LinkInfo, entry: dict[str, Any]) -> None:
     imp = Impairment(**{k: entry[k] for k in asdict(Impairment())})
-    fabric_if = link["fabric_if"]
+    fabric_if = link.fabric_if
     chain = _chain(fabric_if)
     if imp.delay_ms or imp.loss_pct:
         _xt(state, "-N", chain)
@@ -274,18 +273,16 @@ def _apply_impairment(
         for jump in _jumps(fabric_if):
             _xt(state, "-I", *jump)
     if imp.rate_mbit:
-        _rate(state, state.info["fabric_netns"], fabric_if, imp.rate_mbit)
-        _rate(state, _node_netns(state, node), link["node_if"], imp.rate_mbit)
+        _rate(state, state.info.fabric_netns, fabric_if, imp.rate_mbit)
+        _rate(state, _node_netns(state, node), link.node_if, imp.rate_mbit)
 
 
-def _remove_impairment(
-    state: LabState, node: str, link: dict[str, Any], entry: dict[str, Any]
-) -> None:
+def _remove_impairment(state: LabState, node: str, link: LinkInfo, entry: dict[str, Any]) -> None:
     """Undo whatever part of an impairment exists (also of one that failed half-way)."""
     import os
     import signal
 
-    fabric_if = link["fabric_if"]
+    fabric_if = link.fabric_if
     for jump in _jumps(fabric_if):
         _xt(state, "-D", *jump, check=False)
     _xt(state, "-F", _chain(fabric_if), check=False)
@@ -295,12 +292,12 @@ def _remove_impairment(
         from lab.providers.netns import namespaces as nsprov
 
         # only if it still lives in the fabric namespace: a reused pid is not ours
-        if pid in nsprov.pids_in([state.info["fabric_netns"]]):
+        if pid in nsprov.pids_in([state.info.fabric_netns]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     if entry.get("rate_mbit"):
-        _rate(state, state.info["fabric_netns"], fabric_if, None)
-        _rate(state, _node_netns(state, node), link["node_if"], None)
+        _rate(state, state.info.fabric_netns, fabric_if, None)
+        _rate(state, _node_netns(state, node), link.node_if, None)
 
 
 def impair(name: str, node: str, fabric: str, imp: Impairment | None) -> Impairment | None:
@@ -346,14 +343,14 @@ def _pair(a: str, b: str) -> str:
 def _eb(state: LabState, action: str, src_if: str, dst_if: str) -> None:
     run(
         ["ebtables", action, "FORWARD", "-i", src_if, "-o", dst_if, "-j", "DROP"],
-        netns=state.info["fabric_netns"],
+        netns=state.info.fabric_netns,
         check=action != "-D",
     )
 
 
 def shared_fabrics(state: LabState, a: str, b: str) -> list[str]:
-    links_a = state.info["nodes"][a]["links"]
-    links_b = state.info["nodes"][b]["links"]
+    links_a = state.info.nodes[a].links
+    links_b = state.info.nodes[b].links
     return [f for f in links_a if f in links_b]
 
 
@@ -361,7 +358,7 @@ def partition(name: str, node: str, others: list[str], heal: bool) -> list[tuple
     """Drop (or stop dropping) all traffic between `node` and each of `others` on every
     plain fabric they share. Returns (other, fabrics) per pair changed."""
     with _locked(name) as state:
-        nodes = state.info.get("nodes", {})
+        nodes = state.info.nodes
         table = faults(state)["partitions"]
         for who in [node, *others]:
             if who not in nodes:
@@ -389,9 +386,7 @@ def partition(name: str, node: str, others: list[str], heal: bool) -> list[tuple
             if key in table:
                 raise UserError(f"{node} and {other} are already partitioned")
             fabrics = [
-                f
-                for f in shared_fabrics(state, node, other)
-                if f not in state.info.get("vlan_fabrics", [])
+                f for f in shared_fabrics(state, node, other) if f not in state.info.vlan_fabrics
             ]
             if not fabrics:
                 raise UserError(

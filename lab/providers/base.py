@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lab.plan.model import Plan
     from lab.progress import Progress
     from lab.runner import NodeRunner
+    from lab.state.info import LabInfo
     from lab.state.store import LabState
     from lab.topology.builds import Build
     from lab.topology.model import Topology
@@ -74,7 +75,7 @@ class Provider(Protocol):
         """Everything checked and found before the lab's state exists (nothing created)."""
         ...
 
-    def runtime_info(self, prepared: Prepared, info: dict[str, Any]) -> None:
+    def runtime_info(self, prepared: Prepared, info: LabInfo) -> None:
         """Add the provider's part to the lab's runtime info before the build starts."""
         ...
 

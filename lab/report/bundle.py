@@ -26,6 +26,7 @@ from pathlib import Path
 from lab.errors import UserError
 from lab.providers.targets import centrals_of
 from lab.runner import run
+from lab.state.saved import saved_topology_path
 from lab.state.store import LabState, node_dir
 
 FORMAT = 1
@@ -60,9 +61,9 @@ def collect(state: LabState) -> dict[str, bytes]:
     from lab.providers.targets import netns_env
 
     files: dict[str, bytes] = {}
-    files[TOPOLOGY_FILE] = (state.dir / "topology.yaml").read_bytes()
+    files[TOPOLOGY_FILE] = saved_topology_path(state).read_bytes()
     centrals = centrals_of(state)
-    nodes = state.info.get("nodes", {})
+    nodes = state.info.nodes
     for db, name, path in ((NB, "OVN_Northbound", NB_FILE), (SB, "OVN_Southbound", SB_FILE)):
         for central in centrals:  # the first that answers (any cluster member has it all)
             data = _backup(db.sock(central), name)
@@ -86,7 +87,7 @@ def collect(state: LabState) -> dict[str, bytes]:
     versions = [_text([tool, "--version"]) for tool in ("ovs-vswitchd", "ovn-northd")]
     for name, info in nodes.items():
         directory = node_dir(state, name)
-        if info["role"] in ("chassis", "gateway"):
+        if info.role in ("chassis", "gateway"):
             sock = directory / "db.sock"
             conf = _backup(sock, "Open_vSwitch")
             if conf:

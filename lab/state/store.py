@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError, UserError
-from lab.naming import check_lab_name, is_lab_name
+from lab.naming import DEFAULT_PROVIDER, PROVIDERS, check_lab_name, is_lab_name
+from lab.state.info import LabInfo
 
 DEFAULT_ROOT = "/var/lib/ovn-lab"
 
@@ -47,13 +48,13 @@ class LabState:
 
     name: str
     topology: str = ""
-    provider: str = "netns"
+    provider: str = DEFAULT_PROVIDER
     phase: str = "creating"  # creating | up | failed | stopping
     created: float = field(default_factory=time.time)
     # kind -> ordered list of resource names, e.g. {"netns": [...], "dir": [...]}
     resources: dict[str, list[str]] = field(default_factory=dict)
-    # free-form data the lab needs later (plan summary, node roles, addresses)
-    info: dict[str, Any] = field(default_factory=dict)
+    # what the lab is, for later commands (lab.state.info: nodes, links, VMs, addresses)
+    info: LabInfo = field(default_factory=LabInfo)
     # Ownership (lab.state.ownership): a name goes into `pending` before the lab tries to create
     # it and moves to `resources` once the lab has made it. Teardown removes `resources`,
     # and of `pending` only what carries this lab's marker: a name that already existed
@@ -62,6 +63,10 @@ class LabState:
     pending: dict[str, list[str]] = field(default_factory=dict)
     instance: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.info, dict):  # the JSON form (tests, hand-made states)
+            self.info = LabInfo.from_json(self.info)
 
     @property
     def dir(self) -> Path:
@@ -123,8 +128,12 @@ class LabState:
                 self._save_locked()
 
     def set(self, **changes: Any) -> None:
+        """Change record fields (phase, resources...) and save. The lab's info is changed
+        on `self.info` itself, then saved with save()."""
         with self._lock:
             for key, value in changes.items():
+                if key == "info" and isinstance(value, dict):
+                    value = LabInfo.from_json(value)
                 setattr(self, key, value)
             self._save_locked()
 
@@ -142,11 +151,12 @@ class LabState:
         with self._lock:
             for key in ("topology", "provider", "phase", "created", "instance"):
                 setattr(self, key, getattr(current, key))
-            # the same dicts, refilled: callers holding `state.info` see the new contents
-            for key in ("resources", "pending", "info"):
+            # the same objects, refilled: callers holding `state.info` see the new contents
+            for key in ("resources", "pending"):
                 mine = getattr(self, key)
                 mine.clear()
                 mine.update(getattr(current, key))
+            self.info.__dict__.update(current.info.__dict__)
         return self
 
     def _save_locked(self) -> None:
@@ -160,7 +170,7 @@ class LabState:
             "resources": self.resources,
             "pending": self.pending,
             "instance": self.instance,
-            "info": self.info,
+            "info": self.info.to_json(),
         }
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w") as fh:
@@ -231,14 +241,18 @@ def load_state(name: str) -> LabState | None:
     why = _state_problem(name, data)
     if why:
         raise CorruptState(name, path, why)
+    try:
+        info = LabInfo.from_json(data.get("info", {}))
+    except (TypeError, ValueError, AttributeError) as exc:  # a member missing a field
+        raise CorruptState(name, path, f"has an unusable lab description ({exc})") from None
     return LabState(
         name=data["name"],
         topology=data.get("topology", ""),
-        provider=data.get("provider", "netns"),
+        provider=data.get("provider", DEFAULT_PROVIDER),
         phase=data.get("phase", "creating"),
         created=data.get("created", 0.0),
         resources=data.get("resources", {}),
-        info=data.get("info", {}),
+        info=info,
         pending=data.get("pending", {}),
         instance=data.get("instance", ""),
     )
@@ -260,7 +274,7 @@ def _state_problem(name: str, data: Any) -> str | None:
     texts = ("topology", "provider", "phase", "instance")
     if any(not isinstance(data.get(k, ""), str) for k in texts):
         return "has a field of the wrong type"
-    if data.get("provider", "netns") not in ("netns", "docker", "ssh"):
+    if data.get("provider", DEFAULT_PROVIDER) not in PROVIDERS:
         return f"names an unknown provider {data.get('provider')!r}"
     if not isinstance(data.get("created", 0.0), int | float):
         return "has a field of the wrong type"

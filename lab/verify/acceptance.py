@@ -16,6 +16,7 @@ from typing import Any
 from lab import naming
 from lab.plan.model import Plan
 from lab.resources import data_dir
+from lab.state.info import LinkInfo
 from lab.state.store import LabState
 
 CHECKS_DIR = data_dir("checks")  # lab/data/checks, shipped in the package
@@ -32,8 +33,8 @@ def host_spec(state: LabState, target: str) -> str:
 # --- what each node should look like ----------------------------------------------------------
 
 
-def _address(link: dict[str, Any] | None) -> str | None:
-    address = (link or {}).get("address")
+def _address(link: LinkInfo | None) -> str | None:
+    address = link.address if link else None
     return address.split("/")[0] if address else None
 
 
@@ -41,11 +42,9 @@ def _saved_plan(state: LabState) -> Plan | None:
     """The lab's plan, remade from the topology copy saved by `lab up` (planning is
     deterministic): it knows what state.info does not record (bridge mappings, VM gateways)."""
     try:
-        from lab.plan.planner import make_plan
-        from lab.topology import parse_topology
+        from lab.state.saved import saved_plan
 
-        text = (state.dir / "topology.yaml").read_text()
-        return make_plan(parse_topology(text, state.topology or "topology.yaml", name=state.name))
+        return saved_plan(state)
     except Exception:  # an old or unreadable copy: fall back to what state.info says
         return None
 
@@ -65,25 +64,25 @@ def lab_expectations(state: LabState) -> dict[str, Any]:
     suites"): {"nodes": {NAME: {...}}, "vms": {NAME: {...}}}."""
     info = state.info
     plan = _saved_plan(state)
-    overlay = info.get("overlay")
-    nodes_info: dict[str, dict[str, Any]] = info.get("nodes", {})
-    central = info.get("central")
-    central_ip = _address(nodes_info.get(central, {}).get("links", {}).get(overlay))
+    overlay = info.overlay
+    nodes_info = info.nodes
+    central = nodes_info.get(info.central or "")
+    central_ip = _address(central.links.get(overlay or "") if central else None)
     nodes: dict[str, dict[str, Any]] = {}
     for name, node in nodes_info.items():
-        entry: dict[str, Any] = {"role": node["role"], "host": host_spec(state, name)}
-        links = node.get("links", {})
-        if node["role"] == "central":
+        entry: dict[str, Any] = {"role": node.role, "host": host_spec(state, name)}
+        links = node.links
+        if node.role == "central":
             own_ip = _address(links.get(overlay)) or central_ip
             entry.update(address=own_ip, nb_port=NB_PORT, sb_port=SB_PORT)
-            if len(info.get("centrals", [])) > 1:
+            if len(info.centrals) > 1:
                 entry["clustered"] = True  # one ovn-northd active, the others standby
-        elif node["role"] in ("chassis", "gateway"):
+        elif node.role in ("chassis", "gateway"):
             entry.update(
                 system_id=name,
-                encap_ip=node.get("encap_ip"),
-                ovn_remote=info.get("sb_remote", f"tcp:{central_ip}:{SB_PORT}"),
-                datapath_type=node.get("datapath_type", "netdev"),
+                encap_ip=node.encap_ip,
+                ovn_remote=info.sb_remote or f"tcp:{central_ip}:{SB_PORT}",
+                datapath_type=node.datapath_type,
                 bridge_mappings=_bridge_mappings(plan, name, links, overlay),
             )
             if plan is not None and name in plan.nodes:
@@ -91,20 +90,20 @@ def lab_expectations(state: LabState) -> dict[str, Any]:
                 entry["chassis_mac_mappings"] = ",".join(f"{f}:{m}" for f, m in macs.items())
         else:
             entry["addresses"] = {
-                link["node_if"]: link["address"] for link in links.values() if link.get("address")
+                link.node_if: link.address for link in links.values() if link.address
             }
         nodes[name] = entry
     vms = {
         name: {
             "host": host_spec(state, name),
-            "chassis": vm["chassis"],
-            "port": vm["port"],
-            "ifname": vm["ifname"],
-            "mac": vm["mac"],
-            "ip": vm["ip"],
+            "chassis": vm.chassis,
+            "port": vm.port,
+            "ifname": vm.ifname,
+            "mac": vm.mac,
+            "ip": vm.ip,
             "gateway": _vm_gateway(plan, name),
         }
-        for name, vm in info.get("vms", {}).items()
+        for name, vm in info.vms.items()
     }
     return {"lab": state.name, "nodes": nodes, "vms": vms}
 
@@ -117,7 +116,7 @@ def _vm_gateway(plan: Plan | None, vm: str) -> str | None:
 def lab_hosts(state: LabState) -> list[str]:
     """Host URLs of every node, then every VM, in the order the lab's state lists them."""
     info = state.info
-    return [host_spec(state, t) for t in [*info.get("nodes", {}), *info.get("vms", {})]]
+    return [host_spec(state, t) for t in [*info.nodes, *info.vms]]
 
 
 # --- running pytest -------------------------------------------------------------------------

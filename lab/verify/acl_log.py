@@ -64,11 +64,11 @@ def parse_acl_log(text: str, node: str = "") -> list[Hit]:
 
 
 def _logs(ctx: LabContext) -> dict[str, Path]:
-    nodes = ctx.info.get("nodes", {})
+    nodes = ctx.info.nodes
     return {
         name: ctx.state.dir / name / "ovn-controller.log"
         for name, node in nodes.items()
-        if node["role"] in ("chassis", "gateway")
+        if node.role in ("chassis", "gateway")
     }
 
 

@@ -222,7 +222,7 @@ def _dropping_flow(flows: list[Matched]) -> Matched | None:
 def diagnose_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> str:
     """Why a connect check's traffic got nowhere: ovn-trace of the first packet (ct new)."""
     src, dst = str(spec["from"]), str(spec["to"])
-    if src not in ctx.info.get("vms", {}):
+    if src not in ctx.info.vms:
         return f"{src} is not a VM, so ovn-trace cannot follow its packet"
     try:
         trace, text, argv = trace_l4(
@@ -268,8 +268,8 @@ def check_trace_l4(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
     if want_path and trace.datapaths != want_path:
         problems.append(f"expected path {' -> '.join(want_path)}")
     want_out = spec.get("output")
-    if want_out is not None and want_out in ctx.info.get("vms", {}):
-        want_out = ctx.vm(want_out)["port"]
+    if want_out is not None and want_out in ctx.info.vms:
+        want_out = ctx.vm(want_out).port
     if want_out is not None and trace.output != want_out:
         problems.append(f"expected output {want_out}")
     summary = f"verdict {verdict.describe()}"

@@ -72,7 +72,7 @@ def check_dhcp(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     if not lease:
         raise UserError(f"VM {name} has no DHCP client lease in {directory}; does it use DHCP?")
     ctx.save_raw(cid, "lease.json", json.dumps(lease, indent=1))
-    ifname, port = info["ifname"], info["port"]
+    ifname, port = info.ifname, info.port
     links = _in_vm(ctx, name, "addr", "show", "dev", ifname)
     link = links[0] if links else {}
     on_vm = {f"{a['local']}/{a['prefixlen']}": a for a in link.get("addr_info", []) if "local" in a}
@@ -195,14 +195,14 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             f"VM {vm} learned no name server by DHCP; give its switch dhcp: (with dns:) and "
             "the VM dhcp: true"
         )
-    records = ctx.topology.ovn.switches[info["switch"]].dns
+    records = ctx.topology.ovn.switches[info.switch].dns
     if "expect" in spec:
         expect = sorted(str(ip_address(a)) for a in spec["expect"])
     else:
         expect = sorted(str(a) for r, addrs in records.items() if r.lower() == name for a in addrs)
     types = sorted({"AAAA" if ":" in a else "A" for a in expect} or {"A"})
     server = servers[0]
-    before = _packet_ins(ctx, info["chassis"])
+    before = _packet_ins(ctx, info.chassis)
     answers: list[dict[str, Any]] = []
     replies = []
     for qtype in types:
@@ -214,7 +214,7 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             reply = {"error": (proc.stderr or proc.stdout).strip()[-200:]}
         replies.append(reply)
         answers += reply.get("answers", [])
-    after = _packet_ins(ctx, info["chassis"])
+    after = _packet_ins(ctx, info.chassis)
     ctx.save_raw(cid, "dns-replies.json", json.dumps(replies, indent=1))
     listeners = _listeners_on_53(ctx)
     got = sorted(str(a["address"]) for a in answers)
@@ -232,7 +232,7 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
         f"{vm} asked {server} (its DHCP name server) for {name}: {shown}; no DNS server in "
         f"the lab"
         + (
-            f", ovn-controller on {info['chassis']} took {handled} packet-ins"
+            f", ovn-controller on {info.chassis} took {handled} packet-ins"
             if handled is not None
             else ""
         )

@@ -14,6 +14,7 @@ from typing import Any
 from lab.errors import UserError
 from lab.providers.base import PCAP_FILE
 from lab.runner import wait_for_output
+from lab.state.info import VmInfo
 from lab.topology.check_kinds import L4_KEYS
 from lab.verify import flows as fl
 from lab.verify import geneve as gv
@@ -45,7 +46,7 @@ def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     if "seen_as" in spec:
         # Capture at the destination while pinging: which source address arrives there?
         target = str(spec["to"])
-        if target not in ctx.info.get("vms", {}) and target not in ctx.info.get("nodes", {}):
+        if target not in ctx.info.vms and target not in ctx.info.nodes:
             raise UserError("check 'ping': seen_as needs `to` to be a VM or node to capture on")
         holder: list[subprocess.CompletedProcess[str]] = []
         raw = _capture_while(
@@ -133,8 +134,8 @@ def check_trace(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     ctx.save_raw(cid, "ovn-trace.txt", " ".join(argv) + "\n\n" + text)
     want_path = [str(p) for p in spec.get("path", [])]
     want_out = spec.get("output")
-    if want_out is not None and want_out in ctx.info.get("vms", {}):
-        want_out = ctx.vm(want_out)["port"]
+    if want_out is not None and want_out in ctx.info.vms:
+        want_out = ctx.vm(want_out).port
     path_ok = not want_path or trace.datapaths == want_path
     out_ok = want_out is None or trace.output == want_out
     summary = f"{' -> '.join(trace.datapaths) or 'no datapath'}; output {trace.output or 'none'}"
@@ -189,7 +190,7 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
     require_keys(spec, "geneve")
     src, dst, node = str(spec["from"]), str(spec["to"]), str(spec["on"])
     ctx.chassis_of(node)
-    if dst not in ctx.info.get("vms", {}):
+    if dst not in ctx.info.vms:
         raise UserError("check 'geneve': `to` must be a VM (its port keys are what is decoded)")
     dst_ip = ctx.address_of(dst)
     # What OVN should put in the tunnel, from ovn-trace and the Southbound tunnel keys
@@ -201,7 +202,7 @@ def check_geneve(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult
         "echo reply": _expected(ctx, rev, ctx.vm(src)),
     }
     count = int(spec.get("count", 4))
-    interface = ctx.info["nodes"][node]["links"][ctx.info["overlay"]]["node_if"]
+    interface = ctx.info.nodes[node].links[ctx.info.overlay].node_if
 
     def traffic() -> None:
         ctx.run_in(src, pg.ping_argv(dst_ip, count=count, interval=0.2))
@@ -278,18 +279,18 @@ def _capture_pcap(
     return kept
 
 
-def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: dict[str, str]) -> dict[str, Any]:
+def _expected(ctx: LabContext, trace: tr.Trace, dst_vm: VmInfo) -> dict[str, Any]:
     """VNI = destination switch's datapath key; option data = (port the packet entered that
     switch through, destination port) tunnel keys."""
-    switch = dst_vm["switch"]
+    switch = dst_vm.switch
     in_port = trace.ingress_port_on(switch) or "?"
     return {
         "datapath": switch,
         "vni": ctx.datapath_keys.get(switch),
         "in_port": in_port,
-        "out_port": dst_vm["port"],
+        "out_port": dst_vm.port,
         "ingress": ctx.port_keys.get(in_port, -1),
-        "egress": ctx.port_keys.get(dst_vm["port"], -1),
+        "egress": ctx.port_keys.get(dst_vm.port, -1),
     }
 
 
@@ -316,8 +317,8 @@ def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     flows = fl.parse_dump_flows(dump.stdout)
     ports = fl.parse_ofctl_show(show.stdout)
     hit = fl.recently_hit(flows, idle)
-    port_key = ctx.port_keys.get(vm["port"], -1)
-    dp_key = ctx.datapath_keys.get(vm["switch"], -1)
+    port_key = ctx.port_keys.get(vm.port, -1)
+    dp_key = ctx.datapath_keys.get(vm.switch, -1)
     out_flow = fl.output_flow_for(flows, port_key, dp_key)
     output_table = out_flow.table if out_flow else None
     input_tables = sorted({f.table for f in flows if f.is_tunnel_input})
@@ -339,8 +340,8 @@ def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             f"no output flow for {out_vm} on {node}",
             evidence,
             (
-                f"{out_vm} lives on {vm['chassis']}, not {node}"
-                if vm["chassis"] != node
+                f"{out_vm} lives on {vm.chassis}, not {node}"
+                if vm.chassis != node
                 else f"{node} has no flow delivering to {out_vm}: is its ovn-controller or "
                 "ovs-vswitchd running? (`lab status`)"
             ),
@@ -388,16 +389,16 @@ def check_flows(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
 
 def _other_vm(ctx: LabContext, vm: str) -> str:
     """A VM to send traffic from: one on another chassis if there is one."""
-    vms = ctx.info.get("vms", {})
+    vms = ctx.info.vms
     others = [v for v in vms if v != vm]
-    remote = [v for v in others if vms[v]["chassis"] != vms[vm]["chassis"]]
+    remote = [v for v in others if vms[v].chassis != vms[vm].chassis]
     if not others:
         raise UserError(f"check 'flows': no other VM to send traffic to {vm} from; add `from:`")
     return (remote or others)[0]
 
 
 def _chassis_if(ctx: LabContext, vm: str) -> str:
-    return ctx.vm(vm)["chassis_if"]
+    return ctx.vm(vm).chassis_if
 
 
 # --- gateways -----------------------------------------------------------------------------

@@ -110,8 +110,8 @@ def check_connect(ctx: LabContext, spec: dict[str, Any], cid: str) -> Any:
     timeout = float(spec.get("timeout", DEFAULT_TIMEOUT))
     count = int(spec.get("count", 1))
     address = ctx.address_of(target)
-    vm_target = target if target in ctx.info.get("vms", {}) else ctx.vm_by_address(address)
-    if target in ctx.info.get("vms", {}) and not service_of(ctx.info, target, proto, port):
+    vm_target = target if target in ctx.info.vms else ctx.vm_by_address(address)
+    if target in ctx.info.vms and not service_of(ctx.info, target, proto, port):
         raise UserError(f"VM {target} runs no {proto}/{port} service (see `lab status`)")
     from lab.verify import acl_log
 

@@ -114,11 +114,9 @@ def _datapath_names(ctx: LabContext) -> dict[str, str]:
 
 
 def conntrack(ctx: LabContext, node: str) -> list[Entry]:
-    info = ctx.info.get("nodes", {}).get(node)
-    if info is None or info["role"] not in ("chassis", "gateway"):
-        chassis = [
-            n for n, i in ctx.info.get("nodes", {}).items() if i["role"] in ("chassis", "gateway")
-        ]
+    info = ctx.info.nodes.get(node)
+    if info is None or info.role not in ("chassis", "gateway"):
+        chassis = [n for n, i in ctx.info.nodes.items() if i.role in ("chassis", "gateway")]
         raise UserError(
             f"'{node}' is not a chassis of lab {ctx.state.name} (chassis: {', '.join(chassis)})"
         )

@@ -14,6 +14,7 @@ from lab.ovn.db import list_rows
 from lab.ovn.wait import nb_db, sb_db
 from lab.providers.targets import address_of, centrals_of
 from lab.runner import run
+from lab.state.info import VmInfo
 from lab.state.store import LabState
 from lab.verify import trace as tr
 from lab.verify.fdb import Watcher
@@ -37,10 +38,9 @@ class LabContext:
 
     @cached_property
     def topology(self) -> Topology:
-        from lab.topology import parse_topology  # pydantic: only when a check needs the model
+        from lab.state.saved import saved_topology  # pydantic: only when a check needs it
 
-        text = (self.state.dir / "topology.yaml").read_text()
-        return parse_topology(text, self.state.topology or "topology.yaml", name=self.state.name)
+        return saved_topology(self.state)
 
     # --- running things ------------------------------------------------------------------
 
@@ -62,8 +62,8 @@ class LabContext:
 
     # --- the model ------------------------------------------------------------------------
 
-    def vm(self, name: str) -> dict[str, str]:
-        vms = self.info.get("vms", {})
+    def vm(self, name: str) -> VmInfo:
+        vms = self.info.vms
         if name not in vms:
             raise UserError(f"'{name}' is not a VM of lab {self.state.name}")
         return vms[name]
@@ -72,8 +72,8 @@ class LabContext:
         return address_of(self.state, target, family)
 
     def vm_by_address(self, address: str) -> str | None:
-        for name, vm in self.info.get("vms", {}).items():
-            if address in (a.split("/")[0] for a in (vm["ip"], vm.get("ipv6")) if a):
+        for name, vm in self.info.vms.items():
+            if address in (a.split("/")[0] for a in (vm.ip, vm.ipv6) if a):
                 return name
         return None
 
@@ -95,19 +95,19 @@ class LabContext:
         src = self.vm(src_vm)
         dst_ip = self.address_of(dst)
         src_ip = self.address_of(src_vm, ip_address(dst_ip).version)  # the same family
-        dst_vm = dst if dst in self.info.get("vms", {}) else self.vm_by_address(dst_ip)
+        dst_vm = dst if dst in self.info.vms else self.vm_by_address(dst_ip)
         src_net = ip_interface(
-            next(a for a in (src["ip"], src.get("ipv6", "")) if a.startswith(src_ip + "/"))
+            next(a for a in (src.ip, src.ipv6) if a.startswith(src_ip + "/"))
         ).network
-        if dst_vm and ip_address(dst_ip) in src_net and self.vm(dst_vm)["switch"] == src["switch"]:
-            eth_dst = self.vm(dst_vm)["mac"]
+        if dst_vm and ip_address(dst_ip) in src_net and self.vm(dst_vm).switch == src.switch:
+            eth_dst = self.vm(dst_vm).mac
         else:
             mac = self.gateway_mac(src_vm)
             if mac is None:
                 raise UserError(f"VM {src_vm} has no router port on its switch to send {dst_ip} to")
             eth_dst = mac
-        flow = tr.microflow(src["port"], src["mac"], eth_dst, src_ip, dst_ip)
-        return src["switch"], flow
+        flow = tr.microflow(src.port, src.mac, eth_dst, src_ip, dst_ip)
+        return src.switch, flow
 
     def trace(
         self, src_vm: str, dst: str, detailed: bool = True
@@ -144,7 +144,7 @@ class LabContext:
 
     def chassis_of(self, node: str) -> str:
         """Sanity: a node name is a chassis name (system-id) in this lab."""
-        if node not in self.info.get("nodes", {}):
+        if node not in self.info.nodes:
             raise UserError(f"'{node}' is not a node of lab {self.state.name}")
         return node
 

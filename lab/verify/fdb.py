@@ -41,7 +41,7 @@ def parse_fdb_show(output: str) -> list[tuple[str, int, str, int]]:
 
 
 def vlan_fabrics(state: LabState) -> list[str]:
-    return list(state.info.get("vlan_fabrics", []))
+    return list(state.info.vlan_fabrics)
 
 
 class CamTable:
@@ -57,12 +57,12 @@ class CamTable:
                 f"(VLAN fabrics: {', '.join(fabrics)})"
             )
         self.fabrics = [fabric] if fabric else fabrics
-        self.netns = state.info["fabric_netns"]
+        self.netns = state.info.fabric_netns
         self.env = tor_env(state.dir / FABRIC_DIR)
         self.port_nodes = {
-            link["fabric_if"]: node
-            for node, info in state.info["nodes"].items()
-            for link in info["links"].values()
+            link.fabric_if: node
+            for node, info in state.info.nodes.items()
+            for link in info.links.values()
         }
         self._ofports: dict[str, dict[int, str]] = {}
 

@@ -73,10 +73,10 @@ def gateway_report(state: LabState, nexthops: bool = True) -> GatewayReport:
     report.ports = gateway_ports(state, nb)
     if nexthops:
         report.nexthops = nexthop_bfd(state, nb)
-    by_ip = {info["encap_ip"]: n for n, info in state.info["nodes"].items() if info["encap_ip"]}
-    stopped = set(state.info.get("stopped", []))
-    for node, info in state.info["nodes"].items():
-        if info["role"] not in ("chassis", "gateway") or node in stopped:
+    by_ip = {info.encap_ip: n for n, info in state.info.nodes.items() if info.encap_ip}
+    stopped = set(state.info.stopped)
+    for node, info in state.info.nodes.items():
+        if info.role not in ("chassis", "gateway") or node in stopped:
             continue
         netns, env = netns_env(state, node)
         rows = list_rows(
@@ -161,12 +161,12 @@ def nexthop_bfd(state: LabState, nb: str) -> list[NextHopBfd]:
     if not rows:
         return []
     speakers: dict[str, str] = {}  # address -> host node
-    for name, info in state.info["nodes"].items():
-        if info["role"] == "host":
-            for link in info["links"].values():
-                if link.get("address"):
-                    speakers[str(link["address"]).split("/")[0]] = name
-    stopped = set(state.info.get("stopped", []))
+    for name, info in state.info.nodes.items():
+        if info.role == "host":
+            for link in info.links.values():
+                if link.address:
+                    speakers[str(link.address).split("/")[0]] = name
+    stopped = set(state.info.stopped)
     seen: dict[str, dict[str, str]] = {}
     result = []
     for port, dst, status in rows:

@@ -232,8 +232,8 @@ def _stopper(
         require(ctx.provider, LOCAL_DAEMONS, "check 'lb' stop: {node: ...} (lab stop)")
         mine = {backend_vm(ctx.topology, parse_endpoint(b)) for b in backends}
         gone = sorted(
-            vm for vm, info in ctx.info.get("vms", {}).items()
-            if info["chassis"] == node and vm in mine
+            vm for vm, info in ctx.info.vms.items()
+            if info.chassis == node and vm in mine
         )  # fmt: skip
         if not gone:
             raise UserError(f"check 'lb': node {node} hosts no backend of {spec['vip']}")
@@ -257,7 +257,7 @@ def _service_stopper(
 
     if not ctx.provider.services_alive(ctx.state).get((vm, proto, port), False):
         raise UserError(f"check 'lb': VM {vm} runs no {proto}/{port} service to stop")
-    plan = services.ServicePlan(vm, ctx.vm(vm)["netns"], proto, port)
+    plan = services.ServicePlan(vm, ctx.vm(vm).netns, proto, port)
 
     def stop() -> None:
         ctx.provider.kill_service(ctx.state, plan)  # the service, not the VM
@@ -273,7 +273,7 @@ def _monitor_status(ctx: LabContext, vm: str, port: int) -> str | None:
     from lab.ovn.db import list_rows
 
     rows = list_rows("ovn-sbctl", "logical_port,port,status", "Service_Monitor", db=ctx.sb) or []
-    want = ctx.vm(vm)["port"]
+    want = ctx.vm(vm).port
     for lport, mport, status in rows:
         if lport == want and int(mport) == port:  # type: ignore[call-overload]
             return status if isinstance(status, str) else None

@@ -258,7 +258,7 @@ def _failover(
         sender.kill()
         sender.communicate()
         seen = caps.stop_all()
-        if dead in ctx.state.info.get("stopped", []):
+        if dead in ctx.state.info.stopped:
             start_node(ctx.state, dead)
     for node in caps.lines:
         ctx.save_raw(cid, f"tcpdump-{node}.txt", caps.text(node))

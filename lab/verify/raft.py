@@ -55,7 +55,7 @@ class Kill:
 
 
 def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
-    from lab.ops.up import saved_plan
+    from lab.state.saved import saved_plan
 
     require_keys(spec, "raft")
     kill = str(spec["kill"])
@@ -67,7 +67,7 @@ def check_raft(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             "check 'raft' needs a raft cluster: give the topology three nodes of role central"
         )
     traffic = dict(spec["ping"])
-    if spec.get("write", True) and str(traffic.get("from")) not in ctx.info.get("vms", {}):
+    if spec.get("write", True) and str(traffic.get("from")) not in ctx.info.vms:
         raise UserError("check 'raft': ping.from must be a VM (the write probe is put beside it)")
     max_loss = float(spec.get("max_loss_s", 1))
     before = {db.kind: _views(plan, ctx.state, db) for db in DBS}
@@ -221,7 +221,7 @@ def _write_probe(ctx: LabContext, traffic: dict[str, Any]) -> dict[str, Any]:
 
     src = str(traffic["from"])
     model = ctx.topology.vms[src]
-    if PROBE_VM in ctx.info.get("vms", {}):  # left over by an interrupted run
+    if PROBE_VM in ctx.info.vms:  # left over by an interrupted run
         del_vm(ctx.state, PROBE_VM)
     ip = _free_address(ctx, model.ip)
     result: dict[str, Any] = {"vm": PROBE_VM, "ip": str(ip)}
@@ -244,14 +244,14 @@ def _write_probe(ctx: LabContext, traffic: dict[str, Any]) -> dict[str, Any]:
     except (LabError, ValueError) as exc:
         result["error"] = str(exc)
     finally:
-        if PROBE_VM in ctx.info.get("vms", {}):
+        if PROBE_VM in ctx.info.vms:
             del_vm(ctx.state, PROBE_VM)
     return result
 
 
 def _free_address(ctx: LabContext, near: IPv4Interface) -> IPv4Interface:
     """The highest address of the VM's subnet that no VM or router port uses."""
-    used = {IPv4Interface(v["ip"]).ip for v in ctx.info.get("vms", {}).values()}
+    used = {IPv4Interface(v.ip).ip for v in ctx.info.vms.values()}
     for router in ctx.topology.ovn.routers.values():
         used |= {n.ip for port in router.ports.values() for n in port.networks}
     for host in reversed(list(near.network.hosts())):

@@ -50,9 +50,8 @@ def _refresh(ctx: LabContext) -> None:
     later check that saves it (failover's stop/start) keeps what the steps recorded."""
     fresh = load_state(ctx.state.name)
     if fresh is not None:
-        for key in ("faults", "vms"):
-            if key in fresh.info:
-                ctx.state.info[key] = fresh.info[key]
+        ctx.state.info.faults = fresh.info.faults
+        ctx.state.info.vms = fresh.info.vms
         ctx.state.resources = fresh.resources
 
 
@@ -134,7 +133,7 @@ def undo_steps(ctx: LabContext) -> list[str]:
         if kind != "add-vm":
             continue
         _refresh(ctx)
-        if args[0] in ctx.state.info.get("vms", {}):
+        if args[0] in ctx.state.info.vms:
             try:
                 del_vm(ctx.state, args[0])
             except Exception as exc:

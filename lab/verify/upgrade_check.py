@@ -120,7 +120,7 @@ def check_upgrade(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     traffic = dict(spec["ping"])
     max_loss = float(spec.get("max_loss_s", 10))
     src = str(traffic.get("from", ""))
-    if src not in ctx.info.get("vms", {}):
+    if src not in ctx.info.vms:
         raise UserError("check 'upgrade': ping.from must be a VM of the lab")
     address = ctx.address_of(str(traffic["to"]))
     prepared = upgrade.prepare(ctx.state, [str(n) for n in nodes], str(spec["to"]))

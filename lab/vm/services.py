@@ -17,6 +17,7 @@ from typing import Any
 
 from lab.errors import RuntimeFailure
 from lab.runner import netns_argv
+from lab.state.info import LabInfo, ServiceInfo
 
 AGENT = Path(__file__).with_name("vm_agent.py")
 READY_TIMEOUT = 5.0
@@ -78,16 +79,16 @@ def start(plan: ServicePlan, lab_dir: Path, record: Any) -> int:
     )
 
 
-def start_all(plans: list[ServicePlan], lab_dir: Path, record: Any) -> dict[str, list[dict]]:
+def start_all(plans: list[ServicePlan], lab_dir: Path, record: Any) -> dict[str, list[ServiceInfo]]:
     """Start every service; returns what `lab status` shows, per VM."""
     from concurrent.futures import ThreadPoolExecutor
 
     # each waits for its Python to start and bind: side by side
     with ThreadPoolExecutor(max_workers=8) as pool:
         pids = list(pool.map(lambda p: start(p, lab_dir, record), plans))
-    shown: dict[str, list[dict]] = {}
+    shown: dict[str, list[ServiceInfo]] = {}
     for plan, pid in zip(plans, pids, strict=True):
-        shown.setdefault(plan.vm, []).append({"proto": plan.proto, "port": plan.port, "pid": pid})
+        shown.setdefault(plan.vm, []).append(ServiceInfo(plan.proto, plan.port, pid))
     return shown
 
 
@@ -101,8 +102,6 @@ def alive(lab_dir: Path, vm: str, proto: str, port: int) -> bool:
     return state != "Z"
 
 
-def service_of(info: dict[str, Any], vm: str, proto: str, port: int) -> bool:
+def service_of(info: LabInfo, vm: str, proto: str, port: int) -> bool:
     """Does VM `vm` of a running lab serve PROTO/PORT?"""
-    return any(
-        s["proto"] == proto and int(s["port"]) == port for s in info.get("services", {}).get(vm, [])
-    )
+    return any(s.proto == proto and int(s.port) == port for s in info.services.get(vm, []))

@@ -9,6 +9,7 @@ import pytest
 from lab import naming
 from lab.errors import TopologyError, UserError
 from lab.state import store as state
+from lab.state.info import VmInfo
 from lab.topology import parse_topology
 
 BODY = "fabric:\n  overlay: {subnet: 192.0.2.0/24}\nnodes:\n  central: {role: central}\n"
@@ -50,16 +51,17 @@ def test_directories_with_bad_names_are_not_labs(
     assert state.list_labs() == ["good"]
 
 
-def test_refresh_refills_the_same_dicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresh_refills_the_same_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OVN_LAB_STATE_DIR", str(tmp_path))
     mine = state.create_state("ra", "t.yaml", "netns")
     info = mine.info
     other = state.load_state("ra")
     assert other is not None
-    other.info["vms"] = {"va": {"netns": "ra.va"}}
+    va = VmInfo(chassis="hv1", netns="ra.va", port="va", switch="s", ip="10.0.0.5/24", mac="m")
+    other.info.vms["va"] = va
     other.save()
     mine.refresh()
-    assert info is mine.info and info["vms"] == {"va": {"netns": "ra.va"}}
+    assert info is mine.info and info.vms == {"va": va}
 
 
 def test_an_ssh_labs_state_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

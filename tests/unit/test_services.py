@@ -14,6 +14,7 @@ import pytest
 
 from lab.plan.planner import make_plan
 from lab.plan.render import render_plan
+from lab.state.info import LabInfo
 from lab.topology import parse_topology
 from lab.verify.connect import describe, parse_exchanges
 from lab.vm import vm_agent
@@ -119,7 +120,7 @@ def test_service_files_and_lookup(tmp_path: Path) -> None:
     pidfile, log = plan.files(tmp_path)
     assert pidfile == tmp_path / "services" / "vm1-udp-5353.pid"
     assert log.name == "vm1-udp-5353.log"
-    info = {"services": {"vm1": [{"proto": "udp", "port": 5353, "pid": 1}]}}
+    info = LabInfo.from_json({"services": {"vm1": [{"proto": "udp", "port": 5353, "pid": 1}]}})
     assert service_of(info, "vm1", "udp", 5353)
     assert not service_of(info, "vm1", "tcp", 5353)
     assert not service_of(info, "vm2", "udp", 5353)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lab.providers import base
 from lab.providers.docker import builds
@@ -29,6 +29,7 @@ from lab.state.store import LabState, node_dir, remove_state_dir
 if TYPE_CHECKING:
     from lab.plan.model import Plan
     from lab.progress import Progress
+    from lab.state.info import LabInfo
     from lab.topology.builds import Build
     from lab.topology.model import Topology
 
@@ -50,10 +51,10 @@ class DockerProvider(NetnsProvider):
         builds.refuse_mix(plan, images)
         return base.Prepared(plan, {IMAGES: images})
 
-    def runtime_info(self, prepared: base.Prepared, info: dict[str, Any]) -> None:
+    def runtime_info(self, prepared: base.Prepared, info: LabInfo) -> None:
         images = prepared.details[IMAGES]
-        info["image"] = images[next(iter(prepared.plan.nodes))]
-        info["images"] = images
+        info.image = images[next(iter(prepared.plan.nodes))]
+        info.images = dict(images)
 
     def create(
         self,
@@ -156,10 +157,10 @@ class DockerProvider(NetnsProvider):
     def node_runner(self, state: LabState, node: str) -> NodeRunner:
         runner = ContainerRunner.of(node_dir(state, node))
         # a node whose container is not made yet (or gone) is reached as its namespace
-        return runner or NetnsRunner(state.info["nodes"][node]["netns"])
+        return runner or NetnsRunner(state.info.nodes[node].netns)
 
     def _container(self, state: LabState, target: str) -> str | None:
-        if target not in state.info.get("nodes", {}):
+        if target not in state.info.nodes:
             return None  # VMs are namespaces, as on provider netns
         runner = ContainerRunner.of(node_dir(state, target))
         return runner.name if runner else None
@@ -219,14 +220,15 @@ class DockerProvider(NetnsProvider):
         same directory bind-mounted (its databases stay). The first container stays as
         the namespace's holder, under a new name: recorded first, so `lab down` removes
         it too (it is the lab's own container)."""
-        netns = state.info["nodes"][node]["netns"]
+        netns = state.info.nodes[node].netns
+        assert netns is not None  # a docker node is a namespace of this machine
         state.record("container", netns + dockerprov.HOLDER_SUFFIX)
         dockerprov.recreate_node(netns, image, node_dir(state, node))
 
     def testinfra_url(self, state: LabState, target: str) -> str:
         # testinfra's own backend for nodes (containers named like their namespace, with
         # the node's OVS/OVN environment); VMs are namespaces, as on the netns provider
-        if target in state.info.get("vms", {}):
+        if target in state.info.vms:
             return super().testinfra_url(state, target)
         from lab import naming
 

@@ -128,10 +128,10 @@ def refuse_mix(plan: Plan, images: dict[str, str]) -> None:
 
 def node_versions(state: LabState) -> dict[str, tuple[str, str]]:
     """node -> (OVS, OVN) it runs: from its image's tag, or the host's for `host`."""
-    images = state.info.get("images") or {}
+    images = state.info.images
     host: tuple[str, str] | None = None
     result = {}
-    for name in state.info.get("nodes", {}):
+    for name in state.info.nodes:
         tag = images.get(name)
         if tag:
             result[name] = versions_of_image(tag)
@@ -144,9 +144,7 @@ def node_versions(state: LabState) -> dict[str, tuple[str, str]]:
 def version_warnings(state: LabState) -> list[str]:
     """OVN's upgrade-guide rules a lab of mixed releases breaks (see lab.ovn.versions)."""
     versions = node_versions(state)
-    nodes = state.info.get("nodes", {})
-    controllers = {
-        n: versions[n][1] for n, v in nodes.items() if v["role"] in ("chassis", "gateway")
-    }
-    centrals = {n: versions[n][1] for n, v in nodes.items() if v["role"] == "central"}
+    nodes = state.info.nodes
+    controllers = {n: versions[n][1] for n, v in nodes.items() if v.role in ("chassis", "gateway")}
+    centrals = {n: versions[n][1] for n, v in nodes.items() if v.role == "central"}
     return ovn_versions.mixed_warnings(controllers, centrals)

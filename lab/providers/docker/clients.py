@@ -20,10 +20,10 @@ def central_container(state: LabState) -> str | None:
     not run the host's build; None where the host's own tools are the right version."""
     from lab.providers.docker.containers import container_of
 
-    names = state.info.get("centrals") or [state.info.get("central")]
+    names = state.info.centrals or [state.info.central]
     if not names or names[0] is None:
         return None
-    builds = state.info.get("builds") or {}
+    builds = state.info.builds
     if builds.get(names[0], "host") == "host":
         return None
     info = container_of(node_dir(state, names[0]))

@@ -7,7 +7,7 @@ import os
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError
 from lab.ovn import daemons as ovn_daemons
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lab.ovn.daemons import Daemon
     from lab.plan.model import Plan
     from lab.progress import Progress
+    from lab.state.info import LabInfo
     from lab.topology.builds import Build
     from lab.topology.model import Topology
     from lab.vm.services import ServicePlan
@@ -45,7 +46,7 @@ class NetnsProvider:
     ) -> base.Prepared:
         return base.Prepared(plan)
 
-    def runtime_info(self, prepared: base.Prepared, info: dict[str, Any]) -> None:
+    def runtime_info(self, prepared: base.Prepared, info: LabInfo) -> None:
         return None
 
     def create(
@@ -112,10 +113,10 @@ class NetnsProvider:
     # --- a running lab ------------------------------------------------------------------
 
     def node_runner(self, state: LabState, node: str) -> NodeRunner:
-        return NetnsRunner(state.info["nodes"][node]["netns"])
+        return NetnsRunner(state.info.nodes[node].netns)
 
     def daemons(self, state: LabState, node: str) -> list[Daemon]:
-        role = state.info["nodes"][node]["role"]
+        role = state.info.nodes[node].role
         runner = self.node_runner(state, node)
         directory = node_dir(state, node)
         return [ovn_daemons.Daemon(d, directory, runner) for d in ovn_daemons.daemon_names(role)]
@@ -163,7 +164,7 @@ class NetnsProvider:
         return 0  # not reached
 
     def node_health(self, state: LabState, node: str) -> tuple[bool, dict[str, bool]]:
-        there = nsprov.exists(state.info["nodes"][node]["netns"])
+        there = nsprov.exists(state.info.nodes[node].netns)
         return there, {d.name: d.alive() for d in self.daemons(state, node)}
 
     def vm_exists(self, state: LabState) -> Callable[[str], bool]:
@@ -173,10 +174,8 @@ class NetnsProvider:
         from lab.vm.services import alive
 
         return {
-            (vm, str(s["proto"]), int(s["port"])): alive(
-                state.dir, vm, str(s["proto"]), int(s["port"])
-            )
-            for vm, services in state.info.get("services", {}).items()
+            (vm, str(s.proto), int(s.port)): alive(state.dir, vm, str(s.proto), int(s.port))
+            for vm, services in state.info.services.items()
             for s in services
         }
 
@@ -203,7 +202,7 @@ class NetnsProvider:
         from lab.ovn.versions import host_versions
 
         host = host_versions()
-        return dict.fromkeys(state.info.get("nodes", {}), host)
+        return dict.fromkeys(state.info.nodes, host)
 
     def testinfra_url(self, state: LabState, target: str) -> str:
         return f"netns://{target}@{state.name}"

@@ -118,10 +118,9 @@ def require_bfdd() -> None:
 
 
 def lab_topology(state: LabState) -> Topology:
-    from lab.topology import parse_topology
+    from lab.state.saved import saved_topology
 
-    text = (state.dir / "topology.yaml").read_text()
-    return parse_topology(text, state.topology or "topology.yaml", name=state.name)
+    return saved_topology(state)
 
 
 def start(state: LabState, timeout: float = UP_TIMEOUT) -> list[str]:
@@ -157,7 +156,7 @@ def start_one(state: LabState, node: str, peers: list[Peer]) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     (directory / "bfdd.conf").write_text(config(peers))
     (directory / "bfdd.pid").unlink(missing_ok=True)
-    netns = state.info["nodes"][node]["netns"]
+    netns = state.info.nodes[node].netns
     run(bfdd_argv(directory), netns=netns, timeout=20)
     deadline = time.monotonic() + 10
     while not (directory / "bfdd.vty").exists():
@@ -179,7 +178,7 @@ def peer_states(state: LabState, node: str) -> dict[str, str]:
     directory = bfd_dir(state, node)
     if not (directory / "bfdd.vty").exists() or shutil.which(VTYSH) is None:
         return {}
-    netns = state.info["nodes"][node]["netns"]
+    netns = state.info.nodes[node].netns
     proc = run(
         [VTYSH, "--vty_socket", str(directory), "-d", "bfdd", "-c", "show bfd peers brief"],
         netns=netns,

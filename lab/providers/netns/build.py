@@ -117,15 +117,15 @@ def record_addresses(state: LabState, leases: dict[str, dict[str, object]]) -> N
     """What each VM got from OVN into the lab's state: `ip: dynamic` shows its address."""
     info = state.info
     for name, lease in leases.items():
-        vm = info["vms"][name]
+        vm = info.vms[name]
         dhcp4, dhcp6, ra = (lease.get(k) or {} for k in ("dhcp4", "dhcp6", "ra"))
         if isinstance(dhcp4, dict) and dhcp4.get("address"):
-            vm["ip"] = dhcp4["address"]
+            vm.ip = str(dhcp4["address"])
         if isinstance(dhcp6, dict) and dhcp6.get("address"):
-            vm["ipv6"] = dhcp6["address"]
+            vm.ipv6 = str(dhcp6["address"])
         elif isinstance(ra, dict) and ra.get("slaac"):
-            vm["ipv6"] = ra["slaac"][0]  # type: ignore[index]
-    state.set(info=info)
+            vm.ipv6 = str(ra["slaac"][0])  # type: ignore[index]
+    state.save()
 
 
 def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
@@ -140,8 +140,8 @@ def _start_services(plan: Plan, state: LabState, progress: Progress) -> None:
     if not wanted:
         return
     with progress.step(f"{len(wanted)} VM services"):
-        shown = services.start_all(wanted, state.dir, state.record)
-        state.set(info={**state.info, "services": shown})
+        state.info.services = services.start_all(wanted, state.dir, state.record)
+        state.save()
     checkpoint("services")
 
 

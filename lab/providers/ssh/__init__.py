@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError, UserError
 from lab.providers import base
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lab.plan.model import Plan
     from lab.progress import Progress
     from lab.runner import NodeRunner
+    from lab.state.info import LabInfo
     from lab.state.store import LabState
     from lab.topology.builds import Build
     from lab.topology.model import Topology
@@ -76,10 +77,10 @@ class SshProvider:
         ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
         return base.Prepared(make_plan(topo), {PLACED: placed})
 
-    def runtime_info(self, prepared: base.Prepared, info: dict[str, Any]) -> None:
+    def runtime_info(self, prepared: base.Prepared, info: LabInfo) -> None:
         placed = prepared.details[PLACED]
         ssh_lab.adapt_info(info, placed)
-        info["ssh"] = ssh_lab.ssh_info(prepared.plan, placed)
+        info.ssh = ssh_lab.ssh_info(prepared.plan, placed)
 
     def create(
         self,
@@ -144,13 +145,13 @@ class SshProvider:
 
     def db_client(self, state: LabState, tool: str, db: str, args: Sequence[str]) -> int:
         """The central host's own client, over the lab's connection."""
-        host, _ = ssh_session.where(state, state.info["central"])
+        host, _ = ssh_session.where(state, state.info.central)
         return _relay(host.run([tool, *args], check=False, timeout=600))
 
     def node_health(self, state: LabState, node: str) -> tuple[bool, dict[str, bool]]:
         from lab.ovn.daemons import daemon_names
 
-        role = state.info["nodes"][node]["role"]
+        role = state.info.nodes[node].role
         return ssh_lab.node_health(state, node, daemon_names(role))
 
     def vm_exists(self, state: LabState) -> Callable[[str], bool]:
@@ -159,7 +160,7 @@ class SshProvider:
     def services_alive(self, state: LabState) -> dict[tuple[str, str, int], bool]:
         from lab.providers.ssh import services as ssh_services
 
-        return ssh_services.alive(state) if state.info.get("services") else {}
+        return ssh_services.alive(state) if state.info.services else {}
 
     def start_service(self, state: LabState, service: ServicePlan) -> int:
         from lab.providers.ssh import services as ssh_services

@@ -35,6 +35,7 @@ from lab.progress import Progress
 from lab.providers.ssh.session import _SESSIONS, NB_PORT, SB_PORT, Session, session
 from lab.providers.ssh.transport import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
 from lab.runner import run
+from lab.state.info import LabInfo, ServiceInfo
 from lab.state.store import LabState
 from lab.testhooks import checkpoint
 
@@ -292,17 +293,16 @@ def ssh_info(plan: Plan, placed: Placement) -> dict[str, Any]:
     }
 
 
-def adapt_info(info: dict[str, Any], placed: Placement) -> None:
+def adapt_info(info: LabInfo, placed: Placement) -> None:
     """Nodes are the hosts themselves (no namespace); the overlay wire is the host's
     underlay interface (what the geneve check captures on)."""
-    overlay = info["overlay"]
-    for name, node in info["nodes"].items():
+    for name, node in info.nodes.items():
         underlay = placed.underlay[name]
-        node["netns"] = None
-        node["datapath_type"] = underlay.datapath
-        node["host"] = placed.hosts[name].name
-        if overlay in node["links"]:
-            node["links"][overlay]["node_if"] = underlay.interface
+        node.netns = None
+        node.datapath_type = underlay.datapath
+        node.host = placed.hosts[name].name
+        if info.overlay in node.links:
+            node.links[info.overlay].node_if = underlay.interface
 
 
 def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) -> None:
@@ -379,12 +379,11 @@ def _start_services(plan: Plan, state: LabState, sess: Session, progress: Progre
                 for p in wanted
             }
         )
-        shown: dict[str, list[dict]] = {}
+        shown: dict[str, list[ServiceInfo]] = {}
         for p in wanted:
-            shown.setdefault(p.vm, []).append(
-                {"proto": p.proto, "port": p.port, "pid": pids[p.key]}
-            )
-        state.set(info={**state.info, "services": shown})
+            shown.setdefault(p.vm, []).append(ServiceInfo(p.proto, p.port, pids[p.key]))
+        state.info.services = shown
+        state.save()
     checkpoint("services")
 
 
@@ -394,11 +393,11 @@ _SAVE_LOCK = threading.Lock()  # hosts are prepared side by side; each save read
 def _save(state: LabState, node: str, what: str, value: Any) -> None:
     """Record what a host had before the lab changes it (written to disk at once)."""
     with _SAVE_LOCK:
-        info = dict(state.info)
-        saved = dict(info["ssh"]["saved"])
+        ssh = state.info.ssh
+        assert ssh is not None  # recorded before the hosts are touched
+        saved = ssh.setdefault("saved", {})
         saved[node] = {**saved.get(node, {}), what: value}
-        info["ssh"] = {**info["ssh"], "saved": saved}
-        state.set(info=info)
+        state.save()
 
 
 def _connections(host: Host) -> dict[str, list[str]]:
@@ -663,7 +662,7 @@ def node_health(
 def vm_namespaces(state: LabState) -> set[str]:
     """The VM namespaces that exist on the lab's chassis hosts."""
     found: set[str] = set()
-    for chassis in {vm["chassis"] for vm in state.info.get("vms", {}).values()}:
+    for chassis in {vm.chassis for vm in state.info.vms.values()}:
         try:
             listed = session(state).host(chassis).run(["ip", "netns", "list"], check=False)
         except LabError:
@@ -680,7 +679,7 @@ def teardown(state: LabState, forget_unreachable: bool = False) -> list[str]:
     point of `lab up` (or of this) is mended by running `lab down` again. A host that cannot
     be cleaned fails the teardown (the state stays for a retry) unless `forget_unreachable`
     (`lab down --forget-unreachable`: the host is gone); returns what was given up."""
-    ssh = state.info.get("ssh")
+    ssh = state.info.ssh
     nodes = state.resources.get("ssh_host", [])
     if not ssh or not nodes:
         return []
@@ -728,20 +727,20 @@ def _netns_marked(host: Host, netns: str, mark: str) -> bool:
 def _clean_vms(state: LabState, host: Host, node: str) -> None:
     """Owned VMs go whole; a pending one (a crash while it was made) only as far as it
     provably is the lab's: the port's tag, the namespace's marker."""
-    on_node = {n: v for n, v in state.info.get("vms", {}).items() if v["chassis"] == node}
+    on_node = {n: v for n, v in state.info.vms.items() if v.chassis == node}
     owned = [v for n, v in on_node.items() if n in state.resources.get(SSH_VM, [])]
     pending = [v for n, v in on_node.items() if n in state.pending.get(SSH_VM, [])]
     if not owned and not pending:
         return
     listed = set(host.run(["ip", "netns", "list"]).stdout.split())
-    cmds = [["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]] for v in owned]
-    cmds += [["ip", "netns", "del", v["netns"]] for v in owned if v["netns"] in listed]
+    cmds = [["ovs-vsctl", "--if-exists", "del-port", "br-int", v.chassis_if] for v in owned]
+    cmds += [["ip", "netns", "del", v.netns] for v in owned if v.netns in listed]
     mark = marker(state)
     for v in pending:
-        if _tagged(host, "Interface", v["chassis_if"], state.name):
-            cmds.append(["ovs-vsctl", "--if-exists", "del-port", "br-int", v["chassis_if"]])
-        if v["netns"] in listed and _netns_marked(host, v["netns"], mark):
-            cmds.append(["ip", "netns", "del", v["netns"]])
+        if _tagged(host, "Interface", v.chassis_if, state.name):
+            cmds.append(["ovs-vsctl", "--if-exists", "del-port", "br-int", v.chassis_if])
+        if v.netns in listed and _netns_marked(host, v.netns, mark):
+            cmds.append(["ip", "netns", "del", v.netns])
     inside = [c[3] for c in cmds if c[:3] == ["ip", "netns", "del"]]
     if inside:  # VM services, connect clients: nothing may outlive its namespace
         kills = " ".join(f"$(ip netns pids {shlex.quote(ns)} 2>/dev/null)" for ns in inside)
@@ -751,7 +750,7 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 
 
 def _clean_host(state: LabState, host: Host, node: str) -> None:
-    saved = state.info["ssh"]["saved"].get(node, {})
+    saved = state.info.ssh["saved"].get(node, {})
     _clean_vms(state, host, node)
     if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
         host.run(["rm", "-rf", "--", saved["agent_dir"]])

@@ -101,13 +101,13 @@ def alive(state: LabState) -> dict[tuple[str, str, int], bool]:
 
     found: dict[tuple[str, str, int], bool] = {}
     by_chassis: dict[str, list[tuple[str, str, int, int]]] = {}
-    for vm, services in state.info.get("services", {}).items():
-        chassis = state.info["vms"][vm]["chassis"]
+    for vm, services in state.info.services.items():
+        chassis = state.info.vms[vm].chassis
         for svc in services:
-            key = (vm, str(svc["proto"]), int(svc["port"]))
+            key = (vm, str(svc.proto), int(svc.port))
             found[key] = False
-            if svc.get("pid"):
-                by_chassis.setdefault(chassis, []).append((*key, int(svc["pid"])))
+            if svc.pid:
+                by_chassis.setdefault(chassis, []).append((*key, int(svc.pid)))
     for chassis, wanted in by_chassis.items():
         probe = "; ".join(
             f"kill -0 {pid} 2>/dev/null && echo {vm}:{proto}:{port}"

@@ -50,10 +50,12 @@ def session(state: LabState) -> Session:
     """The session of a running ssh lab (host keys were recorded by `lab up`)."""
     found = _SESSIONS.get(state.name)
     if found is None:
-        ssh = state.info["ssh"]
+        ssh = state.info.ssh
+        if ssh is None or state.info.central is None:
+            raise UserError(f"lab {state.name}'s state has no record of its SSH hosts")
         hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
         pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
-        found = Session(hosts, pool, state.info["central"], ssh["central_ip"])
+        found = Session(hosts, pool, state.info.central, ssh["central_ip"])
         _SESSIONS[state.name] = found
     return found
 
@@ -61,10 +63,10 @@ def session(state: LabState) -> Session:
 def where(state: LabState, target: str) -> tuple[Host, str | None]:
     """The host a node or VM is on, and the namespace on it (None: the host itself)."""
     info = state.info
-    if target in info.get("nodes", {}):
+    if target in info.nodes:
         return session(state).host(target), None
-    if target in info.get("vms", {}):
-        vm = info["vms"][target]
-        return session(state).host(vm["chassis"]), vm["netns"]
-    known = ", ".join([*info.get("nodes", {}), *info.get("vms", {})])
+    if target in info.vms:
+        vm = info.vms[target]
+        return session(state).host(vm.chassis), vm.netns
+    known = ", ".join([*info.nodes, *info.vms])
     raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
