@@ -124,21 +124,19 @@ def namespaces_with_prefix(prefix: str, sep: str = "-") -> list[str]:
 
 def ping_sample(state: LabState, rng: random.Random) -> str:
     """Ping between random VM pairs on different chassis (any pair when there is one)."""
-    vms = state.info["vms"]
+    vms = state.info.vms
     names = sorted(vms)
-    one_chassis = len({vm["chassis"] for vm in vms.values()}) == 1
+    one_chassis = len({vm.chassis for vm in vms.values()}) == 1
     pairs: set[tuple[str, str]] = set()
     for _ in range(100 * PING_PAIRS):
         if len(pairs) == PING_PAIRS or len(names) < 2:
             break
         a, b = rng.sample(names, 2)
-        if one_chassis or vms[a]["chassis"] != vms[b]["chassis"]:
+        if one_chassis or vms[a].chassis != vms[b].chassis:
             pairs.add((a, b))
     with ThreadPoolExecutor(max_workers=PING_PAIRS) as pool:
         ok = list(
-            pool.map(
-                lambda p: ping(vms[p[0]]["netns"], vms[p[1]]["ip"].split("/")[0]), sorted(pairs)
-            )
+            pool.map(lambda p: ping(vms[p[0]].netns, vms[p[1]].ip.split("/")[0]), sorted(pairs))
         )
     return f"{sum(ok)}/{len(pairs)}"
 
@@ -155,9 +153,9 @@ def _status_kb(pid: int, path: str, key: str) -> int:
 
 
 def memory(state: LabState) -> dict[str, float]:
-    nodes = state.info["nodes"]
-    chassis = [n["netns"] for n in nodes.values() if n["role"] in ("chassis", "gateway")]
-    central = nodes[state.info["central"]]["netns"]
+    nodes = state.info.nodes
+    chassis = [str(n.netns) for n in nodes.values() if n.is_chassis]
+    central = str(nodes[str(state.info.central)].netns)
     pids = pids_in([*chassis, central])
     rss: dict[str, int] = {}
     pss: dict[str, int] = {}
@@ -246,15 +244,15 @@ def first_ping(lab: str, n_chassis: int, switches: int, samples: int, rng: rando
     if adder is None:
         return {"first_ping": "lab add-vm not available"}
     add, delete, how = adder
-    vms = load_state(lab).info["vms"]
+    vms = load_state(lab).info.vms
     times, adds, failures = [], [], 0
     for i in range(samples):
         chassis, switch = f"hv{i % n_chassis + 1}", i % switches
         subnet = gen.switch_subnet(switch)
         ip = IPv4Interface(f"{subnet.broadcast_address - 1 - i}/{subnet.prefixlen}")
         gateway = str(subnet.network_address + 1)
-        others = sorted(v for v, d in vms.items() if d["chassis"] != chassis)
-        target = vms[rng.choice(others)]["ip"].split("/")[0] if others else gateway
+        others = sorted(v for v, d in vms.items() if d.chassis != chassis)
+        target = vms[rng.choice(others)].ip.split("/")[0] if others else gateway
         name = f"fp{i}"
         state = load_state(lab)  # read before the clock starts, as a long-lived caller would
         start = time.monotonic()
@@ -347,7 +345,7 @@ def main() -> None:
         out |= {
             "lab_up_s": round(up_s, 3),
             "lab_up_includes": "python start-up of the CLI, like a user's shell",
-            "lab_up_phases_s": state.info.get("up_timings"),
+            "lab_up_phases_s": state.info.up_timings,
             "baseline_s": round(baseline_s, 3) if baseline_s is not None else None,
             "ratio": round(up_s / baseline_s, 3) if baseline_s else None,
             "baseline_no_central_s": round(no_central_s, 3) if no_central_s else None,

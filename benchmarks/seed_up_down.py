@@ -40,7 +40,7 @@ def rss_mb_per_node(name: str) -> float:
 
     state = load_state(name)
     assert state is not None
-    nodes = [n["netns"] for n in state.info["nodes"].values()]
+    nodes = [str(n.netns) for n in state.info.nodes.values()]
     total = 0
     for pid in pids_in(nodes):
         try:

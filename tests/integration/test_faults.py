@@ -76,7 +76,7 @@ def _central_address(lab_name: str) -> str:
 
     state = load_state(lab_name)
     assert state is not None
-    return str(state.info["nodes"]["central"]["links"]["overlay"]["address"]).split("/")[0]
+    return str(state.info.nodes["central"].links["overlay"].address).split("/")[0]
 
 
 def test_partition_from_central_keeps_tunnels(seed: str) -> None:
