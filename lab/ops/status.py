@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from lab import providers
+from lab.naming import DEFAULT_PROVIDER
 from lab.ovn.db import list_rows, uuid_of
 from lab.ovn.wait import nb_db, sb_db
 from lab.providers.targets import centrals_of
@@ -54,7 +55,7 @@ class ServiceStatus:
 class LabStatus:
     name: str
     phase: str
-    provider: str = "netns"
+    provider: str = DEFAULT_PROVIDER
     nodes: list[NodeStatus] = field(default_factory=list)
     ports: list[PortStatus] = field(default_factory=list)
     services: list[ServiceStatus] = field(default_factory=list)  # VM services (lab.vm.services)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import UserError
+from lab.naming import DEFAULT_PROVIDER
 from lab.providers.targets import centrals_of
 from lab.runner import run
 from lab.state.saved import saved_topology_path
@@ -199,7 +200,7 @@ def read(path: Path) -> Bundle:
             lab=str(lab["name"]),
             topology=data[TOPOLOGY_FILE].decode(),
             topology_name=Path(str(lab.get("topology") or "topology.yaml")).name,
-            provider=str(lab.get("provider", "netns")),
+            provider=str(lab.get("provider", DEFAULT_PROVIDER)),
             directory=directory,
         )
     except BaseException:
