@@ -79,11 +79,19 @@ class Session:
     """A lab's SSH hosts as seen by this process: one connection per host, the central's
     databases forwarded to local unix sockets on first use."""
 
-    def __init__(self, hosts: dict[str, HostSpec], pool: Pool, central: str, central_ip: str):
+    def __init__(
+        self,
+        hosts: dict[str, HostSpec],
+        pool: Pool,
+        central: str,
+        central_ip: str,
+        ssl: bool = False,
+    ):
         self.hosts = hosts
         self.pool = pool
         self.central = central
         self.central_ip = central_ip
+        self.ssl = ssl  # the central's TCP ports speak TLS only: relay to its unix sockets
         self._tunnels: DbTunnels | None = None
         self._lock = threading.Lock()
 
@@ -94,8 +102,17 @@ class Session:
         """Where ovnnb_db.sock and ovnsb_db.sock are (local forwards to the central)."""
         with self._lock:
             if self._tunnels is None:
-                transport = self.host(self.central).client.get_transport()
-                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT)
+                central = self.host(self.central)
+                openers = None
+                if self.ssl:
+                    from lab import ssh_ssl
+
+                    openers = (
+                        lambda: ssh_ssl.relay(central, ssh_ssl.NB_SOCK),
+                        lambda: ssh_ssl.relay(central, ssh_ssl.SB_SOCK),
+                    )
+                transport = central.client.get_transport()
+                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT, openers)
             return self._tunnels.dir
 
     def close(self) -> None:
@@ -114,7 +131,9 @@ def session(state: LabState) -> Session:
         ssh = state.info["ssh"]
         hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
         pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
-        found = Session(hosts, pool, state.info["central"], ssh["central_ip"])
+        found = Session(
+            hosts, pool, state.info["central"], ssh["central_ip"], bool(state.info.get("ssl"))
+        )
         _SESSIONS[state.name] = found
     return found
 
@@ -149,11 +168,6 @@ def supported(plan: Plan) -> None:
     problems = []
     if len(plan.centrals) != 1:
         problems.append("exactly one central (a raft cluster of hosts is not supported yet)")
-    if plan.ssl:
-        problems.append(
-            "no `ssl: true` (not on ssh labs yet: the lab's PKI is not put on the hosts; "
-            "drop `ssl:` or use provider netns or docker)"
-        )
     extra = [f for f in plan.fabrics if f != plan.overlay]
     if extra:
         problems.append(f"only the overlay fabric (not {', '.join(extra)}: no ToR between hosts)")
@@ -365,10 +379,17 @@ def adapt_info(info: dict[str, Any], placed: Placement) -> None:
 def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) -> None:
     from lab.ovn.wait import nb_db, wait_ports_up
 
-    sess = Session(placed.hosts, placed.pool, plan.central, placed.underlay[plan.central].ip)
+    sess = Session(
+        placed.hosts, placed.pool, plan.central, placed.underlay[plan.central].ip, plan.ssl
+    )
     _SESSIONS[plan.lab] = sess
     for node in plan.nodes:
         state.record("ssh_host", node)  # before anything on it changes
+    if plan.ssl:
+        from lab import ssh_ssl
+
+        with progress.step(f"TLS files on {len(plan.nodes)} hosts"):
+            _parallel({n: (lambda n=n: ssh_ssl.push(state, sess.host(n), n)) for n in plan.nodes})
     with progress.step("central"):
         _prepare_central(plan, state, sess.host(plan.central), placed.underlay[plan.central])
         marks = [
@@ -501,9 +522,16 @@ def _prepare_central(plan: Plan, state: LabState, host: Host, underlay: Underlay
     _save(state, plan.central, "connections", _connections(host))
     _save(state, plan.central, "nb_owner", owner)
     host.run(["ovn-nbctl", "set", "NB_Global", ".", f"external_ids:{OWNER_KEY}={plan.lab}"])
+    if plan.ssl:  # the SSL tables before the pssl: listeners that need them
+        from lab import ssh_ssl
+
+        ssh_ssl.prepare_central(state, host, plan.central)
     # listen on the overlay address only, as the lab's own centrals do
-    host.run(["ovn-nbctl", "set-connection", f"ptcp:{NB_PORT}:{underlay.ip}"])
-    host.run(["ovn-sbctl", "set-connection", f"ptcp:{SB_PORT}:{underlay.ip}"])
+    listen = "pssl" if plan.ssl else "ptcp"
+    host.run(["ovn-nbctl", "set-connection", f"{listen}:{NB_PORT}:{underlay.ip}"])
+    host.run(["ovn-sbctl", "set-connection", f"{listen}:{SB_PORT}:{underlay.ip}"])
+    if plan.ssl:
+        ssh_ssl.start_northd(state, host, plan)
 
 
 def plan_switches(plan: Plan) -> list[str]:
@@ -557,10 +585,16 @@ def _prepare_chassis(
     }
     if node.role == "gateway":
         ids["ovn-cms-options"] = "enable-chassis-as-gw"
+    ssl: list[str] = []
+    if plan.ssl:  # ovn-controller's key, certificate and CA: in the same transaction
+        from lab import ssh_ssl
+
+        ssl = [*ssh_ssl.chassis_ssl(state, host, node.name), "--"]
     checkpoint("node-wired", node.name)  # halfway: the underlay moved, ids not yet set
     host.run(
         [
             "ovs-vsctl",
+            *ssl,
             "set",
             "Open_vSwitch",
             ".",
@@ -707,8 +741,13 @@ def node_health(
     """(host answers, daemon -> running) for a node of an ssh lab: one command on its host."""
     try:
         host = session(state).host(node)
+        pidfiles = dict(PIDFILES)
+        if state.info.get("ssl"):  # the lab's own ovn-northd (lab.ssh_ssl), not the host's
+            from lab import ssh_ssl
+
+            pidfiles["ovn-northd"] = ssh_ssl.northd_files(state.name)[0]
         probe = "; ".join(
-            f"kill -0 $(cat {shlex.quote(PIDFILES[d])} 2>/dev/null) 2>/dev/null && echo {d}"
+            f"kill -0 $(cat {shlex.quote(pidfiles[d])} 2>/dev/null) 2>/dev/null && echo {d}"
             for d in daemons
         )
         running = set(host.run(["sh", "-c", probe], check=False, timeout=15).stdout.split())
@@ -810,8 +849,9 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info["ssh"]["saved"].get(node, {})
     _clean_vms(state, host, node)
-    if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
-        host.run(["rm", "-rf", "--", saved["agent_dir"]])
+    from lab import ssh_ssl
+
+    ssh_ssl.restore(state, host, saved)  # ssl: true: northd, SSL rows (files go last)
     if "external_ids" in saved:
         ids = saved["external_ids"]
         back = [f"external_ids:{k}={v}" for k, v in ids.items() if v is not None]
@@ -867,6 +907,11 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
     if "connections" in saved:
         for tool, targets in saved["connections"].items():
             host.run([tool, "set-connection", *targets] if targets else [tool, "del-connection"])
+    # last: the lab's directory (agent, TLS keys and certificates) once nothing uses it
+    if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
+        host.run(["rm", "-rf", "--", saved["agent_dir"]])
+        # and /run/ovn-lab itself once no lab has a directory in it
+        host.run(["rmdir", "--ignore-fail-on-non-empty", "--", "/run/ovn-lab"], check=False)
 
 
 # --- helpers -----------------------------------------------------------------------------------
