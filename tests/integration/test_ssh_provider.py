@@ -421,17 +421,23 @@ def tls_state(hosts: Hosts) -> dict[str, str]:
     return {name: exec_in(c, "sh", "-c", TLS_PROBE) for name, c in hosts.containers.items()}
 
 
-def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
-    """`ssl: true` on ssh hosts: the lab's PKI on each host (keys 0600 in the lab's own
-    directory), NB/SB listening pssl: on the underlay address only, the chassis and the
-    lab's ovn-northd connecting ssl:, a plain TCP client refused; `lab down` leaves nothing."""
+def tls_topology(tmp: Path) -> Path:
+    """The seed with `ssl: true`, checked by one ping."""
     import yaml
 
     topo = yaml.safe_load(SEED.read_text())
     topo["ssl"] = True
     topo["checks"] = [{"ping": {"from": "vm1", "to": "vm2"}}]
-    path = hosts.tmp / "tls.yaml"
+    path = tmp / "tls.yaml"
     path.write_text(yaml.safe_dump(topo, sort_keys=False))
+    return path
+
+
+def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
+    """`ssl: true` on ssh hosts: the lab's PKI on each host (keys 0600 in the lab's own
+    directory), NB/SB listening pssl: on the underlay address only, the chassis and the
+    lab's ovn-northd connecting ssl:, a plain TCP client refused; `lab down` leaves nothing."""
+    path = tls_topology(hosts.tmp)
     before, tls_before = snapshot(hosts), tls_state(hosts)
     central, worker1 = hosts.containers["central"], hosts.containers["worker1"]
     address = f"{UNDERLAY_PREFIX}.{NODES['central']}"
@@ -456,6 +462,7 @@ def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
         sockets = exec_in(central, "ss", "-Hltn")
         bound = sorted(ln.split()[3] for ln in sockets.splitlines() if re.search(r":664[12]\b", ln))
         assert bound == [f"{address}:6641", f"{address}:6642"], sockets
+        print("listening:", bound)
         # each chassis: ovn-remote ssl:, its own key (0600) from the lab's directory
         pki = f"/run/ovn-lab/{TLS_LAB}/pki"
         for name in ("worker1", "worker2"):
@@ -476,6 +483,7 @@ def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
             ["timeout", "5", "ovsdb-client", "list-dbs", f"tcp:{address}:6642"]
         )
         assert plain.exit_code != 0 and b"OVN_Southbound" not in plain.output, plain
+        print("plain tcp client:", plain.exit_code, plain.output.decode().strip()[-160:])
         with_cert = exec_in(
             worker1, "timeout", "5", "ovsdb-client", f"--private-key={pki}/worker1-privkey.pem",
             f"--certificate={pki}/worker1-cert.pem", f"--ca-cert={pki}/cacert.pem",
@@ -490,6 +498,28 @@ def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before  # listeners back to ptcp, ids, addresses, NB
     assert tls_state(hosts) == tls_before  # SSL rows, northd resumed, no lab files left
+    assert not STATE_ROOT.joinpath(TLS_LAB).exists()
+
+
+@pytest.mark.parametrize("kill_at", ["node-daemons:central", "node-wired:worker1"])
+def test_killed_ssl_up_then_down_leaves_hosts_clean(
+    hosts: Hosts, inventory: Path, kill_at: str
+) -> None:
+    """SIGKILL an `ssl: true` `lab up` once the central is TLS (its own ovn-northd running,
+    the host's paused) or halfway through a chassis; `lab down` (twice) puts all back."""
+    before, tls_before = snapshot(hosts), tls_state(hosts)
+    up = hosts.lab(
+        "up", str(tls_topology(hosts.tmp)), "--provider", "ssh", "--inventory", str(inventory),
+        "--known-hosts", str(hosts.known_hosts), "--name", TLS_LAB,
+        env={**os.environ, "OVN_LAB_TEST_KILL_AT": kill_at},
+    )  # fmt: skip
+    assert up.returncode == -9, up.stderr
+    assert tls_state(hosts) != tls_before  # it had changed something
+    for _ in range(2):
+        down = hosts.lab("down", TLS_LAB)
+        assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before
+    assert tls_state(hosts) == tls_before
     assert not STATE_ROOT.joinpath(TLS_LAB).exists()
 
 
