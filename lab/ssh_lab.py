@@ -849,9 +849,6 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info["ssh"]["saved"].get(node, {})
     _clean_vms(state, host, node)
-    from lab import ssh_ssl
-
-    ssh_ssl.restore(state, host, saved)  # ssl: true: northd, SSL rows (files go last)
     if "external_ids" in saved:
         ids = saved["external_ids"]
         back = [f"external_ids:{k}={v}" for k, v in ids.items() if v is not None]
@@ -907,7 +904,11 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
     if "connections" in saved:
         for tool, targets in saved["connections"].items():
             host.run([tool, "set-connection", *targets] if targets else [tool, "del-connection"])
-    # last: the lab's directory (agent, TLS keys and certificates) once nothing uses it
+    from lab import ssh_ssl
+
+    # ssl: true: the lab's ovn-northd stopped, the host's resumed, the SSL rows back (once
+    # listeners and ovn-remote are plain again); then the files, with the lab's directory
+    ssh_ssl.restore(state, host, saved)
     if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
         host.run(["rm", "-rf", "--", saved["agent_dir"]])
         # and /run/ovn-lab itself once no lab has a directory in it
