@@ -29,7 +29,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.errors import RuntimeFailure
+from lab.errors import RuntimeFailure, UserError
 from lab.ovn import pki
 
 if TYPE_CHECKING:
@@ -111,6 +111,11 @@ def push(state: LabState, host: Host, node: str) -> None:
         stdin=json.dumps(files).encode(),
         check=False,
     )
+    if proc.returncode == 127:
+        raise UserError(
+            f"{host.name} has no python3, which `ssl: true` needs to put the lab's TLS files "
+            "there: provision it with `lab provision --inventory FILE` (or apt-get install python3)"
+        )
     if proc.returncode != 0:
         raise RuntimeFailure(
             f"on {host.name}: the lab's TLS files cannot be written: "

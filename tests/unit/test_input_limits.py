@@ -94,3 +94,32 @@ def test_lab_up_reads_stdin_once() -> None:
     proc, _ = run_lab("up", "--dry-run", "/dev/stdin", stdin=SEED.read_bytes())
     assert proc.returncode == 0, proc.stderr
     assert b"geneve-router.fabric" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "topology", sorted((REPO / "topologies").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_libyaml_and_pure_python_read_a_file_alike(
+    topology: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml (the fast path) and the pure-Python parser (without libyaml) give the same
+    data, lines and plain-scalar texts."""
+    from lab.topology import source
+
+    text = topology.read_text()
+    fast = source.read_source(text, topology.name)
+    monkeypatch.setattr(source, "_CLoader", None)
+    pure = source.read_source(text, topology.name)
+    assert (fast.data, fast.lines, fast.plain) == (pure.data, pure.lines, pure.plain)
+
+
+def test_both_parsers_keep_the_text_of_a_plain_scalar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unquoted MAC is a base-60 integer in YAML 1.1; its text is kept either way
+    (libyaml says style '' where PyYAML says None)."""
+    from lab.topology import source
+
+    text = "vms:\n  vm1: {mac: 40:44:00:00:00:01, n: 1}\n"
+    fast = source.read_source(text, "t.yaml").plain
+    monkeypatch.setattr(source, "_CLoader", None)
+    assert fast == source.read_source(text, "t.yaml").plain
+    assert fast[("vms", "vm1", "mac")] == "40:44:00:00:00:01"
