@@ -40,6 +40,11 @@ class Problem:
 class TopologyError(UserError):
     """All problems found in one topology file (collected, not first-only)."""
 
+    SHOWN = 50  # lines in the message; a file of 50,000 bad items prints 50 and a count
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        lines = [str(p) for p in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"... and {len(problems) - self.SHOWN} more problems; fix these first")
+        super().__init__("\n".join(lines))

@@ -13,7 +13,7 @@ from lab.providers.netns import namespaces as nsprov
 from lab.providers.netns.ownership import create_netns
 from lab.providers.targets import centrals_of, netns_env
 from lab.runner import run
-from lab.state.info import NodeInfo, VmInfo
+from lab.state.info import LabInfo, NodeInfo, VmInfo
 from lab.state.store import LabState, lab_lock, node_dir
 
 ADD_TIMEOUT = 30.0
@@ -157,7 +157,29 @@ def _checked_vm(
         ip=model.ip,
         gateway=model.gateway,
     )
+    _refuse_interface_clash(info, vm)
     return vm, node
+
+
+def _refuse_interface_clash(info: LabInfo, vm: VMPlan) -> None:
+    """The VM's port must be a name its chassis does not have yet (lab.plan.ifnames: links,
+    OVS bridges, OVS's own interfaces, other VMs' ports, shortened names included), and its
+    interface must not be the VM namespace's loopback."""
+    from lab.plan.ifnames import chassis_names
+
+    node = info.nodes[vm.chassis]
+    links = [(fabric, link.node_if) for fabric, link in node.links.items()]
+    ports = [(n, v.chassis_if) for n, v in info.vms.items() if v.chassis == vm.chassis]
+    taken = {name: what for name, what in reversed(chassis_names(links, ports))}
+    if vm.chassis_if in taken:
+        raise UserError(
+            f"VM {vm.name} would make interface {vm.chassis_if} on {vm.chassis}, which is "
+            f"already {taken[vm.chassis_if]}; choose another VM name"
+        )
+    if vm.vm_if == "lo":
+        raise UserError(
+            f"VM {vm.name} would name its interface lo, its loopback; choose another VM name"
+        )
 
 
 def _undo(state: LabState, vm: VMPlan) -> None:

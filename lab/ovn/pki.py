@@ -13,14 +13,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+# cryptography is imported where a key or certificate is made: loading it costs ~15 MB, and
+# every `lab` command imports this module (lab up of a topology without ssl never needs it)
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 PKI_DIR = "pki"
-CURVE = ec.SECP256R1  # P-256: what OpenSSL-based OVS/OVN accept everywhere, fast to make
+CURVE = "SECP256R1"  # P-256: what OpenSSL-based OVS/OVN accept everywhere, fast to make
 DAYS = 3650
 _ca_lock = threading.Lock()  # nodes come up in parallel; the CA is made once
 
@@ -104,6 +106,9 @@ def make_foreign(directory: Path, name: str = "stranger") -> SslFiles:
 
 
 def _name(**parts: str) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     oids = {"O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME}
     return x509.Name(
         [x509.NameAttribute(oids.get(k, NameOID.COMMON_NAME), v) for k, v in parts.items()]
@@ -112,7 +117,10 @@ def _name(**parts: str) -> x509.Name:
 
 def _new_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """A new unencrypted EC key, written 0600 from the start."""
-    key = ec.generate_private_key(CURVE())
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(getattr(ec, CURVE)())
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -128,6 +136,8 @@ def _new_key(path: Path) -> ec.EllipticCurvePrivateKey:
 def _builder(
     subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, serial: int, days: int
 ) -> x509.CertificateBuilder:
+    from cryptography import x509
+
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -142,6 +152,9 @@ def _builder(
 
 
 def _write_ca(cert_path: Path, key_path: Path, name: x509.Name, days: int) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     key = _new_key(key_path)
     usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
     cert = (
@@ -158,6 +171,11 @@ def _write_leaf(
 ) -> None:
     """A certificate for `subject` (SAN DNS:`dns`), for TLS servers and clients alike: a
     node both listens (NB/SB, raft) and connects (northd, ovn-controller, raft)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)

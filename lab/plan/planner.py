@@ -84,7 +84,7 @@ def make_plan(topo: Topology) -> Plan:
         for name, vm in topo.vms.items()
     }
     _check_unique_ifnames(nodes)
-    return Plan(
+    plan = Plan(
         lab=topo.name,
         fabric_netns=naming.fabric_netns(topo.name),
         overlay=overlay,
@@ -97,6 +97,12 @@ def make_plan(topo: Topology) -> Plan:
         ssl=topo.ssl,
         acl_matches=acl_matches(topo),
     )
+    from lab.plan.ifnames import clashes
+
+    found = clashes(plan)  # every namespace's names, shortened ones included
+    if found:
+        raise UserError(found[0])
+    return plan
 
 
 def allocate_addresses(topo: Topology) -> dict[tuple[str, str], Any]:

@@ -18,9 +18,11 @@ from lab.topology.shape import Parts, Shaper
 from lab.topology.source import read_source
 from lab.topology.validate import validate
 
-# A topology is text a person writes or a generator prints: 16 MB is a thousand times
-# the biggest shipped one, and reading stops there (a /dev/zero never fills memory).
-MAX_BYTES = 16 * 1024 * 1024
+# A topology is text a person writes or a generator prints: the biggest one the value limit
+# (source.MAX_VALUES) lets through is ~0.8 MB as `lab gen` writes it, and 4 MB leaves room
+# for comments and long names. Reading stops there (a /dev/zero never fills memory), and a
+# refused file costs at most ~3 copies of 4 MB beside the ~50 MB the CLI itself takes.
+MAX_BYTES = 4 * 1024 * 1024
 
 
 def load_topology(path: str | Path, name: str | None = None) -> Topology:

@@ -17,7 +17,9 @@ from lab.topology.shape import Parts
 # The lab's own sub-directories of its state directory (beside one per node).
 STATE_SUBDIRS = frozenset({"fabric", "pki", "checks"})
 # Interfaces OVS makes on every chassis (userspace datapath), and the loopback.
-CHASSIS_IFACES = frozenset({"br-int", "ovs-netdev", "lo"})
+CHASSIS_IFACES = frozenset({"br-int", "ovs-netdev", "ovs-system", "lo"})
+# A node whose fabric-side veth `<node>-<fabric>` would be the fabric's bridge `br-<fabric>`.
+BRIDGE_PREFIX_NODE = "br"
 # Fabric names whose bridge `br-<fabric>` or interface `<fabric>` OVS or Linux already use.
 RESERVED_FABRICS = frozenset({"int", "lo"})
 
@@ -32,6 +34,16 @@ def check_reserved(parts: Parts, rep: Reporter) -> None:
 
 def _nodes(parts: Parts, rep: Reporter) -> None:
     for node in parts.written.get("nodes", []):
+        if node == BRIDGE_PREFIX_NODE:
+            links = parts.nodes[node].links if node in parts.nodes else []
+            fabrics = [lk.fabric for lk in links] or parts.written.get("fabric", []) or ["F"]
+            fabric = fabrics[0]  # a node without links: on the overlay
+            rep.add(
+                ("nodes", node),
+                f"node name {show(node)} would name its end of the link to fabric {fabric} "
+                f"{show(naming.fabric_port(node, fabric))}, which is that fabric's own bridge; "
+                "choose another name",
+            )
         if node in STATE_SUBDIRS - naming.RESERVED_NODE_NAMES:
             rep.add(
                 ("nodes", node),

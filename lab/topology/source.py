@@ -45,8 +45,9 @@ class Source:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """Stops composing after MAX_VALUES nodes: PyYAML builds the whole node tree before
-    the walker sees any of it, and a 15 MB file of one-line items would take a minute and
+    """The pure-Python parser, without libyaml or to report libyaml's error in its words.
+    Stops composing after MAX_VALUES nodes: PyYAML builds the whole node tree before the
+    walker sees any of it, and a 15 MB file of one-line items would take a minute and
     gigabytes. (Aliases are not composed again, so alias bombs are the walker's to stop.)"""
 
     def __init__(self, text: str):
@@ -65,6 +66,44 @@ class _BoundedLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
+# libyaml's parser, which PyYAML's wheels carry: ~40x faster than the pure-Python one.
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+_START_EVENTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_END_EVENTS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _prescan(text: str) -> bool:
+    """One pass of libyaml's event parser, each event dropped as soon as it is counted: a
+    file with more than MAX_VALUES values or nested deeper than the walker goes is refused
+    here, early and in constant memory (composing a 4 MB file of tiny items in pure Python
+    took 4-8 s and 140 MB). True: the file is YAML, so compose it with libyaml too; False:
+    libyaml found an error, which the pure-Python parser then reports in its words."""
+    loader = _CLoader(text)
+    nodes = depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, _NODE_EVENTS):
+                nodes += 1
+                if nodes > MAX_VALUES:
+                    raise _Stop(
+                        f"the file has more than {MAX_VALUES} values; a topology this big is "
+                        "not supported (split the lab)",
+                        event.start_mark.line + 1,
+                    )
+            if isinstance(event, _START_EVENTS):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the walker would refuse it too, later
+                    raise _Stop(_too_deep())
+            elif isinstance(event, _END_EVENTS):
+                depth -= 1
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+    return True
+
+
 class _Stop(Exception):
     """The document cannot be read any further."""
 
@@ -77,9 +116,12 @@ def read_source(text: str, filename: str) -> Source:
     """Parse `text`. Raises TopologyError if it is not YAML at all."""
     src = Source(filename)
     try:
-        loader = _BoundedLoader(text)
+        fast = _CLoader is not None and _prescan(text)
+        loader = _CLoader(text) if fast else _BoundedLoader(text)
     except yaml.YAMLError as err:  # the reader rejects control characters up front
         raise TopologyError([_yaml_problem(filename, text, err)]) from None
+    except _Stop as err:
+        raise TopologyError([Problem(filename, err.line, "", str(err))]) from None
     try:
         root = loader.get_single_node()
         if root is not None:
@@ -203,7 +245,8 @@ class _Walker:
                 f"cannot read the value {node.value!r} ({reason}); quote it or fix its tag",
             )
             return None
-        if getattr(node, "style", "") is None and value is not None and not isinstance(value, str):
+        plain = getattr(node, "style", "?") in (None, "")  # libyaml says '' where PyYAML says None
+        if plain and value is not None and not isinstance(value, str):
             self.src.plain[path] = node.value
         return value
 

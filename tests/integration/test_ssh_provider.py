@@ -55,7 +55,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
             yield made
         finally:  # a failed test's lab goes while its hosts are still reachable (only from
             # the client namespace: from the host's own, their addresses are not ours)
-            for name in (LAB, SERVICES_LAB):
+            for name in (LAB, SERVICES_LAB, TLS_LAB):
                 if STATE_ROOT.joinpath(name).exists():
                     made.lab("down", name)
                 if STATE_ROOT.joinpath(name).exists():  # never left for a later `down --all`
@@ -406,6 +406,121 @@ def test_services_and_connect_on_ssh_hosts(hosts: Hosts, inventory: Path) -> Non
     assert snapshot(hosts) == before
     assert agents_on(hosts) == agents_before  # no process, no agent left on any host
     assert not STATE_ROOT.joinpath(SERVICES_LAB).exists()
+
+
+TLS_LAB = "sshtls"
+TLS_PROBE = (
+    "for t in ovs-vsctl ovn-nbctl ovn-sbctl; do $t --timeout=5 get-ssl 2>/dev/null; done; "
+    "ovn-appctl -t ovn-northd status 2>/dev/null; pgrep -a ovn-northd; "
+    "find /run/ovn-lab 2>/dev/null; true"
+)
+
+
+def tls_state(hosts: Hosts) -> dict[str, str]:
+    """Each host's SSL rows, northd state and processes, and the lab directories there."""
+    return {name: exec_in(c, "sh", "-c", TLS_PROBE) for name, c in hosts.containers.items()}
+
+
+def tls_topology(tmp: Path) -> Path:
+    """The seed with `ssl: true`, checked by one ping."""
+    import yaml
+
+    topo = yaml.safe_load(SEED.read_text())
+    topo["ssl"] = True
+    topo["checks"] = [{"ping": {"from": "vm1", "to": "vm2"}}]
+    path = tmp / "tls.yaml"
+    path.write_text(yaml.safe_dump(topo, sort_keys=False))
+    return path
+
+
+def test_ssl_on_ssh_hosts(hosts: Hosts, inventory: Path) -> None:
+    """`ssl: true` on ssh hosts: the lab's PKI on each host (keys 0600 in the lab's own
+    directory), NB/SB listening pssl: on the underlay address only, the chassis and the
+    lab's ovn-northd connecting ssl:, a plain TCP client refused; `lab down` leaves nothing."""
+    path = tls_topology(hosts.tmp)
+    before, tls_before = snapshot(hosts), tls_state(hosts)
+    central, worker1 = hosts.containers["central"], hosts.containers["worker1"]
+    address = f"{UNDERLAY_PREFIX}.{NODES['central']}"
+    up = hosts.lab(
+        "up", str(path), "--provider", "ssh", "--inventory", str(inventory),
+        "--known-hosts", str(hosts.known_hosts), "--name", TLS_LAB,
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stderr
+        print(up.stderr.strip().splitlines()[-1])
+        report = hosts.tmp / "tls-check.json"
+        check = hosts.lab("check", TLS_LAB, "--json", str(report))
+        assert check.returncode == 0, check.stdout + check.stderr
+        (ping,) = json.loads(report.read_text())["checks"]
+        assert ping["kind"] == "ping" and ping["passed"], ping
+        # the listeners: pssl on the underlay address, nothing else on 6641/6642
+        conns = exec_in(central, "ovn-sbctl", "--bare", "--columns=target", "list", "Connection")
+        print("SB Connection:", conns.strip())
+        assert conns.split() == [f"pssl:6642:{address}"], conns
+        nb = exec_in(central, "ovn-nbctl", "get-connection").split()
+        assert nb == [f"pssl:6641:{address}"], nb
+        sockets = exec_in(central, "ss", "-Hltn")
+        bound = sorted(ln.split()[3] for ln in sockets.splitlines() if re.search(r":664[12]\b", ln))
+        assert bound == [f"{address}:6641", f"{address}:6642"], sockets
+        print("listening:", bound)
+        # each chassis: ovn-remote ssl:, its own key (0600) from the lab's directory
+        pki = f"/run/ovn-lab/{TLS_LAB}/pki"
+        for name in ("worker1", "worker2"):
+            c = hosts.containers[name]
+            remote = exec_in(c, "ovs-vsctl", "get", "Open_vSwitch", ".", "external_ids:ovn-remote")
+            assert remote.strip().strip('"') == f"ssl:{address}:6642", remote
+            assert f"{pki}/{name}-privkey.pem" in exec_in(c, "ovs-vsctl", "get-ssl")
+            modes = exec_in(c, "stat", "-c", "%a %n", pki, f"{pki}/{name}-privkey.pem")
+            assert modes.split()[::2] == ["700", "600"], modes
+            assert "ca-privkey" not in exec_in(c, "ls", pki)  # the CA's key stays local
+        # the lab's ovn-northd is the active one, over ssl:; the host's is paused
+        ctl = f"/run/ovn-lab/{TLS_LAB}/ovn-northd.ctl"
+        assert "active" in exec_in(central, "ovn-appctl", "-t", ctl, "status")
+        assert "paused" in exec_in(central, "ovn-appctl", "-t", "ovn-northd", "status")
+        assert f"--ovnsb-db=ssl:{address}:6642" in exec_in(central, "pgrep", "-a", "ovn-northd")
+        # a plain TCP client gets nowhere; the same client with the lab's certificate does
+        plain = worker1.exec_run(
+            ["timeout", "5", "ovsdb-client", "list-dbs", f"tcp:{address}:6642"]
+        )
+        assert plain.exit_code != 0 and b"OVN_Southbound" not in plain.output, plain
+        print("plain tcp client:", plain.exit_code, plain.output.decode().strip()[-160:])
+        with_cert = exec_in(
+            worker1, "timeout", "5", "ovsdb-client", f"--private-key={pki}/worker1-privkey.pem",
+            f"--certificate={pki}/worker1-cert.pem", f"--ca-cert={pki}/cacert.pem",
+            "list-dbs", f"ssl:{address}:6642",
+        )  # fmt: skip
+        assert "OVN_Southbound" in with_cert, with_cert
+        status = hosts.lab("status", TLS_LAB, "--json")
+        (health,) = json.loads(status.stdout)["labs"]
+        assert health["healthy"], health["problems"]
+    finally:
+        down = hosts.lab("down", TLS_LAB)
+    assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before  # listeners back to ptcp, ids, addresses, NB
+    assert tls_state(hosts) == tls_before  # SSL rows, northd resumed, no lab files left
+    assert not STATE_ROOT.joinpath(TLS_LAB).exists()
+
+
+@pytest.mark.parametrize("kill_at", ["node-daemons:central", "node-wired:worker1"])
+def test_killed_ssl_up_then_down_leaves_hosts_clean(
+    hosts: Hosts, inventory: Path, kill_at: str
+) -> None:
+    """SIGKILL an `ssl: true` `lab up` once the central is TLS (its own ovn-northd running,
+    the host's paused) or halfway through a chassis; `lab down` (twice) puts all back."""
+    before, tls_before = snapshot(hosts), tls_state(hosts)
+    up = hosts.lab(
+        "up", str(tls_topology(hosts.tmp)), "--provider", "ssh", "--inventory", str(inventory),
+        "--known-hosts", str(hosts.known_hosts), "--name", TLS_LAB,
+        env={**os.environ, "OVN_LAB_TEST_KILL_AT": kill_at},
+    )  # fmt: skip
+    assert up.returncode == -9, up.stderr
+    assert tls_state(hosts) != tls_before  # it had changed something
+    for _ in range(2):
+        down = hosts.lab("down", TLS_LAB)
+        assert down.returncode == 0, down.stderr
+    assert snapshot(hosts) == before
+    assert tls_state(hosts) == tls_before
+    assert not STATE_ROOT.joinpath(TLS_LAB).exists()
 
 
 def test_down_with_a_host_gone(hosts: Hosts, inventory: Path) -> None:

@@ -36,6 +36,29 @@ def test_two_routers_through_transit_switch() -> None:
             "exec", "--lab", "ttwo", "hv2", "--", "ovs-vsctl", "list-ports", "br-int", check=True
         ).stdout.split()
         assert "va2-p" in ports
+        assert_interfaces_as_predicted("two-routers.yaml", "ttwo")
+
+
+def assert_interfaces_as_predicted(topology: str, name: str) -> None:
+    """Every interface really in the lab's namespaces is one lab.plan.ifnames lists (the
+    list the planner refuses clashes in), or holds '_', which no lab name may: so that
+    list is complete, and the injectivity proved on it (test_naming_injective) holds here."""
+    import subprocess
+
+    from lab.plan.ifnames import namespaces
+    from lab.plan.planner import make_plan
+    from lab.topology import load_topology
+
+    from .conftest import TOPOLOGIES
+
+    predicted = namespaces(make_plan(load_topology(TOPOLOGIES / topology, name=name)))
+    for netns, names in predicted.items():
+        out = subprocess.run(
+            ["ip", "-n", netns, "-o", "link", "show"], capture_output=True, text=True, check=True
+        ).stdout
+        real = {line.split(": ")[1].split("@")[0] for line in out.splitlines()}
+        unknown = {n for n in real if "_" not in n} - {n for n, _ in names}
+        assert not unknown, f"{netns}: {sorted(unknown)} not predicted ({sorted(real)})"
 
 
 def test_side_by_side_labs_from_one_file() -> None:

@@ -1,5 +1,6 @@
 """Input limits through the real CLI: a huge file, a device, an alias bomb, absurd
-nesting each exit 2 within a second and under 100 MB; `lab gen` refuses what `lab up`
+nesting, a file of a million tiny items or of mostly comments each exit 2 within a second
+and under 100 MB; `lab gen` refuses what `lab up`
 would; `lab up /dev/stdin` reads the file once."""
 
 from __future__ import annotations
@@ -44,11 +45,23 @@ def _bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
+UNDER_CAP = 4 * 1024 * 1024 - 64  # just under loader.MAX_BYTES: parsed, not refused unread
+
 CASES = {
     "huge": lambda: "a" * (17 * 1024 * 1024),
+    "just-over-the-cap": lambda: "a" * (4 * 1024 * 1024 + 1),
+    # a million one-line items: libyaml's event count stops it at MAX_VALUES (the pure-Python
+    # composer took 4-8 s and ~140 MB for a 15 MB file of these)
+    "tiny-items": lambda: "name: x\nnodes:\n" + "- a\n" * (UNDER_CAP // 4),
+    "tiny-keys": lambda: (
+        "name: x\nnodes:\n" + "".join(f" k{i}: 1\n" for i in range(UNDER_CAP // 13))
+    ),
+    # few values, much text: the pure-Python scanner needed ~6 s for 4 MB of comments
+    "comments": lambda: "name: x\n" + "#\n" * (UNDER_CAP // 2),
+    "one-long-scalar": lambda: "name: x\nnodes: " + "a" * UNDER_CAP + "\n",
     "bomb": _bomb,
     "deep-flow": lambda: "name: x\nnodes: " + "[" * 100_000 + "]" * 100_000 + "\n",
-    "deep-block": lambda: "name: x\nnodes:\n" + "".join("  " * i + "a:\n" for i in range(1, 3000)),
+    "deep-block": lambda: "name: x\nnodes:\n" + "".join("  " * i + "a:\n" for i in range(1, 1500)),
 }
 
 
@@ -81,3 +94,32 @@ def test_lab_up_reads_stdin_once() -> None:
     proc, _ = run_lab("up", "--dry-run", "/dev/stdin", stdin=SEED.read_bytes())
     assert proc.returncode == 0, proc.stderr
     assert b"geneve-router.fabric" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "topology", sorted((REPO / "topologies").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_libyaml_and_pure_python_read_a_file_alike(
+    topology: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml (the fast path) and the pure-Python parser (without libyaml) give the same
+    data, lines and plain-scalar texts."""
+    from lab.topology import source
+
+    text = topology.read_text()
+    fast = source.read_source(text, topology.name)
+    monkeypatch.setattr(source, "_CLoader", None)
+    pure = source.read_source(text, topology.name)
+    assert (fast.data, fast.lines, fast.plain) == (pure.data, pure.lines, pure.plain)
+
+
+def test_both_parsers_keep_the_text_of_a_plain_scalar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unquoted MAC is a base-60 integer in YAML 1.1; its text is kept either way
+    (libyaml says style '' where PyYAML says None)."""
+    from lab.topology import source
+
+    text = "vms:\n  vm1: {mac: 40:44:00:00:00:01, n: 1}\n"
+    fast = source.read_source(text, "t.yaml").plain
+    monkeypatch.setattr(source, "_CLoader", None)
+    assert fast == source.read_source(text, "t.yaml").plain
+    assert fast[("vms", "vm1", "mac")] == "40:44:00:00:00:01"

@@ -82,12 +82,35 @@ def test_what_ssh_labs_cannot_be_yet(topology: str, says: str) -> None:
         ssh_lab.supported(plan)
 
 
-def test_ssl_is_refused_on_ssh_labs_in_one_sentence() -> None:
+def test_ssl_is_an_ssh_lab_too() -> None:
     topo = load_topology(SEED)
     topo.ssl = True
-    with pytest.raises(UserError, match=r"no `ssl: true` \(not on ssh labs yet") as refused:
-        ssh_lab.supported(make_plan(topo))
-    assert str(refused.value).count(". ") == 0
+    plan = make_plan(topo)
+    ssh_lab.supported(plan)  # no refusal: lab.providers.ssh.tls puts the lab's PKI on the hosts
+    assert plan.sb_remote.startswith("ssl:")  # what each chassis' ovn-remote becomes
+
+
+def test_ssl_files_on_a_host_stay_in_the_labs_own_directory() -> None:
+    from lab.providers.ssh import tls as ssh_ssl
+
+    files = ssh_ssl.host_files("sshtls", "worker1")
+    assert str(files.private_key) == "/run/ovn-lab/sshtls/pki/worker1-privkey.pem"
+    assert files.vsctl_set_ssl() == [
+        "set-ssl",
+        "/run/ovn-lab/sshtls/pki/worker1-privkey.pem",
+        "/run/ovn-lab/sshtls/pki/worker1-cert.pem",
+        "/run/ovn-lab/sshtls/pki/cacert.pem",
+    ]
+    assert all(f.startswith("/run/ovn-lab/sshtls/") for f in ssh_ssl.northd_files("sshtls"))
+
+
+def test_restoring_ssl_rows() -> None:
+    from lab.providers.ssh import tls as ssh_ssl
+
+    assert ssh_ssl._set_back("ovs-vsctl", None) == ["ovs-vsctl", "del-ssl"]
+    assert ssh_ssl._set_back("ovn-nbctl", ["/k", "/c", "/ca"]) == [
+        "ovn-nbctl", "set-ssl", "/k", "/c", "/ca",
+    ]  # fmt: skip
 
 
 def test_playbook_listeners_bind_the_underlay_address_only() -> None:

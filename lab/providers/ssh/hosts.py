@@ -21,7 +21,6 @@ import ipaddress
 import json
 import shlex
 import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from lab.errors import LabError, RuntimeFailure, UserError
 from lab.plan.commands import transaction, vm_commands
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.progress import Progress
+from lab.providers.ssh import record
 from lab.providers.ssh.session import _SESSIONS, NB_PORT, SB_PORT, Session, session
 from lab.providers.ssh.transport import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
 from lab.runner import run
@@ -93,11 +93,6 @@ def supported(plan: Plan) -> None:
     problems = []
     if len(plan.centrals) != 1:
         problems.append("exactly one central (a raft cluster of hosts is not supported yet)")
-    if plan.ssl:
-        problems.append(
-            "no `ssl: true` (not on ssh labs yet: the lab's PKI is not put on the hosts; "
-            "drop `ssl:` or use provider netns or docker)"
-        )
     extra = [f for f in plan.fabrics if f != plan.overlay]
     if extra:
         problems.append(f"only the overlay fabric (not {', '.join(extra)}: no ToR between hosts)")
@@ -308,10 +303,17 @@ def adapt_info(info: LabInfo, placed: Placement) -> None:
 def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) -> None:
     from lab.ovn.wait import nb_db, wait_ports_up
 
-    sess = Session(placed.hosts, placed.pool, plan.central, placed.underlay[plan.central].ip)
+    sess = Session(
+        placed.hosts, placed.pool, plan.central, placed.underlay[plan.central].ip, plan.ssl
+    )
     _SESSIONS[plan.lab] = sess
     for node in plan.nodes:
         state.record("ssh_host", node)  # before anything on it changes
+    if plan.ssl:
+        from lab.providers.ssh import tls
+
+        with progress.step(f"TLS files on {len(plan.nodes)} hosts"):
+            _parallel({n: (lambda n=n: tls.push(state, sess.host(n), n)) for n in plan.nodes})
     with progress.step("central"):
         _prepare_central(plan, state, sess.host(plan.central), placed.underlay[plan.central])
         marks = [
@@ -350,7 +352,7 @@ def _install_agents(plan: Plan, state: LabState, sess: Session) -> None:
     from lab.providers.ssh import services as ssh_services
 
     for node in plan.nodes:
-        _save(state, node, "agent_dir", ssh_services.lab_dir(plan.lab))  # before it exists
+        record.save_before(state, node, "agent_dir", record.lab_dir(plan.lab))  # before it exists
     _parallel(
         {n: (lambda n=n: ssh_services.install_agent(sess.host(n), plan.lab)) for n in plan.nodes}
     )
@@ -387,19 +389,6 @@ def _start_services(plan: Plan, state: LabState, sess: Session, progress: Progre
     checkpoint("services")
 
 
-_SAVE_LOCK = threading.Lock()  # hosts are prepared side by side; each save reads, then writes
-
-
-def _save(state: LabState, node: str, what: str, value: Any) -> None:
-    """Record what a host had before the lab changes it (written to disk at once)."""
-    with _SAVE_LOCK:
-        ssh = state.info.ssh
-        assert ssh is not None  # recorded before the hosts are touched
-        saved = ssh.setdefault("saved", {})
-        saved[node] = {**saved.get(node, {}), what: value}
-        state.save()
-
-
 def _connections(host: Host) -> dict[str, list[str]]:
     """The NB and SB listeners now (`ovn-sbctl get-connection` says 'read-write role=""
     ptcp:6642', ovn-nbctl just 'ptcp:6641')."""
@@ -434,18 +423,25 @@ def _prepare_central(plan: Plan, state: LabState, host: Host, underlay: Underlay
             f"the Northbound DB on {host.name} already has {', '.join(taken)}: another lab (or "
             "a leftover) uses these names; `lab down` it, or delete them with ovn-nbctl"
         )
-    _save(
+    record.save_before(
         state,
         plan.central,
         "nb_objects",
         {"switches": plan_switches(plan), "routers": plan_routers(plan)},
     )
-    _save(state, plan.central, "connections", _connections(host))
-    _save(state, plan.central, "nb_owner", owner)
+    record.save_before(state, plan.central, "connections", _connections(host))
+    record.save_before(state, plan.central, "nb_owner", owner)
     host.run(["ovn-nbctl", "set", "NB_Global", ".", f"external_ids:{OWNER_KEY}={plan.lab}"])
+    if plan.ssl:  # the SSL tables before the pssl: listeners that need them
+        from lab.providers.ssh import tls
+
+        tls.prepare_central(state, host, plan.central)
     # listen on the overlay address only, as the lab's own centrals do
-    host.run(["ovn-nbctl", "set-connection", f"ptcp:{NB_PORT}:{underlay.ip}"])
-    host.run(["ovn-sbctl", "set-connection", f"ptcp:{SB_PORT}:{underlay.ip}"])
+    listen = "pssl" if plan.ssl else "ptcp"
+    host.run(["ovn-nbctl", "set-connection", f"{listen}:{NB_PORT}:{underlay.ip}"])
+    host.run(["ovn-sbctl", "set-connection", f"{listen}:{SB_PORT}:{underlay.ip}"])
+    if plan.ssl:
+        tls.start_northd(state, host, plan)
 
 
 def plan_switches(plan: Plan) -> list[str]:
@@ -482,10 +478,12 @@ def _prepare_chassis(
     owner = before.get(OWNER_KEY)
     if owner not in (None, plan.lab):
         raise UserError(f"host {host.name} is a node of lab {owner}: `lab down {owner}` first")
-    _save(state, node.name, "external_ids", {k: before.get(k) for k in (*CHASSIS_KEYS, OWNER_KEY)})
+    record.save_before(
+        state, node.name, "external_ids", {k: before.get(k) for k in (*CHASSIS_KEYS, OWNER_KEY)}
+    )
     kind = host.run(["ovs-vsctl", "--if-exists", "get", "Bridge", "br-int", "datapath_type"])
     found = kind.stdout.strip()  # nothing: no br-int; '""': one of the default type
-    _save(state, node.name, "br_int", found.strip('"') if found else None)
+    record.save_before(state, node.name, "br_int", found.strip('"') if found else None)
     if underlay.datapath == "netdev":
         _address_onto_bridge(state, host, node.name, underlay, plan.lab)
     ids = {
@@ -499,10 +497,16 @@ def _prepare_chassis(
     }
     if node.role == "gateway":
         ids["ovn-cms-options"] = "enable-chassis-as-gw"
+    ssl: list[str] = []
+    if plan.ssl:  # ovn-controller's key, certificate and CA: in the same transaction
+        from lab.providers.ssh import tls
+
+        ssl = [*tls.chassis_ssl(state, host, node.name), "--"]
     checkpoint("node-wired", node.name)  # halfway: the underlay moved, ids not yet set
     host.run(
         [
             "ovs-vsctl",
+            *ssl,
             "set",
             "Open_vSwitch",
             ".",
@@ -569,7 +573,7 @@ def _address_onto_bridge(
     """Userspace tunnels: the underlay interface becomes a port of an OVS bridge that takes
     over its address (and MAC, so the peers' ARP caches stay right)."""
     bridge = UNDERLAY_BRIDGE
-    _save(state, node, "underlay", {"bridge": bridge, **underlay.__dict__})
+    record.save_before(state, node, "underlay", {"bridge": bridge, **underlay.__dict__})
     host.run(
         [
             "ovs-vsctl",
@@ -649,8 +653,13 @@ def node_health(
     """(host answers, daemon -> running) for a node of an ssh lab: one command on its host."""
     try:
         host = session(state).host(node)
+        pidfiles = dict(PIDFILES)
+        if state.info.ssl:  # the lab's own ovn-northd (lab.providers.ssh.tls), not the host's
+            from lab.providers.ssh import tls
+
+            pidfiles["ovn-northd"] = tls.northd_files(state.name)[0]
         probe = "; ".join(
-            f"kill -0 $(cat {shlex.quote(PIDFILES[d])} 2>/dev/null) 2>/dev/null && echo {d}"
+            f"kill -0 $(cat {shlex.quote(pidfiles[d])} 2>/dev/null) 2>/dev/null && echo {d}"
             for d in daemons
         )
         running = set(host.run(["sh", "-c", probe], check=False, timeout=15).stdout.split())
@@ -752,8 +761,6 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info.ssh["saved"].get(node, {})
     _clean_vms(state, host, node)
-    if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
-        host.run(["rm", "-rf", "--", saved["agent_dir"]])
     if "external_ids" in saved:
         ids = saved["external_ids"]
         back = [f"external_ids:{k}={v}" for k, v in ids.items() if v is not None]
@@ -809,6 +816,15 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
     if "connections" in saved:
         for tool, targets in saved["connections"].items():
             host.run([tool, "set-connection", *targets] if targets else [tool, "del-connection"])
+    from lab.providers.ssh import tls
+
+    # ssl: true: the lab's ovn-northd stopped, the host's resumed, the SSL rows back (once
+    # listeners and ovn-remote are plain again); then the files, with the lab's directory
+    tls.restore(state, host, saved)
+    if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
+        host.run(["rm", "-rf", "--", saved["agent_dir"]])
+        # and /run/ovn-lab itself once no lab has a directory in it
+        host.run(["rmdir", "--ignore-fail-on-non-empty", "--", "/run/ovn-lab"], check=False)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import RuntimeFailure, UserError
+from lab.providers.ssh import record
 from lab.providers.ssh import session as ssh_session
 from lab.vm.services import AGENT, READY_TIMEOUT, ServicePlan
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from lab.providers.ssh.transport import Host
     from lab.state.store import LabState
 
-HOST_DIR = "/run/ovn-lab"
 PYTHON = "python3"  # the host's own: nothing installed beyond Debian's python3
 
 # write the agent from base64 (argv only: no file transfer, no shell quoting of its text)
@@ -32,12 +32,8 @@ _WRITE = (
 )
 
 
-def lab_dir(lab: str) -> str:
-    return f"{HOST_DIR}/{lab}"
-
-
 def agent_path(lab: str) -> str:
-    return f"{lab_dir(lab)}/vm_agent.py"
+    return f"{record.lab_dir(lab)}/vm_agent.py"
 
 
 def agent_argv(lab: str, *args: str) -> list[str]:
@@ -59,7 +55,7 @@ def install_agent(host: Host, lab: str) -> None:
 
 
 def _files(lab: str, plan: ServicePlan) -> tuple[str, str]:
-    base = f"{lab_dir(lab)}/{plan.vm}-{plan.proto}-{plan.port}"
+    base = f"{record.lab_dir(lab)}/{plan.vm}-{plan.proto}-{plan.port}"
     return f"{base}.pid", f"{base}.log"
 
 

@@ -18,11 +18,19 @@ class Session:
     """A lab's SSH hosts as seen by this process: one connection per host, the central's
     databases forwarded to local unix sockets on first use."""
 
-    def __init__(self, hosts: dict[str, HostSpec], pool: Pool, central: str, central_ip: str):
+    def __init__(
+        self,
+        hosts: dict[str, HostSpec],
+        pool: Pool,
+        central: str,
+        central_ip: str,
+        ssl: bool = False,
+    ):
         self.hosts = hosts
         self.pool = pool
         self.central = central
         self.central_ip = central_ip
+        self.ssl = ssl  # the central's TCP ports speak TLS only: relay to its unix sockets
         self._tunnels: DbTunnels | None = None
         self._lock = threading.Lock()
 
@@ -33,8 +41,17 @@ class Session:
         """Where ovnnb_db.sock and ovnsb_db.sock are (local forwards to the central)."""
         with self._lock:
             if self._tunnels is None:
-                transport = self.host(self.central).client.get_transport()
-                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT)
+                central = self.host(self.central)
+                openers = None
+                if self.ssl:
+                    from lab.providers.ssh import tls
+
+                    openers = (
+                        lambda: tls.relay(central, tls.NB_SOCK),
+                        lambda: tls.relay(central, tls.SB_SOCK),
+                    )
+                transport = central.client.get_transport()
+                self._tunnels = DbTunnels(transport, self.central_ip, NB_PORT, SB_PORT, openers)
             return self._tunnels.dir
 
     def close(self) -> None:
@@ -55,7 +72,7 @@ def session(state: LabState) -> Session:
             raise UserError(f"lab {state.name}'s state has no record of its SSH hosts")
         hosts = {n: HostSpec.from_json(h) for n, h in ssh["hosts"].items()}
         pool = Pool(Path(ssh["known_hosts"]), accept_new=False)
-        found = Session(hosts, pool, state.info.central, ssh["central_ip"])
+        found = Session(hosts, pool, state.info.central, ssh["central_ip"], state.info.ssl)
         _SESSIONS[state.name] = found
     return found
 

@@ -171,14 +171,19 @@ class Host:
         check: bool = True,
         timeout: float = 60,
         netns: str | None = None,
+        stdin: bytes | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run argv on the host (inside `netns` if given) and collect its output."""
+        """Run argv on the host (inside `netns` if given) and collect its output; `stdin`:
+        bytes to feed it (secrets go there, never into argv, which `ps` shows)."""
         full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
         line = self.command_line(full)
         log.debug("ssh %s: %s", self.name, line)
         chan = self.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
         try:
             chan.exec_command(line)
+            if stdin is not None:
+                chan.sendall(stdin)
+                chan.shutdown_write()
             out, err, rc = _collect(chan, timeout, f"{self.name}: {line}")
         finally:
             chan.close()

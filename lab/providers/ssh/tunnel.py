@@ -14,6 +14,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,17 @@ class Forwarder:
     """Accepts on a unix socket; each connection becomes a direct-tcpip channel to
     (address, port) as seen from the remote host."""
 
-    def __init__(self, transport: Any, path: Path, address: str, port: int):
+    def __init__(
+        self,
+        transport: Any,
+        path: Path,
+        address: str,
+        port: int,
+        opener: Callable[[], Any] | None = None,
+    ):
         self.transport = transport
         self.target = (address, port)
+        self.opener = opener  # instead of direct-tcpip: a channel relaying to the remote end
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
@@ -45,7 +54,10 @@ class Forwarder:
 
     def _serve(self, client: socket.socket) -> None:
         try:
-            chan = self.transport.open_channel("direct-tcpip", self.target, ("127.0.0.1", 0))
+            if self.opener is not None:
+                chan = self.opener()
+            else:
+                chan = self.transport.open_channel("direct-tcpip", self.target, ("127.0.0.1", 0))
         except Exception as exc:  # the remote end refused: the client sees a closed socket
             log.warning("forwarding to %s:%s failed: %s", *self.target, exc)
             client.close()
@@ -75,14 +87,26 @@ def _pump(source: Any, sink: Any, end: Any) -> None:
 
 
 class DbTunnels:
-    """ovnnb_db.sock and ovnsb_db.sock in one private directory, forwarded to the central."""
+    """ovnnb_db.sock and ovnsb_db.sock in one private directory, forwarded to the central.
 
-    def __init__(self, transport: Any, address: str, nb_port: int, sb_port: int):
+    `openers` (NB, SB): with `ssl: true` the central's TCP ports speak only TLS, so each
+    connection is relayed to the central's own unix sockets instead
+    (lab.providers.ssh.tls.relay)."""
+
+    def __init__(
+        self,
+        transport: Any,
+        address: str,
+        nb_port: int,
+        sb_port: int,
+        openers: tuple[Callable[[], Any], Callable[[], Any]] | None = None,
+    ):
         self.dir = Path(tempfile.mkdtemp(prefix="ovn-lab-ssh-"))
         atexit.register(shutil.rmtree, self.dir, True)
+        nb, sb = openers or (None, None)
         self.forwarders = [
-            Forwarder(transport, self.dir / "ovnnb_db.sock", address, nb_port),
-            Forwarder(transport, self.dir / "ovnsb_db.sock", address, sb_port),
+            Forwarder(transport, self.dir / "ovnnb_db.sock", address, nb_port, nb),
+            Forwarder(transport, self.dir / "ovnsb_db.sock", address, sb_port, sb),
         ]
 
     def close(self) -> None:
