@@ -66,7 +66,7 @@ def current_builds(state: LabState) -> dict[str, str]:
     recorded = state.info.builds
     if recorded:
         return dict(recorded)
-    return {n: v.build for n, v in state.info.nodes.items()}
+    return {n: v.build or HOST for n, v in state.info.nodes.items()}
 
 
 def prepare(

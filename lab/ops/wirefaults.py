@@ -401,8 +401,8 @@ def partition(name: str, node: str, others: list[str], heal: bool) -> list[tuple
                 table[key] = fabrics
                 state.save()  # recorded before it is applied
             for fabric in fabrics:
-                a_if = nodes[node]["links"][fabric]["fabric_if"]
-                b_if = nodes[other]["links"][fabric]["fabric_if"]
+                a_if = nodes[node].links[fabric].fabric_if
+                b_if = nodes[other].links[fabric].fabric_if
                 for src, dst in ((a_if, b_if), (b_if, a_if)):
                     _eb(state, "-D" if heal else "-A", src, dst)
             if heal:

@@ -82,7 +82,7 @@ def lab_expectations(state: LabState) -> dict[str, Any]:
                 system_id=name,
                 encap_ip=node.encap_ip,
                 ovn_remote=info.sb_remote or f"tcp:{central_ip}:{SB_PORT}",
-                datapath_type=node.datapath_type,
+                datapath_type=node.datapath_type or "netdev",
                 bridge_mappings=_bridge_mappings(plan, name, links, overlay),
             )
             if plan is not None and name in plan.nodes:
