@@ -285,7 +285,7 @@ def _state_problem(name: str, data: Any) -> str | None:
         return "has no usable lab description (info)"
     for section in ("nodes", "vms"):
         members = info.get(section, {})
-        # netns null: a node that is an SSH host itself (lab.providers.ssh.hosts.adapt_info)
+        # netns null: a node that is an SSH host itself (lab.providers.ssh.build.adapt_info)
         if not isinstance(members, dict) or not all(
             isinstance(m, dict)
             and isinstance(m.get("role", ""), str)

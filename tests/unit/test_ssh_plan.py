@@ -11,7 +11,9 @@ import pytest
 
 from lab.errors import UserError
 from lab.plan.planner import make_plan
-from lab.providers.ssh import hosts as ssh_lab
+from lab.providers.ssh import build as ssh_build
+from lab.providers.ssh import place as ssh_place
+from lab.providers.ssh import probe
 from lab.providers.ssh.transport import HostSpec, hosts_from_inventory_json, place_nodes
 from lab.topology import load_topology
 
@@ -79,14 +81,14 @@ def test_two_nodes_on_one_host_are_refused() -> None:
 def test_what_ssh_labs_cannot_be_yet(topology: str, says: str) -> None:
     plan = make_plan(load_topology(REPO / "topologies" / topology))
     with pytest.raises(UserError, match=says):
-        ssh_lab.supported(plan)
+        ssh_place.supported(plan)
 
 
 def test_ssl_is_an_ssh_lab_too() -> None:
     topo = load_topology(SEED)
     topo.ssl = True
     plan = make_plan(topo)
-    ssh_lab.supported(plan)  # no refusal: lab.providers.ssh.tls puts the lab's PKI on the hosts
+    ssh_place.supported(plan)  # no refusal: lab.providers.ssh.tls puts the lab's PKI on the hosts
     assert plan.sb_remote.startswith("ssl:")  # what each chassis' ovn-remote becomes
 
 
@@ -129,17 +131,17 @@ def test_playbook_listeners_bind_the_underlay_address_only() -> None:
 
 def test_seed_is_supported_and_takes_the_hosts_addresses() -> None:
     topo = load_topology(SEED)
-    ssh_lab.supported(make_plan(topo))
+    ssh_place.supported(make_plan(topo))
     found = {
-        name: ssh_lab.Underlay("eth1", f"203.0.113.{i}/24", "02:00:00:00:00:0{i}", "netdev")
+        name: ssh_place.Underlay("eth1", f"203.0.113.{i}/24", "02:00:00:00:00:0{i}", "netdev")
         for i, name in enumerate(["central", "worker1", "worker2"], 1)
     }
-    ssh_lab.with_host_addresses(topo, found, ipaddress.ip_network("203.0.113.0/24"))
+    ssh_place.with_host_addresses(topo, found, ipaddress.ip_network("203.0.113.0/24"))
     plan = make_plan(topo)
     assert plan.sb_remote == "tcp:203.0.113.1:6642"
     assert str(plan.nodes["worker2"].encap_ip) == "203.0.113.3"
-    assert ssh_lab.plan_switches(plan) == ["network1", "network2"]
-    assert ssh_lab.plan_routers(plan) == ["router1"]
+    assert ssh_build.plan_switches(plan) == ["network1", "network2"]
+    assert ssh_build.plan_routers(plan) == ["router1"]
 
 
 def test_vm_commands_plug_then_configure_in_the_namespace() -> None:
@@ -159,7 +161,7 @@ def test_vm_commands_plug_then_configure_in_the_namespace() -> None:
     assert ["ip", "-n", "lab1-worker1", "link", "set", vm.chassis_if, "netns", vm.netns] in inside
     assert not any("external_ids:ovn-lab=lab1" in c for c in inside)
     # one remote shell script, every argv quoted: a name can never become shell syntax
-    script = ssh_lab.script([["echo", "a; rm -rf /"], ["true"]])
+    script = probe.script([["echo", "a; rm -rf /"], ["true"]])
     assert [shlex.split(line) for line in script.splitlines()] == [
         ["echo", "a; rm -rf /"],
         ["true"],

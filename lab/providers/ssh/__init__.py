@@ -1,10 +1,13 @@
 """Provider ssh: every node is an SSH host provisioned by `lab provision`, its own OVS/OVN
 services the node's daemons; VMs are namespaces on the chassis hosts.
 
-The package, by job: transport (inventory, one paramiko connection per host), tunnel (the
-central's databases forwarded to local unix sockets), hosts (placement, bring-up, teardown
-and health of a lab's hosts), services (the VM agent on the hosts), testinfra (the
-`labssh://` backend) and provision (the Ansible playbooks of `lab provision`).
+The package, by job: transport (inventory, one paramiko connection per host), session (a
+lab's connections in this process), tunnel (the central's databases forwarded to local unix
+sockets), place (which host is which node, before planning), build (`lab up` on the hosts),
+health (`lab status`), teardown (`lab down`), probe (what a host has now), record (what the
+lab keeps about its hosts), tls (`ssl: true`: the lab's PKI on the hosts), services (the VM
+agent there), testinfra (the `labssh://` backend) and provision (`lab provision`'s
+playbooks).
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from typing import TYPE_CHECKING
 from lab.errors import LabError, UserError
 from lab.providers import base
 from lab.providers.netns import NetnsProvider
-from lab.providers.ssh import hosts as ssh_lab
+from lab.providers.ssh import build as ssh_build
+from lab.providers.ssh import health as ssh_health
+from lab.providers.ssh import place as ssh_place
 from lab.providers.ssh import session as ssh_session
+from lab.providers.ssh import teardown as ssh_teardown
 
 if TYPE_CHECKING:
     from lab.ovn.daemons import Daemon
@@ -66,7 +72,7 @@ class SshProvider:
                 "(the one `lab provision` used)"
             )
         hosts = {name: node.host for name, node in topo.nodes.items()}
-        placed = ssh_lab.place(
+        placed = ssh_place.place(
             plan,
             hosts,
             options.inventory,
@@ -74,13 +80,13 @@ class SshProvider:
             options.accept_new_host_keys,
             progress,
         )
-        ssh_lab.with_host_addresses(topo, placed.underlay, placed.subnet)
+        ssh_place.with_host_addresses(topo, placed.underlay, placed.subnet)
         return base.Prepared(make_plan(topo), {PLACED: placed})
 
     def runtime_info(self, prepared: base.Prepared, info: LabInfo) -> None:
         placed = prepared.details[PLACED]
-        ssh_lab.adapt_info(info, placed)
-        info.ssh = ssh_lab.ssh_info(prepared.plan, placed)
+        ssh_build.adapt_info(info, placed)
+        info.ssh = ssh_build.ssh_info(prepared.plan, placed)
 
     def create(
         self,
@@ -89,12 +95,12 @@ class SshProvider:
         progress: Progress,
         options: base.UpOptions,
     ) -> None:
-        ssh_lab.build(prepared.plan, state, prepared.details[PLACED], progress)
+        ssh_build.build(prepared.plan, state, prepared.details[PLACED], progress)
 
     def destroy(self, state: LabState, forget_unreachable: bool = False) -> list[int]:
         """The hosts first (on failure the state stays for a retry), then what the lab
         keeps here."""
-        ssh_lab.teardown(state, forget_unreachable)
+        ssh_teardown.teardown(state, forget_unreachable)
         return self._local.destroy(state)
 
     def sweep(self, name: str) -> list[str]:
@@ -152,10 +158,10 @@ class SshProvider:
         from lab.ovn.daemons import daemon_names
 
         role = state.info.nodes[node].role
-        return ssh_lab.node_health(state, node, daemon_names(role))
+        return ssh_health.node_health(state, node, daemon_names(role))
 
     def vm_exists(self, state: LabState) -> Callable[[str], bool]:
-        return ssh_lab.vm_namespaces(state).__contains__
+        return ssh_health.vm_namespaces(state).__contains__
 
     def services_alive(self, state: LabState) -> dict[tuple[str, str, int], bool]:
         from lab.providers.ssh import services as ssh_services

@@ -26,3 +26,35 @@ HOST_DIR = "/run/ovn-lab"
 
 def lab_dir(lab: str) -> str:
     return f"{HOST_DIR}/{lab}"
+
+
+OWNER_KEY = "ovn-lab"  # external_ids key tagging what a lab made on a host
+
+
+# ownership kinds (lab.state.ownership's discipline: pending before, owned after)
+SSH_VM = "ssh_vm"  # a VM's namespace and br-int port on its chassis host
+
+
+SSH_BR_INT = "ssh_br_int"  # br-int on a chassis host that had none
+
+
+# userspace datapath: the OVS bridge that takes over the underlay interface's address
+UNDERLAY_BRIDGE = "br-ovnlab"
+
+
+# Open_vSwitch external_ids the lab sets on a chassis host (and restores on down)
+CHASSIS_KEYS = (
+    "system-id",
+    "hostname",
+    "ovn-remote",
+    "ovn-encap-type",
+    "ovn-encap-ip",
+    "ovn-bridge-datapath-type",
+    "ovn-cms-options",
+)
+
+
+def marker(state: LabState) -> str:
+    from lab.state import ownership
+
+    return ownership.marker(state)

@@ -4,7 +4,10 @@ databases forwarded to local unix sockets on first use (lab.providers.ssh.tunnel
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from lab.errors import UserError
 from lab.providers.ssh.transport import Host, HostSpec, Pool
@@ -87,3 +90,18 @@ def where(state: LabState, target: str) -> tuple[Host, str | None]:
         return session(state).host(vm.chassis), vm.netns
     known = ", ".join([*info.nodes, *info.vms])
     raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
+
+
+def _parallel(tasks: dict[str, Callable[[], Any]], raise_first: bool = True) -> dict[str, Any]:
+    """Run per-host work side by side (each host has its own connection)."""
+    if not tasks:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(tasks))) as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+    results = {}
+    for name, future in futures.items():
+        exc = future.exception()
+        if exc is not None and raise_first:
+            raise exc
+        results[name] = None if exc is not None else future.result()
+    return results

@@ -19,7 +19,7 @@ machine. Then:
 
 What each host had (its SSL rows, whether its ovn-northd was paused) is saved before it is
 changed, and `restore` (from `lab down`) puts it back; the lab's directory on the host,
-certificates and keys with it, is removed last (ssh_lab._clean_host).
+certificates and keys with it, is removed last (ssh_teardown._clean_host).
 """
 
 from __future__ import annotations
