@@ -11,6 +11,7 @@ from rich.console import Console
 
 from lab import bundle
 from lab.errors import UserError
+from lab.output import add_file_option
 from lab.state import open_lab
 
 err = Console(stderr=True, soft_wrap=True)
@@ -76,7 +77,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "bundle", help="a running lab as one .tar.gz that `lab up --bundle` rebuilds"
     )
     p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
-    p.add_argument(
-        "-o", "--output", required=True, metavar="FILE.tar.gz", help="the bundle file to write"
-    )
+    add_file_option(p, required=True, metavar="FILE.tar.gz", help="the bundle file to write")
     p.set_defaults(func=cmd_bundle)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.errors import LabError, UserError
-from lab.output import add_output_option
+from lab.output import add_file_option, add_output_option
 from lab.progress import Progress
 from lab.state import (
     CorruptState,
@@ -542,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_option(p, json_alias=False)  # --json FILE writes a file (the DESIGN contract)
     p.add_argument(
         "-o",
+        "--out",
         "--json",
         dest="json_file",
         metavar="FILE",
@@ -606,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and check a topology that starts with `# yaml-language-server: $schema=FILE`. "
         "Example: `lab schema -o topology.schema.json`.",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    add_file_option(p, help="write it to FILE instead of stdout")
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser(

@@ -64,6 +64,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[Command]:
         for action in child._actions:
             if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
                 continue
+            if action.help == argparse.SUPPRESS:  # hidden: a deprecated spelling
+                continue
             choices = [str(c) for c in action.choices] if action.choices else []
             option = Option(
                 list(action.option_strings) or [action.dest],

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lab.errors import UserError
 from lab.naming import LAB_NAME, LAB_NAME_RULE
+from lab.output import add_file_option
 
 OVERLAY = IPv4Network("198.18.0.0/16")
 FIRST_VM_HOST = 10  # VM addresses start at 10.{s}.0.10, as in the shipped topologies
@@ -183,7 +184,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--routers", type=int, default=1, metavar="R", help="1 (default): router r1; 0: none"
     )
     p.add_argument("--name", default="big", help="lab name (default: big)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    add_file_option(p, help="write here instead of stdout")
     p.set_defaults(func=cmd_gen)
     return p
 

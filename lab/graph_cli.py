@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
+from lab.output import add_file_option
 from lab.state import open_lab
 
 if TYPE_CHECKING:
@@ -30,11 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         nargs="?",
         help="topology YAML file, or the name of a running lab (default: the only lab up)",
     )
-    p.add_argument(
-        "-o",
-        "--output",
+    add_file_option(
+        p,
         default="lab.svg",
-        metavar="FILE",
         help="picture to write; the format is its suffix: .svg, .png or .dot (default: lab.svg)",
     )
     p.add_argument(
