@@ -56,7 +56,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         return up_from_bundle(args)
     if not args.topology:
         raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
-    path = Path(args.topology)
+    from lab.examples import topology_path
+
+    path = topology_path(args.topology)  # a file, or the name of a shipped example
     text = read_topology_text(path)  # once: `lab up /dev/stdin` works, this copy is saved
     topo = parse_topology(text, str(path), name=args.name)
     if args.provider:
@@ -466,7 +468,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="build a lab from a topology file")
-    p.add_argument("topology", nargs="?", help="topology YAML file")
+    p.add_argument(
+        "topology",
+        nargs="?",
+        help="topology YAML file, or the name of a shipped example (lab examples)",
+    )
     p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
     p.add_argument("--provider", choices=["netns", "docker", "ssh"], help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
@@ -492,7 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("plan", help="print what `lab up` would do (same as up --dry-run)")
-    p.add_argument("topology", help="topology YAML file")
+    p.add_argument(
+        "topology", help="topology YAML file, or the name of a shipped example (lab examples)"
+    )
     p.add_argument("--name", help="override the lab name")
     add_output_option(p)
     p.set_defaults(
@@ -577,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
         acceptance,
         bundle_cli,
         conntrack,
+        examples,
         gen,
         graph_cli,
         heal,
@@ -598,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     wirefaults_cli.add_parsers(sub)
     bundle_cli.add_parser(sub)
     conntrack.add_parser(sub)
+    examples.add_parser(sub)
 
     p = sub.add_parser(
         "schema",

@@ -38,6 +38,7 @@ READERS = frozenset(
         "lflows",
         "plan",
         "test",
+        "examples",
     }
 )
 
@@ -110,21 +111,27 @@ def add_file_option(
     metavar: str = "FILE",
     default: str | None = None,
     required: bool = False,
+    dest: str = "output",
+    old_spelling: bool = True,
 ) -> None:
     """-o/--out FILE on a command that writes a file, into args.output as before; the old
-    `--output FILE` stays a hidden alias (--output means a format on the commands that read)."""
+    `--output FILE` stays a hidden alias (--output means a format on the commands that read).
+    A command new enough to have no old spelling passes old_spelling=False (and its own dest
+    when it also takes --output text|json)."""
     group = parser.add_mutually_exclusive_group(required=required)  # names only -o/--out
     group.add_argument(
         "-o",
         "--out",
-        dest="output",
+        dest=dest,
         metavar=metavar,
         default=default,
         help=f"{help} (-o/--out is a file; --output, on the commands that read, a format)",
     )
+    if not old_spelling:
+        return
     group.add_argument(
         "--output",
-        dest="output",
+        dest=dest,
         metavar=metavar,
         action=_DeprecatedOutputFile,
         help=argparse.SUPPRESS,
