@@ -294,3 +294,10 @@ def test_completion_offers_o_out_but_not_the_deprecated_output(tmp_path: Path) -
     assert complete_bash(["schema", "-"], tmp_path) == ["-o", "--out"]
     assert "--output" in complete_bash(["status", "--o"], tmp_path)
     assert "'--output[" not in completion.zsh(cli.build_parser()).split("graph)")[1].split(";;")[0]
+
+
+def test_topologies_complete_files_and_the_shipped_examples(tmp_path: Path) -> None:
+    assert complete_bash(["up", "geneve-r"], tmp_path) == ["geneve-router"]
+    assert complete_bash(["plan", "vlan-"], tmp_path) == ["vlan-flapping", "vlan-l3ha"]
+    spec = completion.zsh(cli.build_parser()).split("        up)")[1].split(";;")[0]
+    assert '_alternatives "files:file:_files" "examples:example:(distributed-fip' in spec
