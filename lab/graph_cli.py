@@ -23,13 +23,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Draw a lab: fabrics, nodes, Geneve tunnels and VMs (physical view), and OVN "
             "switches, routers, ports, localnet, gateway chassis and NAT (logical view). "
-            "TARGET is a topology file (nothing needs to be up) or the name of a running lab."
+            "TARGET is a topology file (nothing needs to be up), the name of a running lab, or "
+            "the name of a shipped example (`lab examples`) when no lab of that name is up."
         ),
     )
     p.add_argument(
         "target",
         nargs="?",
-        help="topology YAML file, or the name of a running lab (default: the only lab up)",
+        help="topology YAML file, the name of a running lab (default: the only lab up), or "
+        "of a shipped example",
     )
     add_file_option(
         p,
@@ -51,7 +53,16 @@ def topology_for(target: str | None) -> Topology:
         return load_topology(target)
     if target and (Path(target).suffix in (".yaml", ".yml") or "/" in target):
         raise UserError(f"topology file '{target}' does not exist; check the path")
-    state = open_lab(target)
+    try:
+        state = open_lab(target)
+    except UserError:
+        from lab import examples
+
+        if target not in examples.names():
+            raise
+        from lab.topology import load_topology  # no lab of that name: the shipped example
+
+        return load_topology(examples.path_of(target))
     lab = state.name
     saved = state.dir / "topology.yaml"
     try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,25 @@ def test_copy_one_out_to_edit(tmp_path: Path) -> None:
     assert lab("examples", "vlan-l3ha", "-o", "mine.yaml", "--force", cwd=tmp_path).returncode == 0
     printed = lab("examples", "two-routers", cwd=tmp_path)
     assert printed.stdout == examples.text_to_copy("two-routers")
+
+
+def test_lab_graph_draws_an_example_by_name_when_no_lab_has_it(tmp_path: Path) -> None:
+    env = {**os.environ, "OVN_LAB_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab", "graph", "two-routers", "-o", "x.dot"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hv4" in (tmp_path / "x.dot").read_text()
+    missing = subprocess.run(
+        [sys.executable, "-m", "lab", "graph", "nolab"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert missing.returncode == 2 and "no lab named 'nolab' is up" in missing.stderr
