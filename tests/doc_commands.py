@@ -92,7 +92,8 @@ EXPECT = {
 ALONGSIDE = {
     # the page shows a settled lab: a gateway is active once BFD is up (seconds after up)
     ("docs/commands.md", "lab gateways --output json"): (
-        "for _ in $(seq 60); do lab gateways | grep -q 'R1-public.* gw1 ' && break; sleep 0.5; done"
+        'for _ in $(seq 60); do lab gateways --output json | grep -q \'"active": "gw1"\' '
+        "&& break; sleep 0.5; done"
     ),
     ("README.md", "lab capture worker2 --decode -c 4"): (  # "(ping meanwhile)"
         "lab exec vm1 -- ping -c 30 -i 0.2 20.0.0.10 >/dev/null 2>&1 &"
