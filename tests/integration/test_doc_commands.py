@@ -24,7 +24,7 @@ from lab.examples import topology_path
 from tests import doc_commands as dc
 
 from .conftest import assert_nothing_left, host_links, namespaces
-from .test_docker import docker_client  # noqa: F401 (the fixture: docker must answer)
+from .test_docker import _containers, docker_client  # noqa: F401 (docker must answer)
 
 pytestmark = pytest.mark.root
 
@@ -110,8 +110,7 @@ class Session:
 def test_the_pages_commands_run_against_a_real_lab(
     page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    if page in DOCKER_PAGES:
-        request.getfixturevalue("docker_client")  # docker must answer (CI: or fail)
+    client = request.getfixturevalue("docker_client") if page in DOCKER_PAGES else None
     session = Session(page, tmp_path)
     commands = SESSIONS[page]
     assert commands, f"{page} shows no command that needs a lab: take it out of LAB_PAGES"
@@ -149,3 +148,4 @@ def test_the_pages_commands_run_against_a_real_lab(
     monkeypatch.setenv("OVN_LAB_STATE_DIR", str(session.state))
     for name in session.names.values():
         assert_nothing_left(name, links_before)
+        assert client is None or not _containers(client, name), f"containers of {name} left"
