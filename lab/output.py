@@ -8,7 +8,8 @@
 that document's shape (raised only when a key changes meaning or goes away; new keys may be
 added at any time), and lists of rows are arrays of objects under a plural key ("labs",
 "ports", "flows", ...). Notes and progress go to stderr, so stdout is only the document.
-Commands that write files take `-o FILE`.
+Commands that write files take `-o/--out FILE` (add_file_option): on them `--output FILE`
+is still accepted, hidden and with a warning, as the spelling they had before.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ READERS = frozenset(
         "lflows",
         "plan",
         "test",
+        "examples",
     }
 )
 
@@ -83,6 +85,57 @@ def add_output_option(parser: argparse.ArgumentParser, *, json_alias: bool = Tru
             const="json",
             help="same as --output json",
         )
+
+
+class _DeprecatedOutputFile(argparse.Action):
+    """`--output FILE` on a command that writes a file: still works, says what to type now."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stderr.write(
+            f"{parser.prog}: --output FILE is deprecated here, use -o/--out FILE "
+            "(--output is text|json on the commands that read)\n"
+        )
+        setattr(namespace, self.dest, values)
+
+
+def add_file_option(
+    parser: argparse.ArgumentParser,
+    *,
+    help: str,
+    metavar: str = "FILE",
+    default: str | None = None,
+    required: bool = False,
+    dest: str = "output",
+    old_spelling: bool = True,
+) -> None:
+    """-o/--out FILE on a command that writes a file, into args.output as before; the old
+    `--output FILE` stays a hidden alias (--output means a format on the commands that read).
+    A command new enough to have no old spelling passes old_spelling=False (and its own dest
+    when it also takes --output text|json)."""
+    group = parser.add_mutually_exclusive_group(required=required)  # names only -o/--out
+    group.add_argument(
+        "-o",
+        "--out",
+        dest=dest,
+        metavar=metavar,
+        default=default,
+        help=f"{help} (-o/--out is a file; --output, on the commands that read, a format)",
+    )
+    if not old_spelling:
+        return
+    group.add_argument(
+        "--output",
+        dest=dest,
+        metavar=metavar,
+        action=_DeprecatedOutputFile,
+        help=argparse.SUPPRESS,
+    )
 
 
 def wants_json(args: argparse.Namespace) -> bool:

@@ -278,7 +278,11 @@ class LabFactory:
         if path.is_absolute() or path.exists():
             return path.resolve()
         beside_test = Path(self.request.path).parent / path
-        return beside_test.resolve() if beside_test.exists() else path.resolve()
+        if beside_test.exists():
+            return beside_test.resolve()
+        from lab.topology.examples import topology_path
+
+        return topology_path(str(path)).resolve()  # a bare name: the shipped example
 
     def _name(self) -> str:
         """Short, valid, and unique per test and call: `t<hash>-<n>`."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lab.errors import UserError
+from lab.output import add_file_option
 from lab.report import bundle
 from lab.state.store import open_lab
 
@@ -88,7 +89,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "bundle", help="a running lab as one .tar.gz that `lab up --bundle` rebuilds"
     )
     p.add_argument("name", nargs="?", help="lab (default: the only lab up)")
-    p.add_argument(
-        "-o", "--output", required=True, metavar="FILE.tar.gz", help="the bundle file to write"
-    )
+    add_file_option(p, required=True, metavar="FILE.tar.gz", help="the bundle file to write")
     p.set_defaults(func=cmd_bundle)

@@ -132,6 +132,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     add_output_option(p, json_alias=False)  # --json FILE writes a file (the DESIGN contract)
     p.add_argument(
         "-o",
+        "--out",
         "--json",
         dest="json_file",
         metavar="FILE",

@@ -1,9 +1,10 @@
 """`lab completion bash|zsh`: shell completion generated from the CLI's own parser.
 
 Generated at run time, so every command and option (also those added later) completes,
-with no second list to keep in step. Topology arguments complete files, lab names and node
-names complete from the state directory (`$OVN_LAB_STATE_DIR`, default /var/lib/ovn-lab),
-options with choices complete their choices.
+with no second list to keep in step. Topology arguments complete files and the names of
+the shipped examples, lab names and node names complete from the state directory
+(`$OVN_LAB_STATE_DIR`, default /var/lib/ovn-lab), options with choices complete their
+choices.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class Command:
 
 def _kind(action: argparse.Action) -> str:
     metavar = str(action.metavar or "")
-    if action.dest == "topology" or any(w in metavar for w in FILE_WORDS):
+    if action.dest == "topology":
+        return "topology"  # a file, or the name of a shipped example
+    if any(w in metavar for w in FILE_WORDS):
         return "file"
     if action.dest in LAB_DESTS:
         return "lab"
@@ -65,6 +68,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[Command]:
         for action in child._actions:
             if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
                 continue
+            if action.help == argparse.SUPPRESS:  # hidden: a deprecated spelling
+                continue
             choices = [str(c) for c in action.choices] if action.choices else []
             option = Option(
                 list(action.option_strings) or [action.dest],
@@ -76,6 +81,12 @@ def _commands(parser: argparse.ArgumentParser) -> list[Command]:
             (options if action.option_strings else positionals).append(option)
         commands.append(Command(name, helps.get(name, ""), options, positionals, _commands(child)))
     return commands
+
+
+def _examples() -> str:
+    from lab.topology.examples import names
+
+    return " ".join(names())
 
 
 def _globals(parser: argparse.ArgumentParser) -> list[Option]:
@@ -111,6 +122,8 @@ def bash(parser: argparse.ArgumentParser) -> str:
         choices = [c for p in cmd.positionals for c in p.choices]
         if choices:
             positional = f'_lab_words "{" ".join(choices)}"'
+        elif "topology" in kinds:
+            positional = "_lab_topologies"
         elif "file" in kinds:
             positional = "_lab_files"
         elif "lab" in kinds:
@@ -127,11 +140,16 @@ def bash(parser: argparse.ArgumentParser) -> str:
             tail = f"      if [[ $cur == -* ]]; then {complete_words}; else {positional}; fi;;"
         cases.append(f'    {cmd.name})\n      case "$prev" in\n{value_case}      esac\n{tail}')
     names = " ".join(c.name for c in commands)
+    examples = _examples()
     return f"""# bash completion for lab (ovn-lab). Load it with:
 #   source <(lab completion bash)
 # or save it as ~/.local/share/bash-completion/completions/lab
 _lab_words() {{ COMPREPLY=($(compgen -W "$1" -- "$cur")); }}
 _lab_files() {{ COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; }}
+_lab_topologies() {{  # files, and the shipped examples by name
+  COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "{examples}" -- "$cur"))
+  compopt -o filenames 2>/dev/null
+}}
 _lab_labs() {{
   local dir="{STATE_DIR}" labs=""
   [[ -d $dir ]] && labs=$(cd "$dir" && ls -d -- */ 2>/dev/null | tr -d /)
@@ -178,6 +196,8 @@ def _zsh_action(o: Option) -> str:
         return "_lab_nodes"
     if o.kind == "file":
         return "_files"
+    if o.kind == "topology":
+        return f'_alternatives "files:file:_files" "examples:example:({_examples()})"'
     return " "
 
 

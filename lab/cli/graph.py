@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import UserError
+from lab.output import add_file_option
 from lab.report.views import VIEWS
 from lab.state.saved import saved_topology_path
 from lab.state.store import open_lab
@@ -22,19 +23,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Draw a lab: fabrics, nodes, Geneve tunnels and VMs (physical view), and OVN "
             "switches, routers, ports, localnet, gateway chassis and NAT (logical view). "
-            "TARGET is a topology file (nothing needs to be up) or the name of a running lab."
+            "TARGET is a topology file (nothing needs to be up), the name of a running lab, or "
+            "the name of a shipped example (`lab examples`) when no lab of that name is up."
         ),
     )
     p.add_argument(
         "target",
         nargs="?",
-        help="topology YAML file, or the name of a running lab (default: the only lab up)",
+        help="topology YAML file, the name of a running lab (default: the only lab up), or "
+        "of a shipped example",
     )
-    p.add_argument(
-        "-o",
-        "--output",
+    add_file_option(
+        p,
         default="lab.svg",
-        metavar="FILE",
         help="picture to write; the format is its suffix: .svg, .png or .dot (default: lab.svg)",
     )
     p.add_argument(
@@ -52,7 +53,16 @@ def topology_for(target: str | None) -> Topology:
         return load_topology(target)
     if target and (Path(target).suffix in (".yaml", ".yml") or "/" in target):
         raise UserError(f"topology file '{target}' does not exist; check the path")
-    state = open_lab(target)
+    try:
+        state = open_lab(target)
+    except UserError:
+        from lab.topology import examples
+
+        if target not in examples.names():
+            raise
+        from lab.topology import load_topology  # no lab of that name: the shipped example
+
+        return load_topology(examples.path_of(target))
     lab = state.name
     saved = saved_topology_path(state)
     try:

@@ -42,6 +42,7 @@ EXAMPLES: dict[str, str] = {
     "bundle": "lab bundle geneve-router -o bug.tar.gz",
     "conntrack": "lab conntrack worker1 --output json",
     "schema": "lab schema -o topology.schema.json",
+    "examples": "lab examples geneve-router -o mylab.yaml",
     "completion": "source <(lab completion bash)",
     "nbctl": "lab nbctl -- show",
     "sbctl": "lab sbctl -- list Chassis",

@@ -30,7 +30,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         return up_from_bundle(args)
     if not args.topology:
         raise UserError("lab up needs a topology file (or --bundle FILE.tar.gz)")
-    path = Path(args.topology)
+    from lab.topology.examples import topology_path
+
+    path = topology_path(args.topology)  # a file, or the name of a shipped example
     text = read_topology_text(path)  # once: `lab up /dev/stdin` works, this copy is saved
     topo = parse_topology(text, str(path), name=args.name)
     if args.provider:
@@ -153,7 +155,11 @@ def _down_one(name: str, forget_unreachable: bool, start: float) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("up", help="build a lab from a topology file")
-    p.add_argument("topology", nargs="?", help="topology YAML file")
+    p.add_argument(
+        "topology",
+        nargs="?",
+        help="topology YAML file, or the name of a shipped example (lab examples)",
+    )
     p.add_argument("--bundle", metavar="FILE.tar.gz", help="rebuild a lab from `lab bundle`")
     p.add_argument("--provider", choices=PROVIDERS, help="override provider")
     p.add_argument("--name", help="override the lab name (run one file twice side by side)")
@@ -179,7 +185,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("plan", help="print what `lab up` would do (same as up --dry-run)")
-    p.add_argument("topology", help="topology YAML file")
+    p.add_argument(
+        "topology", help="topology YAML file, or the name of a shipped example (lab examples)"
+    )
     p.add_argument("--name", help="override the lab name")
     add_output_option(p)
     p.set_defaults(

@@ -32,6 +32,7 @@ COMMAND_GROUPS = (
     "vms",  # add-vm, del-vm
     "graph",  # graph
     "topology",  # gen, schema
+    "examples",  # examples
     "provision",  # provision
     "wirefaults",  # link, impair, partition
     "bundle",  # bundle

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from lab.cli.common import err
 from lab.errors import UserError
+from lab.output import add_file_option
 from lab.topology.gen import generate
 
 
@@ -42,7 +43,7 @@ def _add_gen(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--routers", type=int, default=1, metavar="R", help="1 (default): router r1; 0: none"
     )
     p.add_argument("--name", default="big", help="lab name (default: big)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    add_file_option(p, help="write here instead of stdout")
     p.set_defaults(func=cmd_gen)
     return p
 
@@ -79,5 +80,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "and check a topology that starts with `# yaml-language-server: $schema=FILE`. "
         "Example: `lab schema -o topology.schema.json`.",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+    add_file_option(p, help="write it to FILE instead of stdout")
     p.set_defaults(func=cmd_schema)

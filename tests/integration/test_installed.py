@@ -1,6 +1,7 @@
 """ovn-lab as its users install it: `pip install <repo>` into a fresh venv outside the checkout
-(core only, no extras), then the seed lab from that install: up, check, test, down, nothing
-left; an extra that is not installed named in one sentence; `pipx install` gives the same."""
+(core only, no extras), then the seed lab from that install, by its shipped name (`lab up
+geneve-router`, no file): up, check, test, down, nothing left; an extra that is not installed
+named in one sentence; `pipx install` gives the same."""
 
 from __future__ import annotations
 
@@ -48,12 +49,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_the_installed_package_runs_the_seed_lab(installed: Path, tmp_path: Path) -> None:
     where = _run([str(installed / "python"), "-c", "import lab; print(lab.__file__)"], tmp_path)
     assert where.returncode == 0 and not Path(where.stdout.strip()).is_relative_to(REPO)
-    topology = tmp_path / "seed.yaml"
-    shutil.copy(TOPOLOGIES / "geneve-router.yaml", topology)
     lab = str(installed / "lab")
+    listed = _run([lab, "examples"], tmp_path, env=_env())  # the topologies ship inside
+    assert listed.returncode == 0 and "geneve-router " in listed.stdout, listed.stderr
     name = "tinst"
     links_before = host_links()
-    up = _run([lab, "up", str(topology), "--name", name], tmp_path, env=_env())
+    up = _run([lab, "up", "geneve-router", "--name", name], tmp_path, env=_env())  # no file
     try:
         assert up.returncode == 0, up.stderr
         check = _run([lab, "check", name], tmp_path, env=_env())

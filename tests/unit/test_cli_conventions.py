@@ -3,6 +3,7 @@ when the reader of its output goes away."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -235,3 +236,70 @@ def test_global_verbose_is_not_a_commands_own_verbose() -> None:
     assert both.global_verbose and not both.verbose  # `lab test`'s -v shows pytest output
     own = parser.parse_args(["provision", "--inventory", "h.ini", "-v"])
     assert own.verbose and not own.global_verbose
+
+
+# --- --output is a format, -o/--out a file ----------------------------------------------------
+
+WRITERS = ("schema", "gen", "graph", "bundle")  # they had `-o/--output FILE` before
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    sub = completion._subparsers(cli.build_parser())
+    assert sub is not None
+    return dict(sub.choices)
+
+
+def _option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action | None:
+    return next((a for a in parser._actions if flag in a.option_strings), None)
+
+
+def test_output_is_always_a_format_and_o_out_always_a_file() -> None:
+    for name, parser in _commands().items():
+        fmt = _option(parser, "--output")
+        if fmt is not None and fmt.help != argparse.SUPPRESS:
+            assert tuple(fmt.choices or ()) == ("text", "json"), f"lab {name} --output"
+        short, long = _option(parser, "-o"), _option(parser, "--out")
+        assert short is long, f"lab {name}: -o and --out are one option"
+        if short is not None:
+            assert "FILE" in (short.metavar or ""), f"lab {name} -o/--out takes no FILE"
+    for name in WRITERS:
+        parser = _commands()[name]
+        old = _option(parser, "--output")
+        assert old is not None and old.help == argparse.SUPPRESS, f"lab {name} --output"
+        assert _option(parser, "-o") is not None
+
+
+@pytest.mark.parametrize("flag", ["-o", "--out", "--output"])
+def test_writers_take_o_out_and_the_old_output_with_a_warning(flag: str, tmp_path: Path) -> None:
+    out = tmp_path / "schema.json"
+    proc = lab("schema", flag, str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().startswith("{")
+    deprecated = "--output FILE is deprecated here, use -o/--out FILE" in proc.stderr
+    assert deprecated == (flag == "--output")
+    parser = cli.build_parser()
+    for argv in (
+        ["gen", "--chassis", "2", flag, "big.yaml"],
+        ["graph", "t.yaml", flag, "x.png"],
+        ["bundle", "lab1", flag, "b.tar.gz"],
+    ):
+        assert parser.parse_args(argv).output == argv[-1]
+
+
+def test_bundle_without_a_file_names_only_the_current_spelling() -> None:
+    proc = lab("bundle", "lab1")
+    assert proc.returncode == 2
+    assert "one of the arguments -o/--out is required" in proc.stderr
+
+
+def test_completion_offers_o_out_but_not_the_deprecated_output(tmp_path: Path) -> None:
+    assert complete_bash(["schema", "-"], tmp_path) == ["-o", "--out"]
+    assert "--output" in complete_bash(["status", "--o"], tmp_path)
+    assert "'--output[" not in completion.zsh(cli.build_parser()).split("graph)")[1].split(";;")[0]
+
+
+def test_topologies_complete_files_and_the_shipped_examples(tmp_path: Path) -> None:
+    assert complete_bash(["up", "geneve-r"], tmp_path) == ["geneve-router"]
+    assert complete_bash(["plan", "vlan-"], tmp_path) == ["vlan-flapping", "vlan-l3ha"]
+    spec = completion.zsh(cli.build_parser()).split("        up)")[1].split(";;")[0]
+    assert '_alternatives "files:file:_files" "examples:example:(distributed-fip' in spec

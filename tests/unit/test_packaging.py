@@ -1,8 +1,11 @@
-"""What a wheel carries and how an install without an extra answers (no root, no network)."""
+"""What a wheel carries and how an install without an extra answers (no root; building the
+wheel asks the package index for setuptools, as any `pip install .` does)."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -13,6 +16,7 @@ from lab import extras, resources
 from lab.cli import main as cli
 from lab.cli import status as status_cli
 from lab.providers.ssh.provision import PLAYBOOKS
+from lab.topology import examples
 from lab.verify.acceptance import CHECKS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,3 +111,35 @@ def test_cli_turns_a_missing_extra_into_exit_2(
     assert cli.main(["status"]) == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and "[docker] extra" in err
+
+
+def test_the_wheel_carries_the_data_the_topologies_and_py_typed(tmp_path: Path) -> None:
+    """A pip/pipx user has no checkout: what `lab up geneve-router`, `lab provision` and
+    `lab test` read must be inside the wheel, as files (topologies/ is a symlink in git)."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (wheel,) = tmp_path.glob("ovn_lab-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        files = set(zf.namelist())
+        shipped = sorted(
+            n.removeprefix("lab/data/topologies/").removesuffix(".yaml")
+            for n in files
+            if n.startswith("lab/data/topologies/") and n.endswith(".yaml")
+        )
+        assert shipped == examples.names() and "geneve-router" in shipped
+        for name in shipped:  # the same bytes as the checkout's file, not a link
+            data = zf.read(f"lab/data/topologies/{name}.yaml")
+            assert data == (REPO / "topologies" / f"{name}.yaml").read_bytes()
+    assert {"lab/py.typed", "lab/data/playbooks/site.yml", "lab/data/checks/conftest.py"} <= files
+
+
+def test_topologies_in_the_checkout_are_the_package_data() -> None:
+    assert (REPO / "lab" / "data" / "topologies").is_symlink()  # one copy, two ways in
+    assert examples.directory().resolve() == (REPO / "topologies").resolve()
+    assert len(examples.names()) == len(list((REPO / "topologies").glob("*.yaml"))) >= 17
