@@ -216,7 +216,7 @@ def del_vm(state: LabState, name: str) -> None:
             env=env,
             check=False,
         )
-        if vm.netns in state.resources.netns:
+        if vm.netns in state.resources.get("netns", []):
             nsprov.kill_all_in([vm.netns])
             nsprov.remove(vm.netns)
         providers.of(state).node_runner(state, vm.chassis).hide_vm(name)

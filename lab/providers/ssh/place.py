@@ -105,20 +105,20 @@ def _inspect_host(
         raise UserError(
             f"{spec.name}: user {spec.user} cannot run `sudo -n` (passwordless sudo is needed)"
         )
-    probe = (
+    ready = (
         ["ovn-nbctl", "--timeout=5", "get-connection"]
         if node.role == "central"
         else ["ovs-vsctl", "--timeout=5", "get", "Open_vSwitch", ".", "_uuid"]
     )
-    proc = host.run(probe, check=False, timeout=15)
+    proc = host.run(ready, check=False, timeout=15)
     if proc.returncode == 127:
         raise UserError(
-            f"{spec.name} has no {probe[0]}: provision it first with "
+            f"{spec.name} has no {ready[0]}: provision it first with "
             "`lab provision --inventory FILE`"
         )
     if proc.returncode != 0:
         raise UserError(
-            f"{spec.name}: {probe[0]} gets no answer ({proc.stderr.strip()[:120]}); are its "
+            f"{spec.name}: {ready[0]} gets no answer ({proc.stderr.strip()[:120]}); are its "
             "services running? `lab provision --inventory FILE` starts them"
         )
     addrs = json.loads(host.run(["ip", "-j", "addr", "show"]).stdout or "[]")
