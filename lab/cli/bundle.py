@@ -11,7 +11,6 @@ from rich.console import Console
 
 from lab.errors import UserError
 from lab.output import add_file_option
-from lab.report import bundle
 from lab.state.store import open_lab
 
 err = Console(stderr=True, soft_wrap=True)
@@ -20,6 +19,7 @@ err = Console(stderr=True, soft_wrap=True)
 def cmd_bundle(args: argparse.Namespace) -> int:
     from lab import providers
     from lab.providers.base import BUNDLE, require
+    from lab.report import bundle
 
     state = open_lab(args.name)
     require(providers.of(state), BUNDLE, "`lab bundle`")
@@ -35,12 +35,14 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def up_from_bundle(args: argparse.Namespace) -> int:
     """The same lab again: topology from the bundle, NB restored from its database."""
+
     from lab import providers
     from lab.naming import DEFAULT_PROVIDER
     from lab.ops import up as lifecycle
     from lab.plan.planner import make_plan
     from lab.progress import Progress
     from lab.providers.base import BUNDLE, UpOptions, require
+    from lab.report import bundle
     from lab.topology import parse_topology
 
     if args.topology:

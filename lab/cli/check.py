@@ -18,10 +18,8 @@ from rich.markup import escape
 from lab.cli.common import _state, err, out
 from lab.errors import UserError
 from lab.extras import require
-from lab.ops import preflight
 from lab.output import add_output_option
 from lab.state.store import LabState, open_lab
-from lab.verify.acceptance import CHECKS_DIR, lab_hosts, pytest_argv, split_args
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -52,6 +50,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from lab.ops import preflight
+    from lab.verify.acceptance import CHECKS_DIR, lab_hosts, pytest_argv, split_args
+
     name, opts, extra = split_args(args)
     state = open_lab(name)
     lab = state.name
@@ -106,6 +107,9 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def _add_test(sub: Any) -> None:
     """Register `lab test` on the CLI's subparsers."""
+
+    from lab.verify.acceptance import CHECKS_DIR
+
     p = sub.add_parser(
         "test",
         help="the shipped testinfra acceptance suites against every node; exit 1 on any failure",

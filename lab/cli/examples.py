@@ -8,10 +8,11 @@ from pathlib import Path
 
 from lab.errors import UserError
 from lab.output import add_file_option, add_output_option, emit, wants_json
-from lab.topology.examples import DESCRIPTIONS, names, path_of, text_to_copy
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from lab.topology.examples import DESCRIPTIONS, names, path_of, text_to_copy
+
     if args.example is None:
         if wants_json(args):
             rows = [

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
 from lab.cli.common import _state, err, out
 from lab.errors import UserError
-from lab.ops.heal import HEAL_TIMEOUT, HealReport, heal
-from lab.providers.base import local_only
 from lab.state.store import open_lab
+
+if TYPE_CHECKING:
+    from lab.ops.heal import HealReport
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -40,6 +41,9 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_heal(args: argparse.Namespace) -> int:
+    from lab.ops.heal import heal
+    from lab.providers.base import local_only
+
     if args.name and args.lab and args.name != args.lab:
         raise UserError(f"two labs named ('{args.name}' and --lab {args.lab}); name one")
     state = local_only(open_lab(args.name or args.lab), "heal")
@@ -50,6 +54,9 @@ def cmd_heal(args: argparse.Namespace) -> int:
 
 def _add_heal(sub: Any) -> None:
     """Register `lab heal` on the CLI's subparsers."""
+
+    from lab.ops.heal import HEAL_TIMEOUT
+
     p = sub.add_parser(
         "heal", help="restart the daemons that died, leave what runs; exit 1 if still unhealthy"
     )

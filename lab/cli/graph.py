@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 from lab.errors import UserError
 from lab.output import add_file_option
-from lab.report.views import VIEWS
-from lab.state.saved import saved_topology_path
 from lab.state.store import open_lab
 
 if TYPE_CHECKING:
@@ -17,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from lab.report.views import VIEWS
+
     p = sub.add_parser(
         "graph",
         help="draw the lab's physical and logical topology (.svg, .png or .dot)",
@@ -47,6 +47,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def topology_for(target: str | None) -> Topology:
     """The topology of a file, or of a running lab (as saved when it came up)."""
+
+    from lab.state.saved import saved_topology_path
+
     if target and Path(target).is_file():
         from lab.topology import load_topology
 

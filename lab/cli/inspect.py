@@ -9,7 +9,7 @@ import re
 import sys
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -17,18 +17,16 @@ from rich.table import Table
 from lab.cli.common import err, out
 from lab.errors import UserError
 from lab.output import add_output_option, emit, wants_json
-from lab.ovn.db import list_rows
 from lab.state.info import NodeInfo
 from lab.state.store import open_lab
-from lab.verify import flows as fl
-from lab.verify import geneve as gv
-from lab.verify import trace as tr
-from lab.verify.conntrack import conntrack, show_port
-from lab.verify.context import LabContext
+
+if TYPE_CHECKING:
+    from lab.verify.context import LabContext
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from lab.verify import acl_trace
+    from lab.verify import trace as tr
 
     ctx = _ctx(args)
     if args.proto and args.port is None:
@@ -67,6 +65,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
+    from lab.verify import geneve as gv
+
     ctx = _ctx(args)
     node = _node(ctx, args.node)
     interface = args.interface or node.links[ctx.info.overlay].node_if
@@ -111,6 +111,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
+    from lab.verify import flows as fl
+
     ctx = _ctx(args)
     _node(ctx, args.node)
     dump = ctx.run_in(args.node, fl.dump_flows_argv(args.table))
@@ -334,6 +336,9 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def cmd_conntrack(args: argparse.Namespace) -> int:
+    from lab.verify.conntrack import conntrack, show_port
+    from lab.verify.context import LabContext
+
     ctx = LabContext(open_lab(args.lab))
     entries = conntrack(ctx, args.node)
     if wants_json(args):
@@ -367,6 +372,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _ctx(args: argparse.Namespace) -> LabContext:
+    from lab.verify.context import LabContext
+
     return LabContext(open_lab(args.lab))
 
 
@@ -384,6 +391,8 @@ class _Names:
     """Tunnel keys -> names, to print decoded Geneve packets in OVN's own words."""
 
     def __init__(self, ctx: LabContext):
+        from lab.ovn.db import list_rows
+
         self.datapaths = {v: k for k, v in ctx.datapath_keys.items()}
         rows = (
             list_rows("ovn-sbctl", "logical_port,tunnel_key,datapath", "Port_Binding", db=ctx.sb)
@@ -399,12 +408,14 @@ class _Names:
 
 def _capture_to_pcap(ctx: LabContext, args: argparse.Namespace, interface: str) -> int:
     """tcpdump -w - in the node, its bytes into FILE (Wireshark decodes OVN's Geneve option)."""
+
     import subprocess
     from pathlib import Path
 
     from lab.providers.base import PCAP_FILE, require
     from lab.providers.targets import netns_env
     from lab.runner import netns_argv
+    from lab.verify import geneve as gv
     from lab.verify import pcap
 
     require(ctx.provider, PCAP_FILE, "`lab capture -w`")

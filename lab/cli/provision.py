@@ -9,17 +9,18 @@ from typing import Any
 
 from lab.cli.common import err
 from lab.errors import UserError
-from lab.providers.ssh.provision import (
-    EventWatcher,
-    ProgressView,
-    run_error,
-    run_playbook,
-    summary_json,
-    summary_table,
-)
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
+    from lab.providers.ssh.provision import (
+        EventWatcher,
+        ProgressView,
+        run_error,
+        run_playbook,
+        summary_json,
+        summary_table,
+    )
+
     inventory = Path(args.inventory)
     if not inventory.exists():
         raise UserError(f"inventory {inventory} does not exist (an Ansible INI or YAML file)")

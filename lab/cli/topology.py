@@ -12,7 +12,6 @@ from rich.markup import escape
 from lab.cli.common import err
 from lab.errors import UserError
 from lab.output import add_file_option
-from lab.topology.gen import generate
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -50,6 +49,7 @@ def _add_gen(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def cmd_gen(args: argparse.Namespace) -> int:
     from lab.topology import parse_topology
+    from lab.topology.gen import generate
 
     text = generate(args.chassis, args.vms_per_chassis, args.switches, args.routers, args.name)
     # what `lab up` would refuse is refused here, before anything is written

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from lab.ops.vms import add_vm, del_vm
-from lab.providers.base import local_only
 from lab.state.store import LabState, open_lab
 
 
 def _state(args: argparse.Namespace) -> LabState:
+    from lab.providers.base import local_only
+
     return local_only(open_lab(args.lab), args.command)
 
 
 def cmd_add_vm(args: argparse.Namespace) -> int:
+    from lab.ops.vms import add_vm
+
     took = add_vm(
         _state(args),
         args.name,
@@ -29,6 +31,8 @@ def cmd_add_vm(args: argparse.Namespace) -> int:
 
 
 def cmd_del_vm(args: argparse.Namespace) -> int:
+    from lab.ops.vms import del_vm
+
     del_vm(_state(args), args.name)
     print(f"VM {args.name} removed")
     return 0

@@ -6,7 +6,6 @@ import argparse
 
 from rich.console import Console
 
-from lab.ops import wirefaults as wf
 from lab.state.store import resolve_lab
 from lab.topology.impairments import impairment
 
@@ -14,12 +13,16 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def cmd_link(args: argparse.Namespace) -> int:
+    from lab.ops import wirefaults as wf
+
     wf.set_link(resolve_lab(args.lab), args.node, args.fabric, up=args.state == "up")
     err.print(f"link {args.node} {args.fabric} is {args.state}")
     return 0
 
 
 def cmd_impair(args: argparse.Namespace) -> int:
+    from lab.ops import wirefaults as wf
+
     name = resolve_lab(args.lab)
     given = [args.delay, args.jitter, args.loss, args.rate]
     if args.clear:
@@ -38,6 +41,8 @@ def cmd_impair(args: argparse.Namespace) -> int:
 
 
 def cmd_partition(args: argparse.Namespace) -> int:
+    from lab.ops import wirefaults as wf
+
     others = [n for n in (args.from_ or "").split(",") if n]
     if not others and not args.heal:
         raise wf.UserError("partition needs --from NODE[,NODE]: the nodes to cut it off from")

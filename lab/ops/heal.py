@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 
 from lab import providers
 from lab.errors import LabError, UserError
-from lab.ops import faults
 from lab.ops.status import LabStatus, lab_status
-from lab.ovn import chassis as ovn_chassis
-from lab.providers.netns.build import central_dirs
 from lab.state.saved import saved_plan
 from lab.state.store import LabState, lab_lock, load_state, node_dir
 
@@ -99,6 +96,11 @@ def _restart(
     recreate: str,
     report: HealReport,
 ) -> None:
+    # the node machinery (pyroute2 and the ovn layer) only when something is restarted
+    from lab.ops import faults
+    from lab.ovn import chassis as ovn_chassis
+    from lab.providers.netns.build import central_dirs
+
     plan = saved_plan(state)
     central_dir = central_dirs(plan, state)
     for name in sorted(dead, key=lambda n: plan.nodes[n].role != "central"):  # central first

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 REGISTRY = {
     "netns": "lab.providers.netns:NetnsProvider",
     "docker": "lab.providers.docker:DockerProvider",
-    "ssh": "lab.providers.ssh:SshProvider",
+    "ssh": "lab.providers.ssh.provider:SshProvider",
 }
 assert tuple(REGISTRY) == PROVIDERS, "lab.naming.PROVIDERS and REGISTRY name the same ones"
 

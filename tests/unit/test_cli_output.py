@@ -138,11 +138,12 @@ def test_lflows_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 def test_conntrack_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lab.cli import inspect as conntrack
+    from lab.cli import inspect as inspect_cli
+    from lab.verify import conntrack, context
 
     entry = Entry("tcp", "10.0.0.10", "20.0.0.10", 40000, 80, "20.0.0.10", "10.0.0.10", 3, "EST")
-    monkeypatch.setattr(conntrack, "open_lab", lambda name: SimpleNamespace(name="l1"))
-    monkeypatch.setattr(conntrack, "LabContext", lambda state: SimpleNamespace(state=state))
+    monkeypatch.setattr(inspect_cli, "open_lab", lambda name: SimpleNamespace(name="l1"))
+    monkeypatch.setattr(context, "LabContext", lambda state: SimpleNamespace(state=state))
     monkeypatch.setattr(conntrack, "conntrack", lambda ctx, node: [entry])
     doc = run_json(capsys, ["conntrack", "worker1", "--json"])  # the old flag: same document
     assert_rows(doc["entries"])
