@@ -60,7 +60,8 @@ def bind_vms(
 ) -> None:
     """Create each VM namespace and plug it into br-int, as `ovs-vsctl add-port br-int vm1
     -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`.
-    `create_netns` makes the namespaces as the lab's own (lab.state.ownership.create_netns)."""
+    `create_netns` makes the namespaces as the lab's own
+    (lab.providers.netns.ownership.create_netns)."""
     create_netns([vm.netns for vm in vms])  # one state write before, one after
     for vm in vms:
         if vm.wants_ipv6:

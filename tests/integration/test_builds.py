@@ -16,7 +16,7 @@ from .test_docker import docker_client  # noqa: F401 (the fixture: docker must b
 
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 # An OVN tree for source: builds. No registry here serves OVN's source, so a machine keeps
-# one (benchmarks/source_build.py --tree says how it got there); CI uses the cached build.
+# one (benchmarks/builds.py --tree says how it got there); CI uses the cached build.
 SOURCE_TREE = Path(os.environ.get("OVN_LAB_SOURCE_TREE", "/var/cache/ovn-lab/trees/ovn-24.03.9"))
 
 
@@ -140,7 +140,7 @@ def test_a_failed_source_build_names_its_step_and_keeps_the_log(
     not SOURCE_TREE.is_dir(), reason=f"no OVN source tree at {SOURCE_TREE} (see the module doc)"
 )
 def test_a_lab_on_ovn_built_from_source(docker_client: object, tmp_path: Path) -> None:  # noqa: F811
-    """The compile is cached per machine by content (a cold one: benchmarks/source_build.py);
+    """The compile is cached per machine by content (a cold one: benchmarks/builds.py --cold);
     here the node image is made again from that cache and a lab runs on it."""
     import docker
 

@@ -178,7 +178,7 @@ def test_an_unknown_provider_is_one_sentence() -> None:
 
 
 def test_every_module_attribute_used_exists() -> None:
-    """`module.name` for a lab module imported as a name (from lab.x import y; import lab.y
+    """`module.name` for a lab module imported as a name (from lab.ovn import db; import lab.ovn.db
     as z): the name exists there. Catches what a move leaves behind and ruff cannot see."""
     import importlib
 

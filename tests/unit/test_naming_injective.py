@@ -87,7 +87,7 @@ def test_a_lab_owns_exactly_the_names_with_its_prefix(lab: str, member: str) -> 
 # and namespaces are injective across labs (above). So the property is: in every lab the
 # loader and planner accept, no namespace gets one interface name twice, and two labs never
 # share a (namespace, interface). `spec_names` is this test's own account of what `lab up`
-# makes where (lab/fabric.py, lab/ovn/chassis.py, lab/plan/planner.py), written from the
+# makes where (lab/fabric/wiring.py, lab/ovn/chassis.py, lab/plan/planner.py), written from the
 # plan's fields; lab.plan.ifnames (what the planner refuses with) must see at least that.
 
 NODE_PARTS = st.sampled_from(["br", "ovs", "hv1", "hv2", "x", "abcdefghijklmn1", "abcdefghijklmn2"])

@@ -4,7 +4,7 @@ The VM namespaces live on the chassis hosts, so the agent (lab/vm/vm_agent.py, P
 library only) runs there with the host's own `python3`. `lab up` streams the agent's text
 to one directory per lab on every host (`/run/ovn-lab/<lab>/`, recorded in state before it
 exists); a service's pidfile and log are there too. `lab down` kills every process left in
-the lab's VM namespaces (ssh_teardown._clean_host) and removes the directory.
+the lab's VM namespaces (lab.providers.ssh.teardown._clean_host) and removes the directory.
 """
 
 from __future__ import annotations
