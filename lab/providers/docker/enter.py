@@ -35,15 +35,22 @@ def tools_present() -> bool:
     return bool(shutil.which("nsenter") and shutil.which("setpriv"))
 
 
+# nsenter runs with the container's capabilities: it needs these to enter and to chroot
+_NEEDED = (21, 18)  # CAP_SYS_ADMIN (setns), CAP_SYS_CHROOT
+
+
 def init_of(name: str, pid: int) -> int | None:
     """`pid` when it is still the docker-init of the container whose network namespace is
-    pinned as `name` (a PID can be reused once a container is gone)."""
+    pinned as `name` (a PID can be reused once a container is gone), and the container's
+    capabilities let nsenter in."""
     try:
         if Path(f"/proc/{pid}/comm").read_text().strip() != "docker-init":
             return None
         if os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat(NETNS_DIR / name).st_ino:
             return None
-    except OSError:
+        if any(not _capabilities(pid) >> cap & 1 for cap in _NEEDED):
+            return None
+    except (OSError, RuntimeFailure):
         return None
     return pid
 
@@ -172,8 +179,13 @@ _V1_CONTROLLERS = (
 
 def _bounding_set(init_pid: int) -> str:
     """setpriv's --bounding-set for the capabilities the container's init may hold."""
-    for line in Path(f"/proc/{init_pid}/status").read_text().splitlines():
+    mask = _capabilities(init_pid)
+    return ",".join(["-all", *(f"+cap_{i}" for i in range(64) if mask >> i & 1)])
+
+
+def _capabilities(pid: int) -> int:
+    """The capability bounding set of a process, as a bit mask."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("CapBnd:"):
-            mask = int(line.split()[1], 16)
-            return ",".join(["-all", *(f"+cap_{i}" for i in range(64) if mask >> i & 1)])
-    raise RuntimeFailure(f"no capability set for process {init_pid}")
+            return int(line.split()[1], 16)
+    raise RuntimeFailure(f"no capability set for process {pid}")
