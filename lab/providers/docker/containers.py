@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,12 @@ CAPABILITIES = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_NICE"]
 MARKER = "container.json"  # in the node dir: this node is a container (name, init PID)
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 VM_NETNS_ROOT = Path("/run/ovn-lab")
+
+# The SDK's ssh transport imports paramiko, a tenth of a second of every docker lab's `lab
+# up`; a lab's docker daemon is this machine's (its containers are entered through /proc),
+# so that transport is never used. Only before the SDK is first imported (then it stays).
+if "docker" not in sys.modules:
+    sys.modules.setdefault("docker.transport.sshconn", None)  # type: ignore[arg-type]
 
 _client: docker.DockerClient | None = None
 _client_lock = threading.Lock()

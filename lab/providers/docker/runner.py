@@ -1,4 +1,5 @@
-"""The NodeRunner of a docker node: commands by `docker exec`, PIDs through its PID namespace."""
+"""The NodeRunner of a docker node: commands entered into its container from the host (docker
+exec where that cannot be done: lab.providers.docker.enter), PIDs through its PID namespace."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.providers.docker import containers
+from lab.providers.docker import containers, enter
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,18 @@ class ContainerRunner:
         return cls(str(info["name"]), int(info["pid"]), node_dir)
 
     def start(self, argv: Sequence[str], env: Mapping[str, str], timeout: float = 30) -> None:
-        containers.exec_in(self.name, argv, env, timeout)
+        self._run(argv, env, timeout)
 
     def tool(self, argv: Sequence[str]) -> str:
-        return containers.exec_in(self.name, argv, {})
+        return self._run(argv, {}, 30)
+
+    def _run(self, argv: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
+        info = containers.container_of(self.node_dir)  # again: an upgrade makes a new init
+        name = str(info["name"]) if info else self.name
+        init = enter.init_of(name, int(info["pid"])) if info and enter.tools_present() else None
+        if init is None:
+            return containers.exec_in(name, argv, env, timeout)
+        return enter.run_in(name, init, argv, env, timeout)
 
     def host_pid(self, pid: int) -> int | None:
         # the marker is read again: an upgraded node is a new container (new init PID)
