@@ -185,8 +185,17 @@ def _refuse_interface_clash(info: LabInfo, vm: VMPlan) -> None:
 def _undo(state: LabState, vm: VMPlan) -> None:
     """Remove what a failed add-vm made: its port in the NB and on br-int, its namespace
     (only if this lab created it)."""
+    _remove(state, vm.name, vm, check_nb=False)
+
+
+def _remove(state: LabState, name: str, vm: VMPlan | VmInfo, check_nb: bool) -> None:
+    """A VM's logical port, its br-int port, its pin in a container node, and its
+    namespace when the lab made it."""
     central = centrals_of(state)
-    run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm.port], check=False)
+    run(
+        ["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm.port],
+        check=check_nb,
+    )
     netns, env = netns_env(state, vm.chassis)
     run(
         ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm.chassis_if],
@@ -194,7 +203,7 @@ def _undo(state: LabState, vm: VMPlan) -> None:
         env=env,
         check=False,
     )
-    providers.of(state).node_runner(state, vm.chassis).hide_vm(vm.name)
+    providers.of(state).node_runner(state, vm.chassis).hide_vm(name)
     if vm.netns in state.resources.get("netns", []):
         nsprov.kill_all_in([vm.netns])
         nsprov.remove(vm.netns)
@@ -207,19 +216,6 @@ def del_vm(state: LabState, name: str) -> None:
         vm = state.info.vms.get(name)
         if vm is None:
             raise UserError(f"'{name}' is not a VM of lab {state.name}")
-        central = centrals_of(state)
-        run(["ovn-nbctl", f"--db={nb_db(central)}", "--if-exists", "lsp-del", vm.port])
-        netns, env = netns_env(state, vm.chassis)
-        run(
-            ["ovs-vsctl", "--if-exists", "del-port", "br-int", vm.chassis_if],
-            netns=netns,
-            env=env,
-            check=False,
-        )
-        if vm.netns in state.resources.get("netns", []):
-            nsprov.kill_all_in([vm.netns])
-            nsprov.remove(vm.netns)
-        providers.of(state).node_runner(state, vm.chassis).hide_vm(name)
-        state.forget("netns", vm.netns)
+        _remove(state, name, vm, check_nb=True)
         del state.info.vms[name]
         state.save()

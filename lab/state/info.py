@@ -36,8 +36,23 @@ def _dump(obj: Any, skip_default: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
+class _Record:
+    """from_json/to_json for a dataclass of this module with an `extra` field; OPTIONAL
+    fields are written only when set."""
+
+    OPTIONAL: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Any:
+        known, rest = _known(cls, data)
+        return cls(**known, extra=rest)
+
+    def to_json(self) -> dict[str, Any]:
+        return _dump(self, skip_default=self.OPTIONAL)
+
+
 @dataclass
-class LinkInfo:
+class LinkInfo(_Record):
     """A node's wire to one fabric: its interface in the node, its peer in the fabric."""
 
     node_if: str
@@ -45,17 +60,9 @@ class LinkInfo:
     address: str | None = None  # with prefix length
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LinkInfo:
-        known, rest = _known(cls, data)
-        return cls(**known, extra=rest)
-
-    def to_json(self) -> dict[str, Any]:
-        return _dump(self)
-
 
 @dataclass
-class NodeInfo:
+class NodeInfo(_Record):
     role: str  # central | chassis | gateway | host
     netns: str | None  # None: the node is an SSH host itself
     encap_ip: str | None = None
@@ -71,8 +78,10 @@ class NodeInfo:
         known["links"] = {f: LinkInfo.from_json(v) for f, v in known.get("links", {}).items()}
         return cls(**{"netns": None, **known}, extra=rest)
 
+    OPTIONAL = ("host", "datapath_type", "build")
+
     def to_json(self) -> dict[str, Any]:
-        out = _dump(self, skip_default=("host", "datapath_type", "build"))
+        out = super().to_json()
         out["links"] = {f: link.to_json() for f, link in self.links.items()}
         return out
 
@@ -82,7 +91,7 @@ class NodeInfo:
 
 
 @dataclass
-class VmInfo:
+class VmInfo(_Record):
     chassis: str
     netns: str
     port: str = ""
@@ -99,36 +108,22 @@ class VmInfo:
     added: bool = False  # by `lab add-vm`, not in the topology
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VmInfo:
-        known, rest = _known(cls, data)
-        return cls(**known, extra=rest)
-
-    def to_json(self) -> dict[str, Any]:
-        return _dump(self, skip_default=("ipv6", "ipv6_mode", "dhcp", "dhcp6", "added"))
+    OPTIONAL = ("ipv6", "ipv6_mode", "dhcp", "dhcp6", "added")
 
     def addresses(self) -> list[str]:
         return [a for a in (self.ip, self.ipv6) if a]
 
 
 @dataclass
-class ServiceInfo:
+class ServiceInfo(_Record):
     proto: str  # tcp | udp
     port: int
     pid: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ServiceInfo:
-        known, rest = _known(cls, data)
-        return cls(**known, extra=rest)
-
-    def to_json(self) -> dict[str, Any]:
-        return _dump(self)
-
 
 @dataclass
-class LabInfo:
+class LabInfo(_Record):
     topology_file: str = ""
     central: str | None = None  # the first central (state of labs before clusters)
     centrals: list[str] = field(default_factory=list)  # 1, or 3 in a raft cluster
@@ -169,7 +164,7 @@ class LabInfo:
                 "up_timings", "bundle")  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
-        out = _dump(self, skip_default=self.OPTIONAL)
+        out = super().to_json()
         out["nodes"] = {n: node.to_json() for n, node in self.nodes.items()}
         out["vms"] = {n: vm.to_json() for n, vm in self.vms.items()}
         if self.services:
