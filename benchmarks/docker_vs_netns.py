@@ -30,15 +30,9 @@ PEER = REPO / "benchmarks" / "baseline_docker_serial.sh"
 PROVIDERS = ("netns", "docker")
 
 
-def timed(*args: str) -> float:
-    start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=REPO
-    )
-    took = time.monotonic() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"lab {' '.join(args)} failed: {proc.stderr.strip()}")
-    return took
+sys.path.insert(0, str(REPO))
+
+from benchmarks.seed_up_down import timed  # noqa: E402  # one way to time a lab command
 
 
 def peer(n: int, prefix: str) -> float:
