@@ -63,23 +63,10 @@ class DockerProvider(NetnsProvider):
         progress: Progress,
         options: base.UpOptions,
     ) -> None:
-        self._images = prepared.details[IMAGES]
-        super().create(prepared, state, progress, options)
+        from lab.providers.netns import build  # pyroute2 and the ovn layer: only to build
 
-    def make_nodes(self, plan: Plan, state: LabState, progress: Progress) -> None:
-        from lab.providers.docker.nodes import create_node_container
-        from lab.providers.netns.build import run_parallel
-
-        images = self._images
-        with progress.step("containers"):
-            create_netns(state, [plan.fabric_netns])
-            claim_vm_netns_dir(state)
-            run_parallel(
-                [
-                    lambda n=n: create_node_container(plan, n, state, images[n.name])
-                    for n in plan.nodes.values()
-                ]
-            )
+        nodes = _Containers(self, prepared.details[IMAGES])
+        build.build(prepared.plan, state, progress, nodes, options.nb_backup)
 
     def destroy(self, state: LabState, forget_unreachable: bool = False) -> list[int]:
         """The containers first: docker stops their processes itself (left to the netns
@@ -165,11 +152,6 @@ class DockerProvider(NetnsProvider):
         runner = ContainerRunner.of(node_dir(state, target))
         return runner.name if runner else None
 
-    def run(
-        self, state: LabState, target: str, argv: Sequence[str], timeout: float = 30
-    ) -> subprocess.CompletedProcess[str]:
-        return super().run(state, target, argv, timeout)  # in the node's namespace
-
     def exec(self, state: LabState, target: str, argv: Sequence[str]) -> int:
         """Inside the node's container (its own binaries and PID namespace)."""
         import sys
@@ -233,3 +215,29 @@ class DockerProvider(NetnsProvider):
         from lab import naming
 
         return f"docker://{naming.netns_name(state.name, target)}"
+
+
+class _Containers:
+    """The nodes of one docker lab's bring-up (lab.providers.netns.build.Nodes): a container
+    each, of its build's image, whose network namespace is pinned as the node's."""
+
+    def __init__(self, provider: DockerProvider, images: dict[str, str]):
+        self.provider = provider
+        self.images = images
+
+    def make_nodes(self, plan: Plan, state: LabState, progress: Progress) -> None:
+        from lab.providers.docker.nodes import create_node_container
+        from lab.providers.netns.build import run_parallel
+
+        with progress.step("containers"):
+            create_netns(state, [plan.fabric_netns])
+            claim_vm_netns_dir(state)
+            run_parallel(
+                [
+                    lambda n=n: create_node_container(plan, n, state, self.images[n.name])
+                    for n in plan.nodes.values()
+                ]
+            )
+
+    def runner_for(self, state: LabState, node: str) -> NodeRunner:
+        return self.provider.node_runner(state, node)
