@@ -20,7 +20,7 @@ CHECKS: dict[str, Settings] = {
     "geneve": (("from", "to", "on"), ("count",)),
     "flows": (("node", "output"), ("table", "idle_age", "from")),
     "fdb": (("network", "mac", "vlan"), ("max_moves", "min_moves")),
-    "gateway": (("port", "active"), ()),
+    "gateway": (("port", "active"), ("within_s",)),
     "failover": (("port", "stop", "ping"), ("max_loss_s",)),
     "raft": (("kill", "ping"), ("max_loss_s", "northd", "write")),
     "connect": (("from", "to", "port"), ("proto", "expect", "timeout", "count")),

@@ -31,6 +31,10 @@ _ECHO_REQUEST_SOURCE = (
     r"([\d.]+|[0-9a-f:]+) > [\da-f.:]+: (?:\[icmp6 sum ok\] )?ICMP6?,? echo request"
 )
 
+# `gateway`: how long the binding may take to settle, and how long it must then hold
+GATEWAY_SETTLE_S = 10.0
+GATEWAY_HOLD_S = 1.0
+
 
 def check_ping(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     require_keys(spec, "ping")
@@ -409,8 +413,24 @@ def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
 
     require_keys(spec, "gateway")
     port = str(spec["port"])
-    active = active_chassis(ctx.state, port)
-    passed = active == spec["active"]
+    within = float(spec.get("within_s", GATEWAY_SETTLE_S))
+    # right after lab up (or a restart) the gateways' BFD sessions are still coming up and
+    # the binding may move between them: the expected chassis must hold it for a moment
+    start = time.monotonic()
+    held_since: float | None = None
+    while True:
+        active = active_chassis(ctx.state, port)
+        now = time.monotonic()
+        if active == spec["active"]:
+            held_since = now if held_since is None else held_since
+            if now - held_since >= GATEWAY_HOLD_S:
+                break
+        else:
+            held_since = None
+        if now - start >= within:
+            break
+        time.sleep(0.2)
+    passed = held_since is not None and active == spec["active"]
     # what makes it a gateway port: gateway_chassis, an HA chassis group, a gateway router
     found = next((g for g in gateway_ports(ctx.state, ctx.nb) if g.port == port), None)
     kind = found.kind if found else "no gateway"
@@ -420,6 +440,8 @@ def check_gateway(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResul
     summary += f": {candidates})" if candidates and bound != port else ")"
     diagnosis = None if passed else f"expected {spec['active']}; see `lab gateways` for BFD"
     evidence = {"active": active, "kind": kind, "chassis": found.chassis if found else []}
+    if passed and held_since is not None:
+        evidence["settled_s"] = round(held_since - start, 2)
     return CheckResult("gateway", spec, passed, summary, evidence, diagnosis)
 
 
