@@ -270,8 +270,6 @@ def script(shell: str, parser: argparse.ArgumentParser) -> str:
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    from lab.cli.completion import script
-
     sys.stdout.write(script(args.shell, args.root_parser))
     return 0
 

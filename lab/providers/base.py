@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lab.errors import UserError
+from lab.errors import LabError, UserError
 
 if TYPE_CHECKING:
     from lab.ovn.daemons import Daemon
@@ -201,6 +201,34 @@ class Provider(Protocol):
     def replace_node_image(self, state: LabState, node: str, image: str) -> None:
         """The node running `image` from now on, its daemons stopped, its databases kept."""
         ...
+
+
+class Defaults:
+    """What a provider has nothing to do for, unless it says otherwise: no resources to find
+    without state, no warnings, no processes to spare, no node images (no `upgrade`)."""
+
+    name: str
+
+    def remove_orphan(self, name: str) -> list[str]:
+        return []
+
+    def orphans(self) -> list[str]:
+        return []
+
+    def warnings(self, state: LabState) -> list[str]:
+        return []
+
+    def spared_pids(self, state: LabState, node: str) -> set[int]:
+        return set()
+
+    def image_for(self, build: Build, progress: object | None = None) -> str:
+        raise LabError(f"provider {self.name} has no node images")
+
+    def image_versions(self, image: str) -> tuple[str, str]:
+        raise LabError(f"provider {self.name} has no node images")
+
+    def replace_node_image(self, state: LabState, node: str, image: str) -> None:
+        raise LabError(f"provider {self.name} has no node images")
 
 
 def require(provider: Provider, capability: str, what: str) -> None:

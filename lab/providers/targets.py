@@ -7,7 +7,6 @@ from pathlib import Path
 
 from lab.errors import UserError
 from lab.ovn.daemons import node_env
-from lab.ovn.remotes import nb_db, sb_db
 from lab.state.store import LabState, node_dir
 
 
@@ -25,11 +24,6 @@ def central_dirs(state: LabState) -> list[Path]:
     clusters record one central."""
     names = state.info.centrals or [state.info.central]
     return [node_dir(state, name) for name in names]
-
-
-def db_remote(state: LabState, db: str) -> str:
-    """`--db` for ovn-nbctl (db "nb") or ovn-sbctl ("sb"): every central's unix socket."""
-    return nb_db(centrals_of(state)) if db == "nb" else sb_db(centrals_of(state))
 
 
 def netns_env(state: LabState, target: str) -> tuple[str, dict[str, str]]:

@@ -23,12 +23,11 @@ if TYPE_CHECKING:
     from lab.plan.model import Plan
     from lab.progress import Progress
     from lab.state.info import LabInfo
-    from lab.topology.builds import Build
     from lab.topology.model import Topology
     from lab.vm.services import ServicePlan
 
 
-class NetnsProvider:
+class NetnsProvider(base.Defaults):
     name = "netns"
     supports = frozenset(base.CAPABILITIES) - {base.UPGRADE}
     test_as_root = True
@@ -98,17 +97,6 @@ class NetnsProvider:
         for ns in found:
             nsprov.remove(ns)
         return [f"netns {n}" for n in found]
-
-    def remove_orphan(self, name: str) -> list[str]:
-        """A lab whose state file is lost: nothing to go by but names (`lab down --force`)."""
-        return []
-
-    def orphans(self) -> list[str]:
-        """Labs of this provider whose state is lost (namespaces alone carry no label)."""
-        return []
-
-    def warnings(self, state: LabState) -> list[str]:
-        return []
 
     # --- a running lab ------------------------------------------------------------------
 
@@ -195,9 +183,6 @@ class NetnsProvider:
 
         return agent_argv(*args)
 
-    def spared_pids(self, state: LabState, node: str) -> set[int]:
-        return set()  # a namespace node's processes are all its daemons
-
     def versions(self, state: LabState) -> dict[str, tuple[str, str]]:
         from lab.ovn.versions import host_versions
 
@@ -206,14 +191,3 @@ class NetnsProvider:
 
     def testinfra_url(self, state: LabState, target: str) -> str:
         return f"netns://{target}@{state.name}"
-
-    # --- upgrade (not here: see supports) -------------------------------------------
-
-    def image_for(self, build: Build, progress: object | None = None) -> str:
-        raise LabError(f"provider {self.name} has no node images")
-
-    def image_versions(self, image: str) -> tuple[str, str]:
-        raise LabError(f"provider {self.name} has no node images")
-
-    def replace_node_image(self, state: LabState, node: str, image: str) -> None:
-        raise LabError(f"provider {self.name} has no node images")

@@ -39,11 +39,3 @@ def removable_netns(state: LabState) -> list[str]:
         if not nsfs.is_namespace(path) or nsfs.lo_alias(path) == marker(state):
             found.append(name)
     return found
-
-
-def not_removed(state: LabState) -> list[str]:
-    """Pending names that exist but are not provably the lab's: left alone, and named."""
-    keep = set(removable_netns(state))
-    return [
-        n for n in state.pending.get(NETNS, []) if n not in keep and (nsprov.NETNS_DIR / n).exists()
-    ]

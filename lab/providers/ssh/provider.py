@@ -19,14 +19,13 @@ if TYPE_CHECKING:
     from lab.runner import NodeRunner
     from lab.state.info import LabInfo
     from lab.state.store import LabState
-    from lab.topology.builds import Build
     from lab.topology.model import Topology
     from lab.vm.services import ServicePlan
 
 PLACED = "placed"  # Prepared.details: the hosts found, their underlay addresses
 
 
-class SshProvider:
+class SshProvider(base.Defaults):
     name = "ssh"
     supports: frozenset[str] = frozenset()
     test_as_root = False
@@ -97,15 +96,6 @@ class SshProvider:
 
     def sweep(self, name: str) -> list[str]:
         return []  # with no state, which hosts the lab used is not known
-
-    def remove_orphan(self, name: str) -> list[str]:
-        return []
-
-    def orphans(self) -> list[str]:
-        return []
-
-    def warnings(self, state: LabState) -> list[str]:
-        return []
 
     # --- a running lab ------------------------------------------------------------------
 
@@ -190,20 +180,8 @@ class SshProvider:
 
         return ssh_services.agent_argv(state.name, *args)  # the agent `lab up` put there
 
-    def spared_pids(self, state: LabState, node: str) -> set[int]:
-        return set()
-
     def versions(self, state: LabState) -> dict[str, tuple[str, str]]:
         return {}  # the hosts' own; `lab status` does not ask them
-
-    def image_for(self, build: Build, progress: object | None = None) -> str:
-        raise LabError("provider ssh has no node images")
-
-    def image_versions(self, image: str) -> tuple[str, str]:
-        raise LabError("provider ssh has no node images")
-
-    def replace_node_image(self, state: LabState, node: str, image: str) -> None:
-        raise LabError("provider ssh has no node images")
 
     def testinfra_url(self, state: LabState, target: str) -> str:
         # the lab's own SSH connection (host keys as checked by `lab up`), VMs in their netns
