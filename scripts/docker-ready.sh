@@ -51,8 +51,10 @@ if command -v docker >/dev/null 2>&1 && answers; then
   exit 0
 fi
 
-if ! command -v docker >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
-  apt_install docker.io  # no docker of any kind here
+# No daemon to start here (none at all, or only a client, as some images ship one), and
+# no remote daemon named: Debian's docker.io brings dockerd and containerd.
+if ! command -v dockerd >/dev/null 2>&1 && [ -z "${DOCKER_HOST:-}" ]; then
+  apt_install docker.io
   if answers; then  # its package started it (systemd): that daemon is the machine's docker now
     say "docker.io installed; its package started docker.service with Docker's defaults" \
       "(bridge docker0, iptables NAT), which lab containers do not use (network_mode none);" \
