@@ -9,6 +9,9 @@
    (baseline_no_central_s);
 2. `lab gen` + `lab up` of N chassis x K VMs, timed until it returns (every port up), run
    as a user would (so it includes the CLI's Python start-up, like the script's processes);
+   over the baseline and over `lab up`, the machine's idle share of CPU time and the
+   CPU-seconds every process spent (/proc/stat: *_idle_share, *_cpu_s), and the CPU-seconds
+   of the lab's daemons by kind when `lab up` returns (lab_up_daemon_cpu_s_by_kind);
 3. pings between 10 random VM pairs on different chassis (how many get a reply);
 4. memory per chassis: RSS (and PSS) of the processes in a chassis namespace, averaged;
 5. idleness: CPU time of every process in the lab's namespaces over a 5 s idle window;
@@ -44,6 +47,9 @@ sys.path.insert(0, str(REPO))
 from lab.providers.netns.namespaces import NETNS_DIR, pids_in  # noqa: E402
 from lab.state.store import LabState, lab_dir, load_state  # noqa: E402
 from lab.topology import gen  # noqa: E402
+
+sys.path.insert(0, str(BENCH))
+from cpustat import CpuWindow, cpu_s_by_kind  # noqa: E402
 
 IDLE_WINDOW_S = 5.0
 PING_PAIRS = 10
@@ -95,15 +101,19 @@ def percentile(values: list[float], pct: float) -> float:
 # --- 1. baseline ------------------------------------------------------------------------------
 
 
-def run_baseline(n: int, prefix: str, central: str) -> tuple[float, list[str]]:
+def run_baseline(
+    n: int, prefix: str, central: str, cpu: CpuWindow | None = None
+) -> tuple[float, list[str]]:
     """central: "central" (bare chassis registering with a central, as in DESIGN.md) or
-    "none" (their controllers reach nothing); see baseline_serial.sh."""
+    "none" (their controllers reach nothing); see baseline_serial.sh. `cpu` (if given)
+    measures the machine's CPU while the script runs (not its cleanup)."""
     try:
-        start = time.monotonic()
-        proc = subprocess.run(
-            [BENCH / "baseline_serial.sh", str(n), prefix, central], capture_output=True
-        )
-        took = time.monotonic() - start
+        with cpu or CpuWindow():
+            start = time.monotonic()
+            proc = subprocess.run(
+                [BENCH / "baseline_serial.sh", str(n), prefix, central], capture_output=True
+            )
+            took = time.monotonic() - start
         if proc.returncode != 0:
             raise SystemExit(f"baseline failed ({proc.returncode}): {proc.stderr.decode()}")
     finally:
@@ -326,7 +336,9 @@ def main() -> None:
     left: list[str] = []
     baseline_s = no_central_s = None
     if not args.skip_baseline:
-        baseline_s, left = run_baseline(n, f"bl{os.getpid() % 1_000_000}", "central")
+        baseline_cpu = CpuWindow()
+        baseline_s, left = run_baseline(n, f"bl{os.getpid() % 1_000_000}", "central", baseline_cpu)
+        out |= baseline_cpu.as_json("baseline")
         no_central_s, left_too = run_baseline(n, f"bn{os.getpid() % 1_000_000}", "none")
         left += left_too
 
@@ -334,14 +346,19 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="benchscale-") as fh:
         fh.write(topo)
         fh.flush()
-        up_s, _ = lab_cli("up", fh.name)
+        with CpuWindow() as up_cpu:
+            up_s, _ = lab_cli("up", fh.name)
+    out |= up_cpu.as_json("lab_up")
     daemons: dict[int, str] = {}
     try:
         state = load_state(args.name)
         assert state is not None
+        up_ticks: dict[int, int] = {}
         for pid in pids_in(state.resources.get("netns", [])):
             if (ticks := _cpu_ticks(pid)) is not None:
-                daemons[pid] = ticks[0]
+                daemons[pid], up_ticks[pid] = ticks
+        # every daemon was started by this lab up: what it has used so far, it used there
+        out["lab_up_daemon_cpu_s_by_kind"] = cpu_s_by_kind(daemons, up_ticks)
         out |= {
             "lab_up_s": round(up_s, 3),
             "lab_up_includes": "python start-up of the CLI, like a user's shell",
