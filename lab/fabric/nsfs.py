@@ -70,7 +70,7 @@ def create(name: str, marker: str | None = None) -> None:
     `marker`: written as the alias of the namespace's `lo` before the namespace gets its
     name, so whoever finds it by that name later can tell it is the one this code made
     (a lab proving ownership after a crash). FileExistsError: the name is taken."""
-    NETNS_DIR.mkdir(mode=0o755, exist_ok=True)
+    _shared_run_dir()
     path = NETNS_DIR / name
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
@@ -91,6 +91,19 @@ def create(name: str, marker: str | None = None) -> None:
         raise
     finally:
         os.close(home)
+
+
+_run_dir_ready: list[bool] = []
+
+
+def _shared_run_dir() -> None:
+    """/run/netns a shared mount point before the first namespace is pinned in it, as
+    `ip netns add` makes it. Otherwise the first `ip netns add` after ours bind-mounts
+    /run/netns over itself, and every namespace pinned before then stays mounted on the
+    covered directory below: it can no longer be deleted (EBUSY)."""
+    if not _run_dir_ready:
+        make_shared_mount(NETNS_DIR)
+        _run_dir_ready.append(True)
 
 
 # rtnetlink, by hand: one RTM_SETLINK per namespace (pyroute2 would cost a handle each)
@@ -168,8 +181,10 @@ def make_shared_mount(directory: Path) -> None:
     /run/netns)."""
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     if not os.path.ismount(directory):
-        _check(
-            _libc.mount(str(directory).encode(), str(directory).encode(), None, MS_BIND, None),
+        _check(  # recursive, as iproute2 does: what is pinned there already stays visible
+            _libc.mount(
+                str(directory).encode(), str(directory).encode(), None, MS_BIND | MS_REC, None
+            ),
             f"bind-mount {directory}",
         )
     _check(

@@ -181,3 +181,37 @@ def test_a_leftover_state_directory_is_neither_reused_nor_wiped() -> None:
     leftover.mkdir()
     with running_lab("geneve-router.yaml", "tow6"):
         assert (leftover / "state.json").is_file()
+
+
+FRESH_HOST = """
+import os, subprocess
+from lab.fabric import nsfs
+# this mount namespace only: /run/netns a plain directory, as on a host where nothing has
+# run `ip netns add` since boot
+subprocess.run(["umount", "-l", "/run/netns"], capture_output=True)
+assert not os.path.ismount("/run/netns")
+nsfs.create("tnsfs-lab")
+subprocess.run(["ip", "netns", "add", "tnsfs-user"], check=True)
+try:
+    nsfs.remove("tnsfs-lab")  # EBUSY when ip netns add covered it with its own bind mount
+finally:
+    subprocess.run(["ip", "netns", "delete", "tnsfs-user"], check=True)
+print("removed")
+"""
+
+
+def test_a_users_ip_netns_add_after_lab_up_does_not_pin_the_labs_namespaces() -> None:
+    """On a fresh host the lab's first namespace makes /run/netns a shared mount point, as
+    `ip netns add` would: a later `ip netns add` then does not bind-mount /run/netns over
+    the lab's namespaces (which left `lab down` failing with EBUSY)."""
+    try:
+        proc = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", FRESH_HOST],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0 and proc.stdout.strip() == "removed", proc.stderr
+    finally:  # the files are on the host's /run/netns even when the mounts were private
+        for name in ("tnsfs-lab", "tnsfs-user"):
+            (Path("/run/netns") / name).unlink(missing_ok=True)
