@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from ipaddress import ip_address, ip_interface
 from typing import Any
 
@@ -185,6 +187,31 @@ def _packet_ins(ctx: LabContext, chassis: str) -> int | None:
         return None
 
 
+# ovn-controller's threads fold their coverage counts into the totals at most once a second,
+# when they wake: right after the answers the total may not show them yet.
+COUNT_WAIT_S = 3.5
+NUDGE_EVERY_S = 1.2
+
+
+def _counted_packet_ins(
+    ctx: LabContext, chassis: str, before: int | None, ask_again: Callable[[], object]
+) -> int | None:
+    """The packet-in count once it moved past `before` (or COUNT_WAIT_S passed), asking
+    the same question again now and then so the pinctrl thread wakes and folds its counts."""
+    after = _packet_ins(ctx, chassis)
+    if before is None or after is None:
+        return after
+    deadline = time.monotonic() + COUNT_WAIT_S
+    nudged = time.monotonic()
+    while after <= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+        if time.monotonic() - nudged >= NUDGE_EVERY_S:
+            ask_again()
+            nudged = time.monotonic()
+        after = _packet_ins(ctx, chassis) or after
+    return after
+
+
 def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
     require_keys(spec, "dns")
     vm, name = str(spec["from"]), str(spec["name"]).lower()
@@ -214,7 +241,7 @@ def check_dns(ctx: LabContext, spec: dict[str, Any], cid: str) -> CheckResult:
             reply = {"error": (proc.stderr or proc.stdout).strip()[-200:]}
         replies.append(reply)
         answers += reply.get("answers", [])
-    after = _packet_ins(ctx, info.chassis)
+    after = _counted_packet_ins(ctx, info.chassis, before, lambda: ctx.run_in(vm, argv))
     ctx.save_raw(cid, "dns-replies.json", json.dumps(replies, indent=1))
     listeners = _listeners_on_53(ctx)
     got = sorted(str(a["address"]) for a in answers)
