@@ -180,7 +180,7 @@ def make_shared_mount(directory: Path) -> None:
     in the containers that mount it with slave propagation (what `ip netns` does to
     /run/netns)."""
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-    if not os.path.ismount(directory):
+    if not is_mount_point(directory):
         _check(  # recursive, as iproute2 does: what is pinned there already stays visible
             _libc.mount(
                 str(directory).encode(), str(directory).encode(), None, MS_BIND | MS_REC, None
@@ -191,6 +191,26 @@ def make_shared_mount(directory: Path) -> None:
         _libc.mount(b"none", str(directory).encode(), None, MS_SHARED | MS_REC, None),
         f"make {directory} shared",
     )
+
+
+def is_mount_point(directory: Path) -> bool:
+    """True if something is mounted at `directory`, by /proc/self/mountinfo: a bind mount of a
+    directory onto itself keeps its device and inode, so os.path.ismount cannot tell (and a
+    second bind would stack on the first, every mount propagating to the others)."""
+    wanted = os.path.realpath(directory)
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split(" ", 5)[4]
+            if point == wanted or _unescape(point) == wanted:
+                return True
+    return False
+
+
+def _unescape(point: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in a path as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        point = point.replace(code, char)
+    return point
 
 
 def unmount_tree(directory: Path) -> None:

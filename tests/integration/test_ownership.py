@@ -184,14 +184,19 @@ def test_a_leftover_state_directory_is_neither_reused_nor_wiped() -> None:
 
 
 FRESH_HOST = """
-import os, subprocess
+import os, subprocess, sys
 from lab.fabric import nsfs
 # this mount namespace only: /run/netns a plain directory, as on a host where nothing has
 # run `ip netns add` since boot
 subprocess.run(["umount", "-l", "/run/netns"], capture_output=True)
 assert not os.path.ismount("/run/netns")
 nsfs.create("tnsfs-lab")
+# a second lab process: finds the mount point made, binds nothing more on it
+two = "from lab.fabric import nsfs; nsfs.create('tnsfs-two'); nsfs.remove('tnsfs-two')"
+subprocess.run([sys.executable, "-c", two], check=True)
 subprocess.run(["ip", "netns", "add", "tnsfs-user"], check=True)
+points = [l.split()[4] for l in open("/proc/self/mountinfo")]
+assert points.count("/run/netns") == 1, points.count("/run/netns")
 try:
     nsfs.remove("tnsfs-lab")  # EBUSY when ip netns add covered it with its own bind mount
 finally:
@@ -213,5 +218,5 @@ def test_a_users_ip_netns_add_after_lab_up_does_not_pin_the_labs_namespaces() ->
         )
         assert proc.returncode == 0 and proc.stdout.strip() == "removed", proc.stderr
     finally:  # the files are on the host's /run/netns even when the mounts were private
-        for name in ("tnsfs-lab", "tnsfs-user"):
+        for name in ("tnsfs-lab", "tnsfs-two", "tnsfs-user"):
             (Path("/run/netns") / name).unlink(missing_ok=True)
