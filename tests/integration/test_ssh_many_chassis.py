@@ -190,13 +190,26 @@ def test_twelve_chassis_on_three_hosts(hosts: Hosts, inventory: Path) -> None:
         ovs = hosts.lab("exec", "--lab", LAB, "hv5", "--", "ovs-vsctl", "list-ports", "br-int")
         assert ovs.returncode == 0 and "vm3" in ovs.stdout, ovs.stdout + ovs.stderr
 
+        # every tunnel peer told to each chassis' ovs-vswitchd (the agent's `neigh`)
+        shown = hosts.lab("exec", "--lab", LAB, "hv1", "--", "ovs-appctl", "tnl/neigh/show")
+        assert shown.returncode == 0, shown.stderr
+        peers = set(re.findall(rf"{re.escape(UNDERLAY_PREFIX)}\.\d+", shown.stdout))
+        assert len(peers) == len(CHASSIS) - 1, shown.stdout
+
         check = hosts.lab("check", LAB, "--json", str(hosts.tmp / "check.json"))
         print(check.stdout)
         assert check.returncode == 0, check.stdout + check.stderr
         results = json.loads((hosts.tmp / "check.json").read_text())
         assert len(results["checks"]) == 6 and all(r["passed"] for r in results["checks"])
+
+        started = time.monotonic()
+        tested = hosts.lab("test", LAB)  # the acceptance suites, guests' daemons included
+        print(tested.stdout[-400:], f"lab test: {time.monotonic() - started:.1f} s")
+        assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr
     finally:
+        started = time.monotonic()
         down = hosts.lab("down", LAB)
+        print(f"lab down: {time.monotonic() - started:.1f} s")
     assert down.returncode == 0, down.stderr
     assert snapshot(hosts) == before  # no namespace, link, process or file left
     again = hosts.lab("down", LAB)  # and a second `down` has nothing to do

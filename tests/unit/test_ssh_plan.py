@@ -242,3 +242,46 @@ def test_vm_commands_plug_then_configure_in_the_namespace() -> None:
         ["echo", "a; rm -rf /"],
         ["true"],
     ]
+
+
+def test_agent_tells_a_vswitchd_its_tunnel_peers_on_one_connection(tmp_path: Path) -> None:
+    """vm_agent neigh speaks unixctl's JSON-RPC: one request per peer, each answered."""
+    import json
+    import socket
+    import threading
+
+    from lab.vm import vm_agent
+
+    (tmp_path / "ovs-vswitchd.pid").write_text("4242\n")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "ovs-vswitchd.4242.ctl"))
+    server.listen(1)
+    got: list[dict[str, object]] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        decoder, buf = json.JSONDecoder(), ""
+        with conn:
+            while len(got) < 2:
+                buf += conn.recv(4096).decode()
+                while buf.strip():
+                    try:
+                        request, end = decoder.raw_decode(buf.lstrip())
+                    except ValueError:
+                        break
+                    buf = buf.lstrip()[end:]
+                    got.append(request)
+                    reply = {"id": request["id"], "result": "OK", "error": None}
+                    conn.sendall(json.dumps(reply).encode())
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    lines = ["192.0.2.31 02:00:c0:00:02:1f", "192.0.2.254 02:00:c0:00:02:fe"]
+    assert vm_agent.neigh(str(tmp_path), "br-overlay", lines) == 0
+    thread.join(5)
+    server.close()
+    assert [r["params"] for r in got] == [
+        ["br-overlay", "192.0.2.31", "02:00:c0:00:02:1f"],
+        ["br-overlay", "192.0.2.254", "02:00:c0:00:02:fe"],
+    ]
+    assert {r["method"] for r in got} == {"tnl/neigh/set"}

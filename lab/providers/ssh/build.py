@@ -129,10 +129,10 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
 
         wait_ports_up([sess.db_dir()], [v.port for v in plan.vms.values()], port_up_timeout(plan))
     checkpoint("ports-up")
+    with progress.step(f"VM agent on {len({h.name for h in sess.hosts.values()})} hosts"):
+        _install_agents(plan, state, sess)  # also what tells guests their tunnel peers
     with progress.step("resolving tunnel endpoints"):
         _warm_tunnels(plan, sess, placed.underlay, placed.guests)
-    with progress.step(f"VM agent on {len(plan.nodes)} hosts"):
-        _install_agents(plan, state, sess)
     _start_services(plan, state, sess, progress)
 
 
@@ -385,9 +385,8 @@ def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay], guests:
             if overlay is None or overlay.ovs_bridge is None:
                 return
             peers = [(found[p].ip, found[p].mac) for p in chassis if p != node and found[p].mac]
-            guest.warm(
-                sess.host(node), str(guest.node_dir(plan.lab, node)), overlay.ovs_bridge, peers
-            )
+            directory = str(guest.node_dir(plan.lab, node))
+            guest.warm(sess.host(node), plan.lab, directory, overlay.ovs_bridge, peers)
             return
         pings = [
             ["ping", "-c", "1", "-W", "1", "-I", UNDERLAY_BRIDGE, found[peer].ip]

@@ -107,14 +107,16 @@ def bring_up(plan: Plan, state: LabState, host: Host, node: NodePlan, underlay: 
     host.run(controller)
 
 
-def warm(host: Host, directory: str, bridge: str, peers: list[tuple[str, str]]) -> None:
+def warm(host: Host, lab: str, directory: str, bridge: str, peers: list[tuple[str, str]]) -> None:
     """Every peer's tunnel endpoint MAC into the guest's ovs-vswitchd (`tnl/neigh/set`), as
-    lab.ovn.chassis.warm_tunnels does locally: its first packet to a peer is not dropped."""
-    cmds = [
-        ["ovs-appctl", "-t", "ovs-vswitchd", "tnl/neigh/set", bridge, ip, mac] for ip, mac in peers
-    ]
-    if cmds:
-        host.run([*env(directory), "sh", "-ec", probe.script(cmds)], timeout=120)
+    lab.ovn.chassis.warm_tunnels does locally, so its first packet to a peer is not dropped:
+    one connection to its control socket by the lab's agent on the host (installed first),
+    not one ovs-appctl per peer."""
+    from lab.providers.ssh import services
+
+    if peers:
+        lines = "".join(f"{ip} {mac}\n" for ip, mac in peers).encode()
+        host.run(services.agent_argv(lab, "neigh", directory, bridge), stdin=lines, timeout=120)
 
 
 def _marked(host: Host, netns: str, mark: str) -> bool:
