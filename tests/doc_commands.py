@@ -105,6 +105,12 @@ _SSH = "needs SSH hosts provisioned with Ansible; tests/integration/test_ssh_pro
 _BUILDS = "two OVN releases in docker (minutes); tests/integration/test_builds.py runs it"
 # The commands the pages show that no test here runs, and why: (page, command) -> reason.
 NOT_RUN: dict[tuple[str, str], str] = {
+    (
+        "docs/scale-out.md",
+        "lab up big.yaml --provider ssh --inventory hosts.ini --chassis-per-host 100",
+    ): "needs ten provisioned servers; "
+    "tests/integration/test_ssh_many_chassis.py runs it with --chassis-per-host 4 on three "
+    "sshd containers",
     ("README.md", "make demo"): "installs Debian packages and relinks /usr/local/bin/lab; "
     "CI runs `make test`, whose `install` is the same step, and the README tour is this demo",
     ("README.md", "make test"): "the whole suite itself: CI runs it",

@@ -65,10 +65,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     start = time.monotonic()
     progress = Progress()
     provider = providers.get(topo.provider)
+    if args.chassis_per_host and topo.provider not in ("ssh",):
+        raise UserError(
+            "--chassis-per-host places chassis on SSH hosts (provider ssh); provider "
+            f"{topo.provider} builds every chassis on this machine"
+        )
     options = UpOptions(
         inventory=Path(args.inventory) if args.inventory else None,
         known_hosts=Path(args.known_hosts) if args.known_hosts else None,
         accept_new_host_keys=args.accept_new_host_keys,
+        chassis_per_host=args.chassis_per_host,
     )
     prepared = provider.prepare(topo, plan, options, progress)  # nothing created yet
     plan = prepared.plan
@@ -153,6 +159,17 @@ def _down_one(name: str, forget_unreachable: bool, start: float) -> None:
     )
 
 
+def _per_host(text: str) -> int:
+    """--chassis-per-host N: a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, not {text!r}")
+    return value
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("up", help="build a lab from a topology file")
     p.add_argument(
@@ -175,6 +192,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "--accept-new-host-keys",
         action="store_true",
         help="provider ssh: trust hosts seen for the first time and record their keys",
+    )
+    p.add_argument(
+        "--chassis-per-host",
+        type=_per_host,
+        metavar="N",
+        help="provider ssh: place chassis that name no host on the inventory's chassis hosts, "
+        "N per host, each a namespace with its own daemons (docs/scale-out.md)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
     p.add_argument(
@@ -199,6 +223,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         inventory=None,
         known_hosts=None,
         accept_new_host_keys=False,
+        chassis_per_host=None,
     )
 
     p = sub.add_parser("down", help="remove everything a lab created")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from lab import naming
 from lab.fabric import links
@@ -49,6 +49,51 @@ def start_controller(
     env = daemons.node_env(node_dir, central_dir)
     sock = f"unix:{node_dir / 'db.sock'}"
     daemons.start(Daemon("ovn-controller", node_dir, runner), ["ovn-controller", sock], env)
+
+
+def remote_chassis_commands(
+    plan: Plan, node: NodePlan, node_dir: PurePath
+) -> tuple[list[list[str]], list[str]]:
+    """start_chassis, then start_controller, as argv lists for a chassis namespace on a
+    machine this process reaches only by running commands there (an SSH host carrying
+    several chassis): node.netns must exist, its overlay interface in it, node_dir on that
+    machine. Returns (everything up to ovs-vswitchd and the tunnel address, the
+    ovn-controller start: run it once the VMs are plugged, as start_controller)."""
+    inside = [
+        "ip", "netns", "exec", node.netns,
+        "env", *(f"{k}={v}" for k, v in daemons.dir_env(node_dir).items()),
+    ]  # fmt: skip
+    sock = f"unix:{node_dir / 'db.sock'}"
+    cmds = [
+        ["ovsdb-tool", "create", str(node_dir / "conf.db"), str(daemons.OVS_SCHEMA)],
+        [*inside, *daemons.detached("ovsdb-server", node_dir, daemons.ovsdb_server_argv(node_dir))],
+        [
+            "ovs-vsctl",
+            f"--db={sock}",
+            "--no-wait",
+            "--",
+            "init",
+            *transaction(chassis_ovs_commands(plan, node)),
+        ],
+        [*inside, *daemons.detached("ovs-vswitchd", node_dir, ["ovs-vswitchd", sock])],
+    ]
+    overlay = node.link(plan.overlay) if plan.overlay else None
+    if overlay and overlay.ovs_bridge and overlay.address:  # the Geneve endpoint, as above
+        cmds += [
+            ["ip", "-n", node.netns, "link", "set", overlay.ovs_bridge, "up"],
+            [
+                "ip",
+                "-n",
+                node.netns,
+                "addr",
+                "add",
+                str(overlay.address),
+                "dev",
+                overlay.ovs_bridge,
+            ],
+        ]
+    controller = [*inside, *daemons.detached("ovn-controller", node_dir, ["ovn-controller", sock])]
+    return cmds, controller
 
 
 def bind_vms(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from lab.errors import RuntimeFailure
 from lab.ovn.remotes import Centrals, nb_db, sb_db
@@ -83,8 +83,8 @@ def daemon_names(role: str) -> tuple[str, ...]:
     return ()
 
 
-def node_env(node_dir: Path, central_dir: Centrals) -> dict[str, str]:
-    """The node's own run/log/db directories; the OVN databases at the lab's central(s)."""
+def dir_env(node_dir: PurePath) -> dict[str, str]:
+    """The node's own run/log/db directories, for the stock OVS/OVN tools and daemons."""
     d = str(node_dir)
     return {
         "OVS_RUNDIR": d,
@@ -95,23 +95,45 @@ def node_env(node_dir: Path, central_dir: Centrals) -> dict[str, str]:
         "OVN_LOGDIR": d,
         "OVN_DBDIR": d,
         "OVN_SYSCONFDIR": d,
+    }
+
+
+def node_env(node_dir: Path, central_dir: Centrals) -> dict[str, str]:
+    """The node's own run/log/db directories; the OVN databases at the lab's central(s)."""
+    return {
+        **dir_env(node_dir),
         "OVN_NB_DB": nb_db(central_dir),
         "OVN_SB_DB": sb_db(central_dir),
     }
 
 
-def start(daemon: Daemon, argv: list[str], env: dict[str, str]) -> None:
-    """Start a daemon detached inside its node. OVS daemons' --detach returns only
-    once the daemon is ready (e.g. ovsdb-server listening), so no polling is needed."""
-    full = [
+def detached(name: str, node_dir: PurePath, argv: list[str]) -> list[str]:
+    """argv of a daemon started detached, its pidfile and log in its node's directory
+    (`name`.pid, `name`.log: what Daemon finds it by)."""
+    return [
         *argv[:1],
         "--detach",
         "--no-chdir",
-        f"--pidfile={daemon.pidfile}",
-        f"--log-file={daemon.logfile}",
+        f"--pidfile={node_dir / f'{name}.pid'}",
+        f"--log-file={node_dir / f'{name}.log'}",
         *argv[1:],
     ]
-    daemon.runner.start(full, env, timeout=30)
+
+
+def start(daemon: Daemon, argv: list[str], env: dict[str, str]) -> None:
+    """Start a daemon detached inside its node. OVS daemons' --detach returns only
+    once the daemon is ready (e.g. ovsdb-server listening), so no polling is needed."""
+    daemon.runner.start(detached(daemon.name, daemon.node_dir, argv), env, timeout=30)
+
+
+def ovsdb_server_argv(node_dir: PurePath) -> list[str]:
+    """The node's Open_vSwitch database server: its conf.db, listening on db.sock."""
+    return [
+        "ovsdb-server",
+        f"--remote=punix:{node_dir / 'db.sock'}",
+        "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+        str(node_dir / "conf.db"),
+    ]
 
 
 def unixctl_many(node_dir: Path, name: str, command: str, calls: list[list[str]]) -> None:
@@ -157,16 +179,6 @@ def run_tool(runner: NodeRunner, argv: list[str], check: bool = True) -> str | N
 def start_ovsdb(runner: NodeRunner, node_dir: Path, env: dict[str, str]) -> str:
     """The node's Open_vSwitch database server (created on first start); returns the
     `unix:` remote that ovs-vsctl and ovs-vswitchd use."""
-    db = node_dir / "conf.db"
-    create_db(runner, db, OVS_SCHEMA)
-    start(
-        Daemon("ovsdb-server", node_dir, runner),
-        [
-            "ovsdb-server",
-            f"--remote=punix:{node_dir / 'db.sock'}",
-            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
-            str(db),
-        ],
-        env,
-    )
+    create_db(runner, node_dir / "conf.db", OVS_SCHEMA)
+    start(Daemon("ovsdb-server", node_dir, runner), ovsdb_server_argv(node_dir), env)
     return f"unix:{node_dir / 'db.sock'}"

@@ -50,6 +50,7 @@ class UpOptions:
     known_hosts: Path | None = None
     accept_new_host_keys: bool = False
     nb_backup: Path | None = None  # `lab up --bundle`: the NB to start from
+    chassis_per_host: int | None = None  # ssh: fill the inventory's chassis hosts, N each
 
 
 @dataclass

@@ -8,6 +8,10 @@ import of the `lab` package: it runs as `python3 -I vm_agent.py ...` in a VM nam
                                   (answered | refused | unreachable | timeout | error),
                                   answer (first word of the reply: who answered), reply,
                                   seconds (handshake + request + reply)
+    neigh RUNDIR BRIDGE           `tnl/neigh/set BRIDGE IP MAC` for every "IP MAC" line on
+                                  stdin, on one connection to the ovs-vswitchd whose pidfile
+                                  is in RUNDIR (ovs-appctl makes one process per entry): how
+                                  a chassis sharing an SSH host learns its tunnel peers
 """
 
 from __future__ import annotations
@@ -135,6 +139,36 @@ def _udp(
                     raise
 
 
+def neigh(rundir: str, bridge: str, lines: list[str]) -> int:
+    """OVS's unixctl protocol is JSON-RPC over the daemon's control socket."""
+    with open(f"{rundir}/ovs-vswitchd.pid") as fh:
+        pid = int(fh.read().strip())
+    decoder = json.JSONDecoder()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(f"{rundir}/ovs-vswitchd.{pid}.ctl")
+        buf = ""
+        for n, line in enumerate(ln for ln in lines if ln.strip()):
+            ip, mac = line.split()
+            request = {"id": n, "method": "tnl/neigh/set", "params": [bridge, ip, mac]}
+            sock.sendall(json.dumps(request).encode())
+            while True:
+                try:
+                    reply, end = decoder.raw_decode(buf.lstrip())
+                    buf = buf.lstrip()[end:]
+                    break
+                except ValueError:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        print("ovs-vswitchd closed its control socket", file=sys.stderr)
+                        return 1
+                    buf += chunk.decode()
+            if reply.get("error"):
+                print(f"tnl/neigh/set {bridge} {ip} {mac}: {reply['error']}", file=sys.stderr)
+                return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"] and len(argv) == 4:
         serve(argv[1], int(argv[2]), argv[3])
@@ -145,6 +179,8 @@ def main(argv: list[str]) -> int:
             result = exchange(proto, address, int(port), float(timeout), source)
             print(json.dumps(result), flush=True)
         return 0
+    if argv[:1] == ["neigh"] and len(argv) == 3:
+        return neigh(argv[1], argv[2], sys.stdin.read().splitlines())
     print(__doc__, file=sys.stderr)
     return 2
 

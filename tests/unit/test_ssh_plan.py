@@ -65,10 +65,86 @@ def test_node_without_a_host_is_one_clear_error() -> None:
         place_nodes({"a": None, "worker1": None}, hosts, Path("inv"))
 
 
-def test_two_nodes_on_one_host_are_refused() -> None:
+def test_a_central_shares_its_host_with_no_node() -> None:
     hosts = {"a": HostSpec("a", "192.0.2.1")}
-    with pytest.raises(UserError, match="all placed on host a"):
-        place_nodes({"x": "a", "y": "a"}, hosts, Path("inv"))
+    roles = {"x": "central", "y": "chassis"}
+    with pytest.raises(UserError, match=r"all placed on host a.*not x"):
+        place_nodes({"x": "a", "y": "a"}, hosts, Path("inv"), roles)
+
+
+def test_several_chassis_on_one_host_by_host_key() -> None:
+    hosts = {n: HostSpec(n, f"192.0.2.{i}") for i, n in enumerate(["c", "s1"], 1)}
+    roles = {"central": "central", "hv1": "chassis", "hv2": "gateway"}
+    placed = place_nodes({"central": "c", "hv1": "s1", "hv2": "s1"}, hosts, Path("inv"), roles)
+    assert placed == {"central": hosts["c"], "hv1": hosts["s1"], "hv2": hosts["s1"]}
+
+
+def test_chassis_per_host_fills_the_chassis_hosts_in_order() -> None:
+    hosts = {n: HostSpec(n, f"192.0.2.{i}") for i, n in enumerate(["central", "s1", "s2"], 1)}
+    nodes: dict[str, str | None] = {"central": None, **{f"hv{i}": None for i in range(1, 6)}}
+    roles = {n: "central" if n == "central" else "chassis" for n in nodes}
+    placed = place_nodes(nodes, hosts, Path("inv"), roles, 3, ["s1", "s2"])
+    assert {n: h.name for n, h in placed.items()} == {
+        "central": "central", "hv1": "s1", "hv2": "s1", "hv3": "s1", "hv4": "s2", "hv5": "s2",
+    }  # fmt: skip
+    with pytest.raises(UserError, match=r"6 chassis need a host.*room for 4 at 2 per host"):
+        place_nodes({**nodes, "hv6": None}, hosts, Path("inv"), {**roles, "hv6": "chassis"}, 2,
+                    ["s1", "s2"])  # fmt: skip
+
+
+def test_inventory_groups_in_order() -> None:
+    from lab.providers.ssh.transport import group_hosts
+
+    assert group_hosts(VAGRANT_LIST, ["chassis", "gateway"]) == ["worker1", "worker2"]
+
+
+def test_guests_get_free_addresses_from_the_top_of_the_hosts_subnet() -> None:
+    from lab.providers.ssh.transport import Pool
+
+    topo = load_topology(SEED)
+    subnet = ipaddress.ip_network("192.0.2.0/24")
+    host = ssh_place.Underlay("eth1", "192.0.2.254/24", "02:00:00:00:00:01", "netdev")
+    central = ssh_place.Underlay("eth1", "192.0.2.10/24", "02:00:00:00:00:02", "netdev")
+    placed = ssh_place.Placement(
+        {}, {"central": central, "worker1": host, "worker2": host}, subnet,
+        Pool(Path("/nonexistent")), Path("inv"), Path("kh"), guests=["worker1", "worker2"],
+    )  # fmt: skip
+    ssh_place.guest_addresses(topo, placed)
+    assert placed.underlay["worker1"].address == "192.0.2.253/24"  # .254 is the host's
+    assert placed.underlay["worker2"].address == "192.0.2.252/24"
+    assert placed.underlay["worker2"].interface == "eth1"  # the macvlan's parent
+    assert placed.underlay["worker2"].mac == "02:00:c0:00:02:fc"
+    ssh_place.with_host_addresses(topo, placed.underlay, subnet)
+    plan = make_plan(topo)
+    assert str(plan.nodes["worker2"].encap_ip) == "192.0.2.252"
+    # a guest's own address: kept when free, refused when a host has it
+    from lab.topology.model import Link
+
+    topo = load_topology(SEED)
+    topo.nodes["worker1"].links = [Link(fabric="overlay", address="192.0.2.10/24")]
+    placed.underlay = {"central": central, "worker1": host, "worker2": host}
+    with pytest.raises(UserError, match=r"overlay address 192\.0\.2\.10 is taken"):
+        ssh_place.guest_addresses(topo, placed)
+
+
+def test_a_guest_chassis_is_the_netns_bring_up_as_argv() -> None:
+    from pathlib import PurePosixPath
+
+    from lab.ovn.chassis import remote_chassis_commands
+
+    plan = make_plan(load_topology(SEED))
+    node = plan.nodes["worker1"]
+    d = PurePosixPath("/run/ovn-lab/lab1/worker1")
+    cmds, controller = remote_chassis_commands(plan, node, d)
+    assert cmds[0][:2] == ["ovsdb-tool", "create"]
+    inside = ["ip", "netns", "exec", node.netns, "env"]
+    assert cmds[1][:5] == inside and "ovsdb-server" in cmds[1]
+    assert f"--pidfile={d}/ovsdb-server.pid" in cmds[1]
+    assert cmds[2][:2] == ["ovs-vsctl", f"--db=unix:{d}/db.sock"]
+    assert "external_ids:system-id=worker1" in cmds[2]
+    assert "ovs-vswitchd" in cmds[3] and f"--log-file={d}/ovs-vswitchd.log" in cmds[3]
+    assert cmds[-1][-2:] == ["dev", "br-overlay"]
+    assert controller[:5] == inside and "ovn-controller" in controller
 
 
 @pytest.mark.parametrize(
@@ -166,3 +242,46 @@ def test_vm_commands_plug_then_configure_in_the_namespace() -> None:
         ["echo", "a; rm -rf /"],
         ["true"],
     ]
+
+
+def test_agent_tells_a_vswitchd_its_tunnel_peers_on_one_connection(tmp_path: Path) -> None:
+    """vm_agent neigh speaks unixctl's JSON-RPC: one request per peer, each answered."""
+    import json
+    import socket
+    import threading
+
+    from lab.vm import vm_agent
+
+    (tmp_path / "ovs-vswitchd.pid").write_text("4242\n")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "ovs-vswitchd.4242.ctl"))
+    server.listen(1)
+    got: list[dict[str, object]] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        decoder, buf = json.JSONDecoder(), ""
+        with conn:
+            while len(got) < 2:
+                buf += conn.recv(4096).decode()
+                while buf.strip():
+                    try:
+                        request, end = decoder.raw_decode(buf.lstrip())
+                    except ValueError:
+                        break
+                    buf = buf.lstrip()[end:]
+                    got.append(request)
+                    reply = {"id": request["id"], "result": "OK", "error": None}
+                    conn.sendall(json.dumps(reply).encode())
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    lines = ["192.0.2.31 02:00:c0:00:02:1f", "192.0.2.254 02:00:c0:00:02:fe"]
+    assert vm_agent.neigh(str(tmp_path), "br-overlay", lines) == 0
+    thread.join(5)
+    server.close()
+    assert [r["params"] for r in got] == [
+        ["br-overlay", "192.0.2.31", "02:00:c0:00:02:1f"],
+        ["br-overlay", "192.0.2.254", "02:00:c0:00:02:fe"],
+    ]
+    assert {r["method"] for r in got} == {"tnl/neigh/set"}

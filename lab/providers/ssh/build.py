@@ -25,7 +25,7 @@ from lab.errors import UserError
 from lab.plan.commands import transaction, vm_commands
 from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
-from lab.providers.ssh import probe, record
+from lab.providers.ssh import guest, probe, record
 from lab.providers.ssh.place import Placement, Underlay
 from lab.providers.ssh.record import (
     CHASSIS_KEYS,
@@ -64,6 +64,7 @@ def ssh_info(plan: Plan, placed: Placement) -> dict[str, Any]:
         "central_ip": central_ip,
         "hosts": {n: s.to_json() for n, s in placed.hosts.items()},
         "underlay": {n: u.__dict__ for n, u in placed.underlay.items()},
+        "guests": guest.info(plan, placed.guests),  # chassis sharing a host (ssh/guest.py)
         "saved": {},  # node -> what was there before the lab changed it
     }
 
@@ -76,7 +77,7 @@ def adapt_info(info: LabInfo, placed: Placement) -> None:
         node.netns = None
         node.datapath_type = underlay.datapath
         node.host = placed.hosts[name].name
-        if info.overlay in node.links:
+        if info.overlay in node.links and name not in placed.guests:
             node.links[info.overlay].node_if = underlay.interface
 
 
@@ -111,7 +112,15 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
     with progress.step(f"{len(chassis)} chassis, {len(plan.vms)} VMs"):
         _parallel(
             {
-                n.name: (lambda n=n: _prepare_chassis(plan, state, sess, n, placed.underlay))
+                n.name: (
+                    (
+                        lambda n=n: guest.bring_up(
+                            plan, state, sess.host(n.name), n, placed.underlay[n.name]
+                        )
+                    )
+                    if n.name in placed.guests
+                    else (lambda n=n: _prepare_chassis(plan, state, sess, n, placed.underlay))
+                )
                 for n in chassis
             }
         )
@@ -120,10 +129,10 @@ def build(plan: Plan, state: LabState, placed: Placement, progress: Progress) ->
 
         wait_ports_up([sess.db_dir()], [v.port for v in plan.vms.values()], port_up_timeout(plan))
     checkpoint("ports-up")
+    with progress.step(f"VM agent on {len({h.name for h in sess.hosts.values()})} hosts"):
+        _install_agents(plan, state, sess)  # also what tells guests their tunnel peers
     with progress.step("resolving tunnel endpoints"):
-        _warm_tunnels(plan, sess, placed.underlay)
-    with progress.step(f"VM agent on {len(plan.nodes)} hosts"):
-        _install_agents(plan, state, sess)
+        _warm_tunnels(plan, sess, placed.underlay, placed.guests)
     _start_services(plan, state, sess, progress)
 
 
@@ -133,8 +142,14 @@ def _install_agents(plan: Plan, state: LabState, sess: Session) -> None:
 
     for node in plan.nodes:
         record.save_before(state, node, "agent_dir", record.lab_dir(plan.lab))  # before it exists
+    first: dict[str, str] = {}  # one install per host, also where several chassis share one
+    for node in plan.nodes:
+        first.setdefault(sess.hosts[node].name, node)
     _parallel(
-        {n: (lambda n=n: ssh_services.install_agent(sess.host(n), plan.lab)) for n in plan.nodes}
+        {
+            n: (lambda n=n: ssh_services.install_agent(sess.host(n), plan.lab))
+            for n in first.values()
+        }
     )
 
 
@@ -356,13 +371,22 @@ def _address_onto_bridge(
     )
 
 
-def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay]) -> None:
+def _warm_tunnels(plan: Plan, sess: Session, found: dict[str, Underlay], guests: list[str]) -> None:
     """The userspace datapath drops the first packet to a tunnel peer it has not resolved:
-    one ping from each netdev chassis' bridge to every peer teaches it the peers' MACs."""
+    one ping from each netdev chassis' bridge to every peer teaches it the peers' MACs; a
+    guest chassis is told them (guest.warm), as chassis on this machine are."""
     chassis = [n.name for n in plan.chassis()]
 
     def warm(node: str) -> None:
         if found[node].datapath != "netdev":
+            return
+        if node in guests:
+            overlay = plan.nodes[node].link(plan.overlay) if plan.overlay else None
+            if overlay is None or overlay.ovs_bridge is None:
+                return
+            peers = [(found[p].ip, found[p].mac) for p in chassis if p != node and found[p].mac]
+            directory = str(guest.node_dir(plan.lab, node))
+            guest.warm(sess.host(node), plan.lab, directory, overlay.ovs_bridge, peers)
             return
         pings = [
             ["ping", "-c", "1", "-W", "1", "-I", UNDERLAY_BRIDGE, found[peer].ip]

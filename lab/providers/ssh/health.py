@@ -27,6 +27,9 @@ def node_health(
     try:
         host = session(state).host(node)
         pidfiles = dict(PIDFILES)
+        found = (state.info.ssh or {}).get("guests", {}).get(node)
+        if found is not None:  # a chassis sharing its host: the lab's own daemons
+            pidfiles = {d: f"{found['dir']}/{d}.pid" for d in daemons}
         if state.info.ssl:  # the lab's own ovn-northd (lab.providers.ssh.tls), not the host's
             from lab.providers.ssh import tls
 

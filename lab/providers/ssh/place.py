@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.errors import UserError
@@ -14,7 +14,7 @@ from lab.progress import Progress
 from lab.providers.ssh import probe
 from lab.providers.ssh.record import OWNER_KEY, UNDERLAY_BRIDGE
 from lab.providers.ssh.session import _parallel
-from lab.providers.ssh.transport import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool, load_inventory
+from lab.providers.ssh.transport import DEFAULT_KNOWN_HOSTS, Host, HostSpec, Pool
 from lab.topology.model import Topology
 
 
@@ -38,6 +38,10 @@ class Placement:
     pool: Pool
     inventory: Path
     known_hosts: Path
+    # chassis sharing a host with others: each a namespace with its own daemons
+    # (lab.providers.ssh.guest); their underlay is the host's interface, an address of
+    # their own (guest_addresses) until then the host's
+    guests: list[str] = field(default_factory=list)
 
 
 def supported(plan: Plan) -> None:
@@ -68,25 +72,59 @@ def place(
     known_hosts: Path | None,
     accept_new: bool,
     progress: Progress,
+    per_host: int | None = None,
 ) -> Placement:
     """Connect to every node's host, check it is ready, find its underlay address."""
-    from lab.providers.ssh.transport import place_nodes
+    from lab.providers.ssh.transport import (
+        CHASSIS_GROUPS,
+        group_hosts,
+        hosts_from_inventory_json,
+        inventory_json,
+        place_nodes,
+    )
 
     supported(plan)
-    specs = place_nodes(host_keys, load_inventory(inventory), inventory)
+    data = inventory_json(inventory)
+    specs = place_nodes(
+        host_keys,
+        hosts_from_inventory_json(data, inventory.parent),
+        inventory,
+        {n: node.role for n, node in plan.nodes.items()},
+        per_host,
+        group_hosts(data, CHASSIS_GROUPS),
+    )
+    by_host: dict[str, list[str]] = {}
+    for node, spec in specs.items():
+        by_host.setdefault(spec.name, []).append(node)
+    shared = {h: nodes for h, nodes in by_host.items() if len(nodes) > 1}
+    guests = [n for nodes in shared.values() for n in nodes]
+    if guests and plan.ssl:
+        raise UserError(
+            "provider ssh with several chassis on one host does not do ssl: true yet "
+            f"(hosts {', '.join(shared)}): give each chassis its own host, or drop ssl"
+        )
     known = Path(known_hosts or DEFAULT_KNOWN_HOSTS).expanduser().resolve()
     pool = Pool(known, accept_new)
-    with progress.step(f"connecting to {len(specs)} hosts"):
-        found = _parallel(
+    alone = [n for n in specs if n not in guests]
+    with progress.step(f"connecting to {len(by_host)} hosts"):
+        tasks = {
+            n: (lambda n=n: _inspect_host(pool, specs[n], plan.nodes[n], plan.vms_on(n), plan.lab))
+            for n in alone
+        }
+        tasks.update(
             {
-                n: (
-                    lambda n=n: _inspect_host(
-                        pool, specs[n], plan.nodes[n], plan.vms_on(n), plan.lab
+                f"host:{h}": (
+                    lambda h=h, nodes=nodes: _inspect_shared(
+                        pool, specs[nodes[0]], [plan.nodes[n] for n in nodes], plan
                     )
                 )
-                for n in specs
+                for h, nodes in shared.items()
             }
         )
+        inspected = _parallel(tasks)
+    found: dict[str, Underlay] = {n: inspected[n] for n in alone}
+    for h, nodes in shared.items():
+        found.update(dict.fromkeys(nodes, inspected[f"host:{h}"]))
     subnets = {ipaddress.ip_interface(u.address).network for u in found.values()}
     if len(subnets) != 1:
         listing = ", ".join(f"{n} {u.address} on {u.interface}" for n, u in found.items())
@@ -94,7 +132,41 @@ def place(
             f"the hosts' underlay addresses are not on one subnet ({listing}); set "
             "ovn_underlay_if in the inventory to the interface of the shared overlay network"
         )
-    return Placement(specs, found, subnets.pop(), pool, inventory.resolve(), known)
+    return Placement(specs, found, subnets.pop(), pool, inventory.resolve(), known, guests=guests)
+
+
+def guest_addresses(topo: Topology, placed: Placement) -> None:
+    """Each guest chassis' own overlay address: the topology's (`links: {overlay: ADDR}`),
+    else the highest free one of the hosts' subnet, never one a host has. Its MAC is
+    derived from it (lab.naming.overlay_mac), as every chassis' overlay bridge's is."""
+    from lab.naming import overlay_mac
+
+    subnet = placed.subnet
+    overlay = topo.overlay
+    hosts = {ipaddress.ip_interface(u.address).ip for n, u in placed.underlay.items()}
+    given: dict[str, ipaddress.IPv4Address] = {}
+    for name in placed.guests:
+        link = next((lk for lk in topo.nodes[name].links if lk.fabric == overlay), None)
+        if link is None or link.address is None:
+            continue
+        ip = link.address.ip
+        if ip not in subnet or ip in hosts or ip in given.values():
+            why = "is not on the hosts' subnet" if ip not in subnet else "is taken"
+            raise UserError(
+                f"node {name}'s overlay address {ip} {why} ({subnet}, hosts "
+                f"{', '.join(sorted(map(str, hosts)))}): give it a free address of {subnet} "
+                "or none (the lab picks one)"
+            )
+        given[name] = ipaddress.IPv4Address(ip)
+    free = (ip for ip in reversed(list(subnet.hosts())) if ip not in hosts | set(given.values()))
+    for name in placed.guests:
+        ip = given.get(name) or next(free, None)
+        if ip is None:
+            raise UserError(f"the hosts' subnet {subnet} has no free address for chassis {name}")
+        host = placed.underlay[name]
+        placed.underlay[name] = Underlay(
+            host.interface, f"{ip}/{subnet.prefixlen}", overlay_mac(str(ip)), "netdev"
+        )
 
 
 def _inspect_host(
@@ -179,6 +251,57 @@ def _inspect_host(
     if node.is_chassis:
         _refuse_taken_vm_names(host, spec, plan_vms, set(macs))
     return Underlay(interface, address, macs.get(interface, ""), datapath)
+
+
+def _inspect_shared(pool: Pool, spec: HostSpec, nodes: list[NodePlan], plan: Plan) -> Underlay:
+    """A host carrying several chassis: the lab's own daemons run there (no host services
+    needed, only the binaries), each chassis in a namespace whose overlay wire is a macvlan
+    on the host's underlay interface, which must be named (never the SSH interface
+    by default); the namespaces' names must be free."""
+    host = pool.get(spec)
+    if host.sudo and host.run(["true"], check=False).returncode != 0:
+        raise UserError(
+            f"{spec.name}: user {spec.user} cannot run `sudo -n` (passwordless sudo is needed)"
+        )
+    for tool in ("ovsdb-server", "ovs-vswitchd", "ovn-controller"):
+        if host.run([tool, "--version"], check=False, timeout=15).returncode == 127:
+            raise UserError(
+                f"{spec.name} has no {tool}: provision it first with "
+                "`lab provision --inventory FILE`"
+            )
+    if spec.underlay_if is None:
+        raise UserError(
+            f"host {spec.name} carries several chassis ({', '.join(n.name for n in nodes)}), "
+            "whose overlay wires are macvlans on its underlay interface: name it with the host "
+            "variable ovn_underlay_if in the inventory (e.g. ovn_underlay_if=eth1)"
+        )
+    addrs = json.loads(host.run(["ip", "-j", "addr", "show"]).stdout or "[]")
+    mine = next((a for a in addrs if a["ifname"] == spec.underlay_if), None)
+    address = next(
+        (
+            f"{i['local']}/{i['prefixlen']}"
+            for i in (mine or {}).get("addr_info", [])
+            if i.get("family") == "inet"
+        ),
+        None,
+    )
+    if mine is None or address is None:
+        raise UserError(f"{spec.name}: interface {spec.underlay_if} has no IPv4 address")
+    spaces = host.run(["ip", "netns", "list"], check=False).stdout
+    taken = {ln.split()[0] for ln in spaces.splitlines() if ln.strip()}
+    for node in nodes:
+        if node.netns in taken:
+            raise UserError(
+                f"chassis {node.name} would make namespace {node.netns} on {spec.name}, which "
+                f"already has one of that name: `lab down {plan.lab}` first, or rename the node"
+            )
+        for vm in plan.vms_on(node.name):
+            if vm.netns in taken:
+                raise UserError(
+                    f"VM {vm.name} would make {vm.netns} on {spec.name}, which already has a "
+                    "namespace of that name: rename the VM in the topology"
+                )
+    return Underlay(spec.underlay_if, address, mine.get("address", ""), "netdev")
 
 
 def _refuse_foreign_underlay_bridge(host: Host, spec: HostSpec, lab: str) -> None:

@@ -64,7 +64,9 @@ class SshProvider(base.Defaults):
             options.known_hosts,
             options.accept_new_host_keys,
             progress,
+            options.chassis_per_host,
         )
+        ssh_place.guest_addresses(topo, placed)
         ssh_place.with_host_addresses(topo, placed.underlay, placed.subnet)
         return base.Prepared(make_plan(topo), {PLACED: placed})
 
@@ -111,7 +113,8 @@ class SshProvider(base.Defaults):
         from lab.providers.ssh import session as ssh_session
 
         host, netns = ssh_session.where(state, target)
-        return host.run(list(argv), netns=netns, check=False, timeout=timeout)
+        full = ssh_session.inside(state, target, list(argv))
+        return host.run(full, netns=netns, check=False, timeout=timeout)
 
     def run_inside(
         self, state: LabState, target: str, argv: Sequence[str], timeout: float = 30
@@ -122,14 +125,16 @@ class SshProvider(base.Defaults):
         from lab.providers.ssh import session as ssh_session
 
         host, netns = ssh_session.where(state, target)
-        return host.popen(list(argv), netns=netns)  # type: ignore[return-value]  # Popen-like
+        full = ssh_session.inside(state, target, list(argv))
+        return host.popen(full, netns=netns)  # type: ignore[return-value]  # Popen-like
 
     def exec(self, state: LabState, target: str, argv: Sequence[str]) -> int:
         """On the node's host, through the lab's SSH connection, shown as if it ran here."""
         from lab.providers.ssh import session as ssh_session
 
         host, netns = ssh_session.where(state, target)
-        return _relay(host.run(list(argv), netns=netns, check=False, timeout=3600))
+        full = ssh_session.inside(state, target, list(argv))
+        return _relay(host.run(full, netns=netns, check=False, timeout=3600))
 
     def db_dirs(self, state: LabState) -> list[Path]:
         from lab.providers.ssh import session as ssh_session

@@ -38,6 +38,9 @@ SSH_VM = "ssh_vm"  # a VM's namespace and br-int port on its chassis host
 SSH_BR_INT = "ssh_br_int"  # br-int on a chassis host that had none
 
 
+SSH_CHASSIS = "ssh_chassis"  # a guest chassis' namespace (and so its daemons) on a shared host
+
+
 # userspace datapath: the OVS bridge that takes over the underlay interface's address
 UNDERLAY_BRIDGE = "br-ovnlab"
 
@@ -58,3 +61,13 @@ def marker(state: LabState) -> str:
     from lab.state import ownership
 
     return ownership.marker(state)
+
+
+def guest_env(directory: str) -> list[str]:
+    """`env` argv prefix pointing the stock tools (ovs-vsctl, ovs-appctl, ovs-ofctl) at the
+    own daemons of a chassis sharing its host (lab.providers.ssh.guest), in `directory`."""
+    from pathlib import PurePosixPath
+
+    from lab.ovn.daemons import dir_env
+
+    return ["env", *(f"{k}={v}" for k, v in dir_env(PurePosixPath(directory)).items())]

@@ -80,16 +80,35 @@ def session(state: LabState) -> Session:
     return found
 
 
+def guest(state: LabState, node: str) -> dict[str, Any] | None:
+    """A chassis sharing its host with others (lab.providers.ssh.guest): its namespace and
+    directory; None for a node that is its host."""
+    found: dict[str, Any] | None = (state.info.ssh or {}).get("guests", {}).get(node)
+    return found
+
+
 def where(state: LabState, target: str) -> tuple[Host, str | None]:
     """The host a node or VM is on, and the namespace on it (None: the host itself)."""
     info = state.info
     if target in info.nodes:
-        return session(state).host(target), None
+        found = guest(state, target)
+        return session(state).host(target), found["netns"] if found else None
     if target in info.vms:
         vm = info.vms[target]
         return session(state).host(vm.chassis), vm.netns
     known = ", ".join([*info.nodes, *info.vms])
     raise UserError(f"'{target}' is not a node or VM of lab {state.name} (known: {known})")
+
+
+def inside(state: LabState, target: str, argv: list[str]) -> list[str]:
+    """argv as run in a node: in a guest chassis with the tools pointed at its own daemons
+    (ovs-vsctl, ovs-ofctl, ovs-appctl find them through OVS_RUNDIR, as on netns nodes)."""
+    found = guest(state, target) if target in state.info.nodes else None
+    if found is None:
+        return argv
+    from lab.providers.ssh.record import guest_env
+
+    return [*guest_env(found["dir"]), *argv]
 
 
 def _parallel(tasks: dict[str, Callable[[], Any]], raise_first: bool = True) -> dict[str, Any]:

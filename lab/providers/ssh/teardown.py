@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from typing import Any
 
 from lab.errors import LabError, RuntimeFailure
 from lab.plan.commands import transaction
@@ -85,6 +86,13 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
 
 def _clean_host(state: LabState, host: Host, node: str) -> None:
     saved = state.info.ssh["saved"].get(node, {})
+    found = state.info.ssh.get("guests", {}).get(node)
+    if found is not None:  # a chassis sharing its host: its namespaces, then the lab's files
+        from lab.providers.ssh import guest
+
+        guest.remove(state, host, node, found)
+        _remove_lab_dir(host, saved)
+        return
     _clean_vms(state, host, node)
     if "external_ids" in saved:
         ids = saved["external_ids"]
@@ -146,6 +154,10 @@ def _clean_host(state: LabState, host: Host, node: str) -> None:
     # ssl: true: the lab's ovn-northd stopped, the host's resumed, the SSL rows back (once
     # listeners and ovn-remote are plain again); then the files, with the lab's directory
     tls.restore(state, host, saved)
+    _remove_lab_dir(host, saved)
+
+
+def _remove_lab_dir(host: Host, saved: dict[str, Any]) -> None:
     if "agent_dir" in saved and saved["agent_dir"].startswith("/run/ovn-lab/"):
         host.run(["rm", "-rf", "--", saved["agent_dir"]])
         # and /run/ovn-lab itself once no lab has a directory in it

@@ -44,5 +44,6 @@ class LabSshBackend(base.BaseBackend):
             raise RuntimeError(f"labssh://{self.target}@{self.lab}: no lab of that name is up")
         host, netns = ssh_session.where(state, self.target)
         inner = self.get_command(command, *args)
-        proc = host.run(["sh", "-c", inner], netns=netns, check=False, timeout=120)
+        argv = ssh_session.inside(state, self.target, ["sh", "-c", inner])
+        proc = host.run(argv, netns=netns, check=False, timeout=120)
         return self.result(proc.returncode, self.encode(inner), proc.stdout, proc.stderr)

@@ -70,6 +70,11 @@ def _ansible_inventory() -> str:
 
 def load_inventory(path: Path) -> dict[str, HostSpec]:
     """Every host of an Ansible inventory (INI or YAML, as Ansible itself reads it)."""
+    return hosts_from_inventory_json(inventory_json(path), path.parent)
+
+
+def inventory_json(path: Path) -> dict[str, Any]:
+    """`ansible-inventory --list` of an inventory: its hosts, their vars, its groups."""
     if not path.is_file():
         raise UserError(f"inventory {path} does not exist (an Ansible INI or YAML file)")
     proc = subprocess.run(
@@ -83,7 +88,28 @@ def load_inventory(path: Path) -> dict[str, HostSpec]:
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         raise UserError(f"inventory {path} cannot be read: {lines[-1] if lines else 'no output'}")
-    return hosts_from_inventory_json(json.loads(proc.stdout), path.parent)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def group_hosts(data: dict[str, Any], groups: Sequence[str]) -> list[str]:
+    """The hosts of these groups (and their child groups), in inventory order, each once."""
+    found: list[str] = []
+
+    def walk(group: str, seen: set[str]) -> None:
+        body = data.get(group)
+        if not isinstance(body, dict) or group in seen:
+            return
+        seen.add(group)
+        for host in body.get("hosts", []):
+            if host not in found:
+                found.append(host)
+        for child in body.get("children", []):
+            walk(child, seen)
+
+    for group in groups:
+        walk(group, set())
+    return found
 
 
 def hosts_from_inventory_json(data: dict[str, Any], base: Path) -> dict[str, HostSpec]:
@@ -112,16 +138,32 @@ def hosts_from_inventory_json(data: dict[str, Any], base: Path) -> dict[str, Hos
     return hosts
 
 
+CHASSIS_GROUPS = ("chassis", "gateway")  # the inventory groups --chassis-per-host fills
+
+
 def place_nodes(
-    nodes: dict[str, str | None], hosts: dict[str, HostSpec], inventory: Path
+    nodes: dict[str, str | None],
+    hosts: dict[str, HostSpec],
+    inventory: Path,
+    roles: dict[str, str] | None = None,
+    per_host: int | None = None,
+    fill: Sequence[str] = (),
 ) -> dict[str, HostSpec]:
-    """node -> the inventory host it runs on: its `host:` key, else the host of its name.
-    Each host carries one node (its own OVS/OVN services are the node's daemons)."""
+    """node -> the inventory host it runs on: its `host:` key, else the host of its name,
+    else (with `per_host`, `lab up --chassis-per-host N`) the next of the `fill` hosts (the
+    inventory's chassis hosts, in order) that carries fewer than N nodes. A host carrying
+    one node is that node (its own OVS/OVN services); one carrying several carries only
+    chassis and gateways, each a namespace with daemons of its own (lab.providers.ssh.guest)."""
+    roles = roles or {}
     placed: dict[str, HostSpec] = {}
     missing = []
+    unplaced = []
     for node, wanted in nodes.items():
         host = hosts.get(wanted or node)
         if host is None:
+            if wanted is None and per_host and roles.get(node) in ("chassis", "gateway"):
+                unplaced.append(node)
+                continue
             missing.append(f"{node} (host '{wanted or node}')")
             continue
         placed[node] = host
@@ -134,14 +176,40 @@ def place_nodes(
     by_host: dict[str, list[str]] = {}
     for node, host in placed.items():
         by_host.setdefault(host.name, []).append(node)
-    shared = {h: n for h, n in by_host.items() if len(n) > 1}
-    if shared:
-        host, names = next(iter(shared.items()))
-        raise UserError(
-            f"nodes {', '.join(names)} are all placed on host {host}; with provider ssh each "
-            "host is one node (its own OVS/OVN services): give each node its own host"
-        )
-    return placed
+    if unplaced:
+        assert per_host is not None
+        free = [
+            h
+            for h in fill
+            if h in hosts
+            and len(by_host.get(h, [])) < per_host
+            and all(roles.get(n) in ("chassis", "gateway") for n in by_host.get(h, []))
+        ]
+        room = sum(per_host - len(by_host.get(h, [])) for h in free)
+        if room < len(unplaced):
+            raise UserError(
+                f"{len(unplaced)} chassis need a host, and the inventory's chassis hosts "
+                f"({', '.join(fill) or 'none'}) have room for {room} at {per_host} per host: "
+                "add hosts to the [chassis] group or raise --chassis-per-host"
+            )
+        left = iter(unplaced)
+        for h in free:
+            for _ in range(per_host - len(by_host.get(h, []))):
+                node = next(left, None)
+                if node is None:
+                    break
+                placed[node] = hosts[h]
+                by_host.setdefault(h, []).append(node)
+    for host, names in by_host.items():
+        if len(names) > 1:
+            others = [n for n in names if roles.get(n, "chassis") not in ("chassis", "gateway")]
+            if others:
+                raise UserError(
+                    f"nodes {', '.join(names)} are all placed on host {host}; a host carrying "
+                    f"several nodes carries only chassis and gateways (not {', '.join(others)}, "
+                    "which needs a host of its own)"
+                )
+    return {n: placed[n] for n in nodes}
 
 
 # --- connections -------------------------------------------------------------------------------
