@@ -4,10 +4,10 @@ central, benchmarks/baseline_serial.sh) and the peer's docker way (a serial `doc
 node, `docker exec` per daemon: benchmarks/baseline_docker_serial.sh), all in one run.
 
     sudo .venv/bin/python benchmarks/big_labs.py [--sizes 10,25,50,100] [--vms-per-chassis 10]
-        [--ways netns,docker,baseline,peer] [--png docs/big-labs.png] [--name bigl]
+        [--ways netns,docker,baseline,peer] [--png FILE.png] [--name bigl]
 
 Prints JSON (one row per size and way: seconds, idle share, CPU-seconds) and writes the
-plot as PNG (matplotlib: `pip install -c constraints.txt -e '.[bench]'`). Each lab is taken
+plot as PNG (by default into benchmarks/results; matplotlib: `pip install -c constraints.txt -e '.[bench]'`). Each lab is taken
 down after it is timed. No timing is asserted anywhere: this only measures.
 """
 
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,25,50,100")
     parser.add_argument("--vms-per-chassis", type=int, default=10)
     parser.add_argument("--ways", default=",".join(WAYS))
-    parser.add_argument("--png", type=Path, default=REPO / "docs" / "big-labs.png")
+    parser.add_argument("--png", type=Path, default=BENCH / "results" / "big-labs.png")
     parser.add_argument("--name", default="bigl", help="lab name and script prefix")
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -107,6 +107,19 @@ def bind_vms(
     -- set Interface vm1 type=internal external_ids:iface-id=vm1` + `ip link set vm1 netns`.
     `create_netns` makes the namespaces as the lab's own
     (lab.providers.netns.ownership.create_netns)."""
+    plug_vms(node, vms, node_dir, create_netns, runner)
+    place_vms(node, vms, node_dir)
+
+
+def plug_vms(
+    node: NodePlan,
+    vms: list[VMPlan],
+    node_dir: Path,
+    create_netns: Callable[[list[str]], None],
+    runner: NodeRunner,
+) -> None:
+    """The first half of bind_vms: the VMs' namespaces, their veths, and every port in br-int
+    with its iface-id (one OVS transaction), so a controller started next sees them all."""
     create_netns([vm.netns for vm in vms])  # one state write before, one after
     for vm in vms:
         if vm.wants_ipv6:
@@ -127,7 +140,34 @@ def bind_vms(
         links.tx_checksum_off(node.netns, [vm.chassis_if for vm in veths])
         for vm in veths:
             links.tx_checksum_off(vm.netns, [vm.vm_if])
-    attach_vms(node, vms, node_dir)
+    add_ports(vms, node_dir)
+
+
+def add_ports(vms: list[VMPlan], node_dir: Path) -> None:
+    """The VMs' ports in br-int, in one transaction."""
+    if not vms:
+        return
+    cmds: list[list[str]] = []
+    for vm in vms:
+        cmds += vm_ovs_commands(vm)
+    sock = f"unix:{node_dir / 'db.sock'}"
+    # Without --no-wait, ovs-vsctl returns once ovs-vswitchd created the internal ports.
+    run(["ovs-vsctl", f"--db={sock}", "--timeout=30", *transaction(cmds)])
+
+
+def place_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path) -> None:
+    """The second half of bind_vms: each internal port (a tap that ovs-vswitchd keeps open)
+    moved into its VM's namespace, then the VM's MAC, addresses and routes; its DHCP client
+    started. Kernel-bound (a move waits ~17 ms under RTNL), so lab up runs it while the
+    controllers converge: OVN binds a port by its OVS Interface, wherever the tap lives."""
+    internal = [vm for vm in vms if vm.attach == "internal"]
+    if internal:
+        with links.ipr(node.netns) as handle:
+            for vm in internal:
+                links.move_to_netns(handle, vm.chassis_if, vm.netns)
+    for vm in vms:
+        configure_vm(vm)
+        dhcp.start(vm, node_dir.parent)  # DHCP / RA VMs: their client asks OVN from now on
 
 
 def attach_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path, restart: bool = False) -> None:
@@ -143,20 +183,8 @@ def attach_vms(node: NodePlan, vms: list[VMPlan], node_dir: Path, restart: bool 
                 with links.ipr(vm.netns) as handle:
                     for idx in handle.link_lookup(ifname=vm.vm_if):
                         handle.link("del", index=idx)
-    cmds: list[list[str]] = []
-    for vm in vms:
-        cmds += vm_ovs_commands(vm)
-    sock = f"unix:{node_dir / 'db.sock'}"
-    # Without --no-wait, ovs-vsctl returns once ovs-vswitchd created the internal ports.
-    run(["ovs-vsctl", f"--db={sock}", "--timeout=30", *transaction(cmds)])
-    internal = [vm for vm in vms if vm.attach == "internal"]
-    if internal:
-        with links.ipr(node.netns) as handle:
-            for vm in internal:
-                links.move_to_netns(handle, vm.chassis_if, vm.netns)
-    for vm in vms:
-        configure_vm(vm)
-        dhcp.start(vm, node_dir.parent)  # DHCP / RA VMs: their client asks OVN from now on
+    add_ports(vms, node_dir)
+    place_vms(node, vms, node_dir)
 
 
 def configure_vm(vm: VMPlan) -> None:
