@@ -7,7 +7,7 @@ import time
 from lab import naming, providers
 from lab.errors import UserError
 from lab.ovn import chassis as ovn_chassis
-from lab.ovn.wait import nb_db, wait_ports_up
+from lab.ovn.wait import nb_db, wait_port_up_in_sb, wait_ports_up
 from lab.plan.model import NodePlan, VMPlan
 from lab.providers.netns import namespaces as nsprov
 from lab.providers.netns.ownership import create_netns
@@ -29,6 +29,7 @@ def add_vm(
     mac: str | None = None,
     attach: str = "internal",
     wait: bool = True,
+    wait_for: str = "hv",
 ) -> float:
     """Create a VM on a chassis of a running lab and wait for its port to be up (`wait`
     false: do not wait; the check step add-vm watches it). Under the lab's lock, on the
@@ -76,7 +77,9 @@ def add_vm(
                 lambda names: create_netns(state, names),
                 providers.of(state).node_runner(state, chassis),
             )
-            if wait:
+            if wait and wait_for == "port":
+                wait_port_up_in_sb(central, vm.port, ADD_TIMEOUT)
+            elif wait:
                 wait_ports_up(central, [vm.port], ADD_TIMEOUT)
         except BaseException:  # Ctrl-C too: no half-added VM stays behind
             _undo(state, vm)
