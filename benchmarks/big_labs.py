@@ -8,7 +8,8 @@ node, `docker exec` per daemon: benchmarks/baseline_docker_serial.sh), all in on
 
 Prints JSON (one row per size and way: seconds, idle share, CPU-seconds) and writes the
 plot as PNG (by default into benchmarks/results; matplotlib:
-`pip install -c constraints.txt -e '.[bench]'`). Each lab is taken down after it is timed. No timing is asserted anywhere: this only measures.
+`pip install -c constraints.txt -e '.[bench]'`). Each lab is taken down after it is timed.
+No timing is asserted anywhere: this only measures.
 """
 
 from __future__ import annotations
