@@ -22,7 +22,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import UserError
-from lab.plan.commands import transaction, vm_commands
+from lab.plan.commands import transaction
 from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.providers.ssh import guest, probe, record
@@ -31,12 +31,11 @@ from lab.providers.ssh.record import (
     CHASSIS_KEYS,
     OWNER_KEY,
     SSH_BR_INT,
-    SSH_VM,
     UNDERLAY_BRIDGE,
-    marker,
 )
 from lab.providers.ssh.session import _SESSIONS, NB_PORT, SB_PORT, Session, _parallel
 from lab.providers.ssh.transport import Host
+from lab.providers.ssh.vms import plug_vms
 from lab.runner import run
 from lab.state.info import LabInfo, ServiceInfo
 from lab.state.store import LabState
@@ -284,19 +283,7 @@ def _prepare_chassis(
     # ovn-controller made br-int when the playbook pointed it at the central; make sure of
     # it (and of its datapath type) before plugging VMs into it
     _ensure_br_int(state, host, node.name, underlay.datapath, found != "")
-    vms = plan.vms_on(node.name)
-    if vms:
-        names = [vm.name for vm in vms]
-        state.claim(SSH_VM, names)
-        cmds = []
-        for vm in vms:
-            made = vm_commands(vm, None, owner=plan.lab)
-            # the namespace's marker right after `ip netns add`: a crash leaves it provable
-            made.insert(1, ["ip", "-n", vm.netns, "link", "set", "lo", "alias", marker(state)])
-            cmds += made
-        host.run(["sh", "-ec", probe.script(cmds)], timeout=120)
-        checkpoint("vms", node.name)  # made, still pending: teardown proves them by markers
-        state.confirm(SSH_VM, names)
+    plug_vms(state, host, plan.vms_on(node.name), node.name, None)
 
 
 def _ensure_br_int(state: LabState, host: Host, node: str, datapath: str, existed: bool) -> None:

@@ -16,19 +16,18 @@ services alone."""
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import PurePosixPath
 from typing import Any
 
 from lab import naming
 from lab.ovn.chassis import remote_chassis_commands
-from lab.plan.commands import vm_commands
 from lab.plan.model import NodePlan, Plan
 from lab.providers.ssh import probe, record
 from lab.providers.ssh.place import Underlay
 from lab.providers.ssh.record import SSH_CHASSIS, SSH_VM, marker
 from lab.providers.ssh.transport import Host
+from lab.providers.ssh.vms import plug_vms
 from lab.state.store import LabState
 from lab.testhooks import checkpoint
 
@@ -92,18 +91,7 @@ def bring_up(plan: Plan, state: LabState, host: Host, node: NodePlan, underlay: 
     daemons, controller = remote_chassis_commands(plan, node, directory)
     host.run(["sh", "-ec", probe.script([*wire, *daemons])], timeout=120)
     checkpoint("node-daemons", node.name)
-    vms = plan.vms_on(node.name)
-    if vms:
-        names = [vm.name for vm in vms]
-        state.claim(SSH_VM, names)
-        cmds = []
-        for vm in vms:
-            made = vm_commands(vm, node.netns, owner=plan.lab)
-            made.insert(1, ["ip", "-n", vm.netns, "link", "set", "lo", "alias", marker(state)])
-            cmds += made
-        host.run([*env(str(directory)), "sh", "-ec", probe.script(cmds)], timeout=120)
-        checkpoint("vms", node.name)
-        state.confirm(SSH_VM, names)
+    plug_vms(state, host, plan.vms_on(node.name), node.name, node.netns, env(str(directory)))
     host.run(controller)
 
 
@@ -119,14 +107,6 @@ def warm(host: Host, lab: str, directory: str, bridge: str, peers: list[tuple[st
         host.run(services.agent_argv(lab, "neigh", directory, bridge), stdin=lines, timeout=120)
 
 
-def _marked(host: Host, netns: str, mark: str) -> bool:
-    proc = host.run(["ip", "-n", netns, "-j", "link", "show", "lo"], check=False)
-    try:
-        return proc.returncode == 0 and json.loads(proc.stdout)[0].get("ifalias") == mark
-    except (ValueError, IndexError, AttributeError):
-        return False
-
-
 def remove(state: LabState, host: Host, node: str, guest: dict[str, Any]) -> None:
     """The guest's VMs' namespaces, then its own: its processes killed (found by namespace),
     the namespace deleted (its macvlan and taps with it). Only what provably is the lab's:
@@ -139,7 +119,7 @@ def remove(state: LabState, host: Host, node: str, guest: dict[str, Any]) -> Non
             return False
         if name in state.resources.get(kind, []):
             return True
-        return name in state.pending.get(kind, []) and _marked(host, netns, mark)
+        return name in state.pending.get(kind, []) and record.netns_marked(host, netns, mark)
 
     spaces = [
         v.netns for n, v in state.info.vms.items() if v.chassis == node and ours(SSH_VM, n, v.netns)

@@ -3,10 +3,14 @@ and what each host had before the lab changed it (state.info.ssh["saved"], for l
 
 from __future__ import annotations
 
+import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.state.store import LabState
+
+if TYPE_CHECKING:
+    from lab.providers.ssh.transport import Host
 
 _SAVE_LOCK = threading.Lock()  # hosts are prepared side by side; each save reads, then writes
 
@@ -71,3 +75,12 @@ def guest_env(directory: str) -> list[str]:
     from lab.ovn.daemons import dir_env
 
     return ["env", *(f"{k}={v}" for k, v in dir_env(PurePosixPath(directory)).items())]
+
+
+def netns_marked(host: Host, netns: str, mark: str) -> bool:
+    """The namespace on the host carries this lab's marker (its lo's alias)."""
+    proc = host.run(["ip", "-n", netns, "-j", "link", "show", "lo"], check=False)
+    try:
+        return proc.returncode == 0 and json.loads(proc.stdout)[0].get("ifalias") == mark
+    except (ValueError, IndexError, AttributeError):
+        return False

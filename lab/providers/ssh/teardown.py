@@ -10,7 +10,7 @@ from typing import Any
 
 from lab.errors import LabError, RuntimeFailure
 from lab.plan.commands import transaction
-from lab.providers.ssh import probe
+from lab.providers.ssh import probe, record
 from lab.providers.ssh.record import OWNER_KEY, SSH_BR_INT, SSH_VM, marker
 from lab.providers.ssh.session import _SESSIONS, _parallel, session
 from lab.providers.ssh.transport import Host
@@ -51,14 +51,6 @@ def teardown(state: LabState, forget_unreachable: bool = False) -> list[str]:
     return errors
 
 
-def _netns_marked(host: Host, netns: str, mark: str) -> bool:
-    proc = host.run(["ip", "-n", netns, "-j", "link", "show", "lo"], check=False)
-    try:
-        return proc.returncode == 0 and json.loads(proc.stdout)[0].get("ifalias") == mark
-    except (ValueError, IndexError, AttributeError):
-        return False
-
-
 def _clean_vms(state: LabState, host: Host, node: str) -> None:
     """Owned VMs go whole; a pending one (a crash while it was made) only as far as it
     provably is the lab's: the port's tag, the namespace's marker."""
@@ -74,7 +66,7 @@ def _clean_vms(state: LabState, host: Host, node: str) -> None:
     for v in pending:
         if probe.tagged(host, "Interface", v.chassis_if, state.name):
             cmds.append(["ovs-vsctl", "--if-exists", "del-port", "br-int", v.chassis_if])
-        if v.netns in listed and _netns_marked(host, v.netns, mark):
+        if v.netns in listed and record.netns_marked(host, v.netns, mark):
             cmds.append(["ip", "netns", "del", v.netns])
     inside = [c[3] for c in cmds if c[:3] == ["ip", "netns", "del"]]
     if inside:  # VM services, connect clients: nothing may outlive its namespace
