@@ -17,7 +17,7 @@ from .test_docker import docker_client  # noqa: F401 (the fixture: docker must b
 pytestmark = [pytest.mark.root, pytest.mark.docker]
 # An OVN tree for source: builds. No registry here serves OVN's source, so a machine keeps
 # one (benchmarks/builds.py --tree says how it got there); CI uses the cached build.
-SOURCE_TREE = Path(os.environ.get("OVN_LAB_SOURCE_TREE", "/var/cache/ovn-lab/trees/ovn-24.03.9"))
+SOURCE_TREE = Path(os.environ.get("OVN_LAB_SOURCE_TREE", "/var/cache/ovn-lab/trees/ovn-25.03.0"))
 
 
 def image_of(build: str) -> str:

@@ -55,8 +55,10 @@ STEPS: tuple[tuple[str, str], ...] = (
         "unpack OVS",
         "cd /build/ovn; if [ ! -f ovs/configure.ac ]; then "
         "echo 'ovs/ is not checked out: using the packaged OVS source'; "
-        "rm -rf ovs && mkdir ovs && tar -xf /usr/src/openvswitch/openvswitch.tar.* -C ovs "
-        "--strip-components=1; fi",
+        # a tarball in older releases of the package; trixie's ships the tree itself
+        "rm -rf ovs; if ls /usr/src/openvswitch/openvswitch.tar.* >/dev/null 2>&1; then "
+        "mkdir ovs && tar -xf /usr/src/openvswitch/openvswitch.tar.* -C ovs "
+        "--strip-components=1; else cp -a /usr/src/openvswitch ovs; fi; fi",
     ),
     ("boot OVS", "cd /build/ovn/ovs && ./boot.sh"),
     (
