@@ -34,7 +34,10 @@ def add_vm(
     """Create a VM on a chassis of a running lab and wait for its port to be up (`wait`
     false: do not wait; the check step add-vm watches it). Under the lab's lock, on the
     state as it is then; on any failure everything it made is undone. Returns the seconds
-    it took."""
+    it took. `wait_for`: "hv" (the NB's up=true, then every chassis caught up, as lab up
+    waits) or "port" (only the port's own Port_Binding up=true in the SB)."""
+    if wait_for not in ("hv", "port"):
+        raise ValueError(f"wait_for must be 'hv' or 'port', not {wait_for!r}")
     start = time.monotonic()
     with lab_lock(state.name):
         state.refresh()  # what another add-vm saved meanwhile is kept
