@@ -41,6 +41,9 @@ from lab.ovn.daemons import control_socket  # noqa: E402
 from lab.state.store import load_state, node_dir  # noqa: E402
 from lab.topology import gen  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from scale import percentile, ping_until_reply  # noqa: E402  # one way to ping and rank
+
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})$")
 
 
@@ -115,23 +118,6 @@ def diff(after: dict, before: dict) -> dict:
         d = {k: diff(after.get(k, 0), before.get(k, 0)) for k in keys}
         return {k: v for k, v in sorted(d.items()) if v}
     return after - before
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 3)
-
-
-def ping_until_reply(netns: str, target: str, deadline_s: float = 30) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        proc = subprocess.run(
-            ["ip", "netns", "exec", netns, "ping", "-c1", "-W0.2", "-n", "-q", target],
-            capture_output=True,
-        )
-        if proc.returncode == 0:
-            return True
-    return False
 
 
 def counters(watched: Path, central: Path) -> dict[str, dict]:
@@ -219,8 +205,8 @@ def main() -> None:
         values = [s[key] for s in samples if key in s]
         if values:
             summary[key] = {
-                "p50": pct(values, 50),
-                "p99": pct(values, 99),
+                "p50": round(percentile(values, 50), 3),
+                "p99": round(percentile(values, 99), 3),
                 "mean": round(statistics.mean(values), 3),
             }
     print(

@@ -65,11 +65,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     start = time.monotonic()
     progress = Progress()
     provider = providers.get(topo.provider)
-    if args.chassis_per_host and topo.provider not in ("ssh",):
-        raise UserError(
-            "--chassis-per-host places chassis on SSH hosts (provider ssh); provider "
-            f"{topo.provider} builds every chassis on this machine"
-        )
     options = UpOptions(
         inventory=Path(args.inventory) if args.inventory else None,
         known_hosts=Path(args.known_hosts) if args.known_hosts else None,

@@ -12,7 +12,12 @@ from lab.fabric import links
 from lab.ovn import daemons, pki
 from lab.ovn.daemons import Daemon
 from lab.ovn.remotes import Centrals
-from lab.plan.commands import chassis_ovs_commands, transaction, vm_ovs_commands
+from lab.plan.commands import (
+    chassis_ovs_commands,
+    transaction,
+    tunnel_endpoint_commands,
+    vm_ovs_commands,
+)
 from lab.plan.model import NodePlan, Plan, VMPlan
 from lab.runner import NodeRunner, run
 from lab.vm.dhcp import control as dhcp
@@ -77,21 +82,7 @@ def remote_chassis_commands(
         ],
         [*inside, *daemons.detached("ovs-vswitchd", node_dir, ["ovs-vswitchd", sock])],
     ]
-    overlay = node.link(plan.overlay) if plan.overlay else None
-    if overlay and overlay.ovs_bridge and overlay.address:  # the Geneve endpoint, as above
-        cmds += [
-            ["ip", "-n", node.netns, "link", "set", overlay.ovs_bridge, "up"],
-            [
-                "ip",
-                "-n",
-                node.netns,
-                "addr",
-                "add",
-                str(overlay.address),
-                "dev",
-                overlay.ovs_bridge,
-            ],
-        ]
+    cmds += tunnel_endpoint_commands(plan, node)  # what start_chassis does by netlink
     controller = [*inside, *daemons.detached("ovn-controller", node_dir, ["ovn-controller", sock])]
     return cmds, controller
 

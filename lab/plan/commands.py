@@ -155,6 +155,19 @@ def chassis_ovs_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
     return cmds
 
 
+def tunnel_endpoint_commands(plan: Plan, node: NodePlan) -> list[list[str]]:
+    """The chassis' Geneve endpoint: its overlay address on the OVS bridge holding the overlay
+    wire (the userspace datapath routes and ARPs for tunnels through it), as `ip` commands."""
+    overlay = node.link(plan.overlay) if plan.overlay else None
+    if not (overlay and overlay.ovs_bridge and overlay.address):
+        return []
+    bridge = overlay.ovs_bridge
+    return [
+        ["ip", "-n", node.netns, "link", "set", bridge, "up"],
+        ["ip", "-n", node.netns, "addr", "add", str(overlay.address), "dev", bridge],
+    ]
+
+
 def vm_commands(vm: VMPlan, chassis_netns: str | None, owner: str | None = None) -> list[list[str]]:
     """Every command that makes one VM, whole argv lists as a person would type them on its
     chassis (`chassis_netns`: the chassis' namespace, None on the chassis' own host): what

@@ -9,7 +9,12 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from lab.plan.commands import chassis_ovs_commands, transaction, vm_commands
+from lab.plan.commands import (
+    chassis_ovs_commands,
+    transaction,
+    tunnel_endpoint_commands,
+    vm_commands,
+)
 from lab.plan.model import NodePlan, Plan, link_mtu
 
 # Files of a node with `ssl: true`, as the dry run names them (in <lab>/pki/).
@@ -124,20 +129,7 @@ def render_plan(plan: Plan) -> str:
                 ),
                 _cmd(*run_in, "ovs-vswitchd", "--detach", "unix:db.sock"),
             ]
-            overlay = node.link(plan.overlay) if plan.overlay else None
-            if overlay and overlay.ovs_bridge and overlay.address:
-                out.append(
-                    _cmd(
-                        "ip",
-                        "-n",
-                        node.netns,
-                        "addr",
-                        "add",
-                        str(overlay.address),
-                        "dev",
-                        overlay.ovs_bridge,
-                    )
-                )
+            out += [_cmd(*c) for c in tunnel_endpoint_commands(plan, node)]
             out.append(_cmd(*run_in, "ovn-controller", "--detach", "unix:db.sock"))
     out += ["", "# logical network: applied as ONE ovn-nbctl transaction"]
     out += [_cmd("ovn-nbctl", *c) for c in plan.nb_commands]

@@ -47,6 +47,7 @@ class DockerProvider(NetnsProvider):
     def prepare(
         self, topo: Topology, plan: Plan, options: base.UpOptions, progress: Progress
     ) -> base.Prepared:
+        self.refuse_host_placement(options)
         images = builds.images_for(plan, progress)  # found, or built once with progress
         builds.refuse_mix(plan, images)
         return base.Prepared(plan, {IMAGES: images})

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.errors import LabError
+from lab.errors import LabError, UserError
 from lab.ovn import daemons as ovn_daemons
 from lab.providers import base
 from lab.providers.netns import namespaces as nsprov
@@ -43,7 +43,16 @@ class NetnsProvider(base.Defaults):
     def prepare(
         self, topo: Topology, plan: Plan, options: base.UpOptions, progress: Progress
     ) -> base.Prepared:
+        self.refuse_host_placement(options)
         return base.Prepared(plan)
+
+    def refuse_host_placement(self, options: base.UpOptions) -> None:
+        """Every chassis is on this machine: there are no hosts to place them on."""
+        if options.chassis_per_host:
+            raise UserError(
+                "--chassis-per-host places chassis on SSH hosts (provider ssh); provider "
+                f"{self.name} builds every chassis on this machine"
+            )
 
     def runtime_info(self, prepared: base.Prepared, info: LabInfo) -> None:
         return None
