@@ -1,6 +1,7 @@
 """Where the time to first ping of an added VM goes, on a running lab, as JSON.
 
-    sudo .venv/bin/python benchmarks/first_ping_stages.py LAB [--samples 30] [--wait sb|nb]
+    sudo .venv/bin/python benchmarks/first_ping_stages.py LAB [--samples 30] [--wait port|hv]
+        [--settle]
 
 Adds VMs one at a time (lab.ops.vms.add_vm, as `lab add-vm` does), pings a VM on another
 chassis from each until the first reply, and removes it again. ovsdb-client monitors of the
@@ -16,7 +17,10 @@ step happened, measured from the moment add_vm was called:
 
 plus p50/p99 of each, and what one other chassis' ovn-controller and northd did meanwhile
 (their inc-engine/show-stats and coverage counters: recomputes against incremental runs).
---wait: what add_vm waits for (sb: Port_Binding up, nb: the NB's copy). Nothing asserted.
+--wait: what add_vm waits for (port: its own chassis installed the port's flows, OVS
+Interface ovn-installed; hv: the NB's copy of up, then every chassis caught up). --settle:
+each sample starts on a lab that has caught up with the removal of the one before (untimed
+`ovn-nbctl --wait=hv sync`); without it samples follow each other at once. Nothing asserted.
 """
 
 from __future__ import annotations
@@ -138,7 +142,13 @@ def main() -> None:
     )
     parser.add_argument("lab")
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--wait", choices=("sb", "nb"), default="sb")
+    parser.add_argument("--wait", choices=("port", "hv"), default="port")
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="after removing each sample VM, wait (untimed) until every chassis has caught up,"
+        " so no sample starts while a hundred chassis still process the last removal",
+    )
     args = parser.parse_args()
     from lab.ops import vms as lab_vms
 
@@ -181,7 +191,7 @@ def main() -> None:
             ip=str(ip),
             gateway=str(subnet.network_address + 1),
             mac=f"0a:fd:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
-            wait_for="port" if args.wait == "sb" else "hv",
+            wait_for=args.wait,
         )
         added = time.time()
         ok = ping_until_reply(naming.netns_name(args.lab, name), target)
@@ -196,6 +206,11 @@ def main() -> None:
         samples.append(row)
         print(json.dumps({"sample": i, "chassis": host, **row}), file=sys.stderr, flush=True)
         lab_vms.del_vm(load_state(args.lab), name)
+        if args.settle:
+            subprocess.run(
+                ["ovn-nbctl", f"--db=unix:{central / 'ovnnb_db.sock'}", "--wait=hv", "sync"],
+                check=True,
+            )
     after = counters(node_dir(state, watcher), central)
     sb.stop()
     nb.stop()
@@ -216,6 +231,7 @@ def main() -> None:
                 "chassis": len(chassis),
                 "vms": len(info.vms),
                 "wait": args.wait,
+                "settled": args.settle,
                 "samples": len(samples),
                 "failures": sum(not s["ok"] for s in samples),
                 "stages_s": summary,

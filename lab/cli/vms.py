@@ -25,8 +25,13 @@ def cmd_add_vm(args: argparse.Namespace) -> int:
         args.gateway,
         args.mac,
         args.attach,
+        wait_for=args.wait,
     )
-    print(f"VM {args.name} is up on {args.chassis} ({args.switch}, {args.ip}) in {took:.2f} s")
+    done = "its flows installed" if args.wait == "port" else "every chassis caught up"
+    print(
+        f"VM {args.name} is up on {args.chassis} ({args.switch}, {args.ip}), {done}, "
+        f"in {took:.2f} s"
+    )
     return 0
 
 
@@ -52,6 +57,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         choices=["internal", "veth"],
         default="internal",
         help="OVS internal port (default) or a veth pair into the VM's namespace",
+    )
+    p.add_argument(
+        "--wait",
+        choices=["port", "hv"],
+        default="port",
+        help="port (default): return once its own chassis has installed the port's flows"
+        " (ovn-installed, as ovn-kubernetes waits); hv: and once every chassis has caught up",
     )
     p.set_defaults(func=cmd_add_vm)
     p = sub.add_parser("del-vm", help="remove a VM from a running lab")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lab.errors import RuntimeFailure
 from lab.ovn.db import list_rows
 from lab.ovn.remotes import Centrals, nb_db, sb_db
@@ -14,6 +16,7 @@ __all__ = [
     "ports_not_up",
     "sb_db",
     "wait_port_bindings",
+    "wait_port_installed",
     "wait_port_up_in_sb",
     "wait_ports_up",
 ]
@@ -42,6 +45,21 @@ def wait_port_up_in_sb(central_dir: Centrals, port: str, timeout: float) -> None
         raise RuntimeFailure(
             f"port {port} did not come up within {timeout:.0f} s; see `lab status` and the "
             "ovn-controller.log of its chassis"
+        )
+
+
+def wait_port_installed(node_dir: Path, interface: str, timeout: float) -> None:
+    """Block until the chassis' own ovn-controller has installed the flows of the port on
+    `interface`: external_ids:ovn-installed=true on its OVS Interface, what ovn-kubernetes
+    waits for. The controller sets it in the run that reports Port_Binding up=true to the
+    SB, but the chassis' own ovsdb-server tells at once, where the SB is busy sending the
+    same news to every other chassis."""
+    argv = ["ovs-vsctl", f"--db=unix:{node_dir / 'db.sock'}", f"--timeout={int(timeout)}"]
+    argv += ["wait-until", "Interface", interface, "external_ids:ovn-installed=true"]
+    if run(argv, check=False, timeout=timeout + 10).returncode != 0:
+        raise RuntimeFailure(
+            f"the flows of {interface} were not installed within {timeout:.0f} s; see "
+            "`lab status` and the ovn-controller.log of its chassis"
         )
 
 

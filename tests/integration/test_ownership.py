@@ -127,7 +127,24 @@ def test_4_two_add_vm_at_once_are_both_recorded_and_both_removed() -> None:
             "--ip", "10.0.0.23/24",
         )  # fmt: skip
         assert proc.returncode == 2 and "tow4.vd" not in namespaces()
-    assert not {"tow4.va", "tow4.vb"} & namespaces()
+        # a VM named like the router's port on its switch is refused, and the port stays
+        proc = lab(
+            "add-vm", "--lab", "tow4", "net1-router1", "--chassis", "worker1",
+            "--switch", "network1", "--ip", "10.0.0.24/24",
+        )  # fmt: skip
+        assert proc.returncode == 2 and "choose another VM name" in proc.stderr, proc.stderr
+        assert "tow4.net1-router1" not in namespaces()
+        ports = lab("nbctl", "--lab", "tow4", "--", "lsp-list", "network1", check=True).stdout
+        assert "net1-router1" in ports, ports
+        # --wait hv: returns once every chassis caught up, and says so
+        proc = lab(
+            "add-vm", "--lab", "tow4", "ve", "--chassis", "worker2", "--switch", "network1",
+            "--ip", "10.0.0.25/24", "--wait", "hv",
+        )  # fmt: skip
+        assert proc.returncode == 0 and "every chassis caught up" in proc.stdout, proc.stderr
+        ping = lab("exec", "--lab", "tow4", "ve", "--", "ping", "-c1", "-W2", "10.0.0.21")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert not {"tow4.va", "tow4.vb", "tow4.ve"} & namespaces()
 
 
 def test_5_one_corrupt_state_file_does_not_block_the_other_labs(tmp_path: Path) -> None:

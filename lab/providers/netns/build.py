@@ -7,9 +7,8 @@ machinery, handed each node's NodeRunner by the provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +22,7 @@ from lab.plan.model import NodePlan, Plan
 from lab.progress import Progress
 from lab.providers.netns.ownership import create_netns
 from lab.runner import NodeRunner, run
+from lab.sched import ahead_of_the_daemons
 from lab.state.store import LabState, node_dir
 from lab.testhooks import checkpoint
 from lab.vm.dhcp import control as dhcp
@@ -219,30 +219,6 @@ def _plug_vms(plan: Plan, node: NodePlan, state: LabState, runner: NodeRunner) -
 def _place_vms(plan: Plan, node: NodePlan, state: LabState) -> None:
     ovn_chassis.place_vms(node, plan.vms_on(node.name), node_dir(state, node.name))
     checkpoint("vms", node.name)
-
-
-AUTOGROUP = Path("/proc/self/autogroup")
-AHEAD_NICE = -10
-
-
-@contextmanager
-def ahead_of_the_daemons() -> Iterator[None]:
-    """For the block, the lab's own process ahead of the daemons it started. Each daemon
-    detaches into a session of its own, and the scheduler shares the CPUs between sessions
-    (autogroups) first: with a hundred daemons converging, the lab's session got 1/100 of
-    the CPU, and placing the VMs trailed the convergence it is meant to overlap. The
-    session's nice is put back afterwards; where it cannot be set, nothing changes."""
-    try:
-        before = int(AUTOGROUP.read_text().split("nice")[1])
-        AUTOGROUP.write_text(str(min(before, AHEAD_NICE)))
-    except (OSError, ValueError, IndexError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        with suppress(OSError):
-            AUTOGROUP.write_text(str(before))
 
 
 class InBackground:
