@@ -101,6 +101,17 @@ def _missing_extra(exc: BaseException) -> str | None:
     return None
 
 
+def _docker_not_answering(exc: BaseException) -> str | None:
+    """The docker daemon took a request and never answered (the SDK's read timeout)."""
+    if type(exc).__name__ != "ReadTimeout" or "UnixHTTPConnectionPool" not in str(exc):
+        return None
+    return (
+        "the docker daemon stopped answering (docker 20.10, Debian 12's docker.io, can "
+        "deadlock while containers start and are removed: moby/libnetwork#2679); restart it "
+        "(`systemctl restart docker`, or kill and start dockerd) and run the command again"
+    )
+
+
 def _quiet() -> None:
     """-q: progress spinners and notes off (here and in every command run below), while
     errors still reach stderr through `failure`."""
@@ -153,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hint is not None:  # an optional part that is not installed: not a bug
             failure.print(f"[red]error:[/red] {escape(hint)}", highlight=False)
             return 2
+        hint = _docker_not_answering(exc)
+        if hint is not None:  # not ours to fix, but ours to say how to get out of
+            failure.print(f"[red]error:[/red] {escape(hint)}", highlight=False)
+            return 3
         failure.print(
             f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug)"
         )

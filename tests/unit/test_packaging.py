@@ -113,6 +113,23 @@ def test_cli_turns_a_missing_extra_into_exit_2(
     assert "internal error" not in err and "[docker] extra" in err
 
 
+def test_cli_says_how_to_get_out_of_a_docker_daemon_that_stopped_answering(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from requests.exceptions import ReadTimeout
+
+    def hangs(args: argparse.Namespace) -> int:  # what docker's SDK raises after 120 s
+        raise ReadTimeout(
+            "UnixHTTPConnectionPool(host='localhost', port=None): Read timed out. (read "
+            "timeout=120)"
+        )
+
+    monkeypatch.setattr(status_cli, "cmd_status", hangs)
+    assert cli.main(["status"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "restart it" in err and "libnetwork" in err
+
+
 def test_the_wheel_carries_the_data_the_topologies_and_py_typed(tmp_path: Path) -> None:
     """A pip/pipx user has no checkout: what `lab up geneve-router`, `lab provision` and
     `lab test` read must be inside the wheel, as files (topologies/ is a symlink in git)."""

@@ -27,7 +27,7 @@ from lab.runner import NetnsRunner, NodeRunner, run
 from lab.state.store import LabState, node_dir, remove_state_dir
 
 if TYPE_CHECKING:
-    from lab.plan.model import Plan
+    from lab.plan.model import NodePlan, Plan
     from lab.progress import Progress
     from lab.state.info import LabInfo
     from lab.topology.builds import Build
@@ -227,18 +227,13 @@ class _Containers:
         self.images = images
 
     def make_nodes(self, plan: Plan, state: LabState, progress: Progress) -> None:
-        from lab.providers.docker.nodes import create_node_container
-        from lab.providers.netns.build import run_parallel
+        create_netns(state, [plan.fabric_netns])
+        claim_vm_netns_dir(state)
 
-        with progress.step("containers"):
-            create_netns(state, [plan.fabric_netns])
-            claim_vm_netns_dir(state)
-            run_parallel(
-                [
-                    lambda n=n: create_node_container(plan, n, state, self.images[n.name])
-                    for n in plan.nodes.values()
-                ]
-            )
+    def make_node(self, plan: Plan, node: NodePlan, state: LabState) -> None:
+        from lab.providers.docker.nodes import create_node_container
+
+        create_node_container(plan, node, state, self.images[node.name])
 
     def runner_for(self, state: LabState, node: str) -> NodeRunner:
         return self.provider.node_runner(state, node)

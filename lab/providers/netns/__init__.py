@@ -20,7 +20,7 @@ from lab.state.store import LabState, node_dir, remove_state_dir
 
 if TYPE_CHECKING:
     from lab.ovn.daemons import Daemon
-    from lab.plan.model import Plan
+    from lab.plan.model import NodePlan, Plan
     from lab.progress import Progress
     from lab.state.info import LabInfo
     from lab.topology.model import Topology
@@ -71,6 +71,9 @@ class NetnsProvider(base.Defaults):
     def make_nodes(self, plan: Plan, state: LabState, progress: Progress) -> None:
         with progress.step("namespaces"):
             create_netns(state, [plan.fabric_netns, *(n.netns for n in plan.nodes.values())])
+
+    def make_node(self, plan: Plan, node: NodePlan, state: LabState) -> None:
+        return None  # its namespace was made with the others, in one state write
 
     def runner_for(self, state: LabState, node: str) -> NodeRunner:
         return self.node_runner(state, node)
