@@ -76,6 +76,7 @@ def build(
     # container is still starting, and the bridges are made meanwhile.
     with progress.step(f"{len(plan.nodes)} nodes"), InBackground(bridges) as fabric_ready:
         run_parallel([lambda n=n: node_up(n, fabric_ready) for n in plan.nodes.values()])
+        fabric_ready.result()  # its error, had no node waited for it
     checkpoint("nodes")
     with progress.step(f"{len(plan.vms)} VMs' namespaces and ports"):
         run_parallel(
