@@ -17,7 +17,6 @@ __all__ = [
     "sb_db",
     "wait_port_bindings",
     "wait_port_installed",
-    "wait_port_up_in_sb",
     "wait_ports_up",
 ]
 
@@ -33,18 +32,6 @@ def wait_port_bindings(central_dir: Centrals, ports: list[str], timeout: float) 
         raise RuntimeFailure(
             f"ovn-northd made no Port_Binding for some of {len(ports)} ports within "
             f"{timeout:.0f} s; see the central's ovn-northd.log"
-        )
-
-
-def wait_port_up_in_sb(central_dir: Centrals, port: str, timeout: float) -> None:
-    """Block until the port's own ovn-controller has reported it up (its flows installed):
-    Port_Binding up=true in the SB, before northd copies it into the NB."""
-    argv = ["ovn-sbctl", f"--db={sb_db(central_dir)}", f"--timeout={int(timeout)}"]
-    argv += ["wait-until", "Port_Binding", port, "up=true"]
-    if run(argv, check=False, timeout=timeout + 10).returncode != 0:
-        raise RuntimeFailure(
-            f"port {port} did not come up within {timeout:.0f} s; see `lab status` and the "
-            "ovn-controller.log of its chassis"
         )
 
 
