@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -26,26 +24,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from cpustat import CpuWindow  # noqa: E402
-
-from lab.topology import gen  # noqa: E402
-
-
-def one_up(tree: Path, topology: Path, provider: str, name: str) -> dict[str, float]:
-    lab = [sys.executable, "-m", "lab"]
-    with CpuWindow() as cpu:
-        start = time.monotonic()
-        proc = subprocess.run(
-            [*lab, "up", str(topology), "--provider", provider],
-            capture_output=True,
-            text=True,
-            cwd=tree,
-        )
-        took = time.monotonic() - start
-    subprocess.run([*lab, "down", name], capture_output=True, cwd=tree, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"lab up in {tree} failed: {proc.stderr[-1500:]}")
-    return {"s": round(took, 2), **cpu.as_json("up")}
+from big_labs import lab_up  # noqa: E402  # one way to time a generated lab
 
 
 def main() -> None:
@@ -61,15 +40,13 @@ def main() -> None:
     args = parser.parse_args()
     chassis, vms = (int(x) for x in args.gen.split(":"))
     trees = {"this": REPO, "base": args.base.resolve()}
-    runs: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
+    runs: dict[str, list[dict[str, object]]] = {k: [] for k in trees}
+    order = [k for i in range(args.runs) for k in (("this", "base") if i % 2 else ("base", "this"))]
     with tempfile.TemporaryDirectory(prefix="ab-up-") as tmp:
-        topology = Path(tmp) / f"{args.name}.yaml"
-        topology.write_text(gen.generate(chassis, vms, args.switches, name=args.name))
-        order = [
-            k for i in range(args.runs) for k in (("this", "base") if i % 2 else ("base", "this"))
-        ]
         for which in order:
-            got = one_up(trees[which], topology, args.provider, args.name)
+            got = lab_up(
+                chassis, vms, args.provider, args.name, Path(tmp), args.switches, trees[which]
+            )
             print(json.dumps({which: got}), file=sys.stderr, flush=True)
             runs[which].append(got)
     medians = {

@@ -41,22 +41,32 @@ LABELS = {
 }
 
 
-def _run(argv: list[str], timeout: float = 1800) -> float:
+def _run(argv: list[str], timeout: float = 1800, cwd: Path = REPO) -> float:
     start = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     took = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return took
 
 
-def lab_up(size: int, vms: int, provider: str, name: str, directory: Path) -> dict[str, object]:
+def lab_up(
+    size: int,
+    vms: int,
+    provider: str,
+    name: str,
+    directory: Path,
+    switches: int = 4,
+    tree: Path = REPO,
+) -> dict[str, object]:
+    """`lab gen` + `lab up` + `lab down` of one lab, timed with the machine's CPU over the
+    up. `tree`: the checkout whose `lab` runs (its package first on sys.path, from cwd)."""
     topo = directory / f"{name}.yaml"
-    topo.write_text(gen.generate(size, vms, 4, name=name))
+    topo.write_text(gen.generate(size, vms, switches, name=name))
     lab = [sys.executable, "-m", "lab"]
     with CpuWindow() as cpu:
-        took = _run([*lab, "up", str(topo), "--provider", provider])
-    down = _run([*lab, "down", name])
+        took = _run([*lab, "up", str(topo), "--provider", provider], cwd=tree)
+    down = _run([*lab, "down", name], cwd=tree)
     return {"s": round(took, 2), **cpu.as_json("up"), "down_s": round(down, 2)}
 
 
